@@ -1,0 +1,87 @@
+"""`hindcast`: run the hindcast or fit the production model through Dagster, and show a run_dir.
+
+The run_dir is the last line of stdout; progress and errors go to stderr.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+import sys
+import warnings
+from pathlib import Path
+
+from hindcast_assets.paths import PROJECT_ROOT, STATE_DIR, default_runs_dir
+
+
+def _ensure_dagster_home() -> None:
+    """Runs must land on a persistent instance so `dagster dev` shows them: `$DAGSTER_HOME`,
+    else the project's `.state/dagster`, with the project's dagster.yaml if it has none."""
+    home = Path(os.environ.get("DAGSTER_HOME") or STATE_DIR / "dagster")
+    home.mkdir(parents=True, exist_ok=True)
+    if not (home / "dagster.yaml").exists():
+        shutil.copy(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
+    os.environ["DAGSTER_HOME"] = str(home)
+
+
+def _progress_to_stderr() -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    log = logging.getLogger("hindcast_assets.progress")
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from hindcast_assets.config import load_config
+    from hindcast_assets.runner import preflight, run_experiment
+
+    cfg = load_config(args.config)
+    preflight(cfg, args.config)
+    _ensure_dagster_home()
+    _progress_to_stderr()
+    result = run_experiment(cfg, args.what, runs_dir=args.runs_dir or default_runs_dir())
+    print(result.summary())
+    print(result.run_dir)
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from hindcast_assets.core.result import ExperimentResult
+
+    print(ExperimentResult.from_run_dir(args.run_dir).describe())
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="hindcast", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="mint a run_dir and materialise a job into it")
+    run.add_argument("what", choices=["hindcast", "fit-production"])
+    run.add_argument("--config", required=True, help="experiment YAML, e.g. configs/corn_usa.yaml")
+    run.add_argument("--runs-dir", help="where to mint the run_dir (default ${INPUT_DATA_DIR}/runs)")
+    run.set_defaults(func=cmd_run)
+    show = sub.add_parser("show", help="what ExperimentResult.from_run_dir sees in a run_dir")
+    show.add_argument("run_dir")
+    show.set_defaults(func=cmd_show)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    warnings.filterwarnings("ignore")
+    args = parser().parse_args(argv)
+    from hindcast_assets.config import ConfigError
+    from hindcast_assets.core.data import InputError
+    from hindcast_assets.runner import PreflightError, RunFailed
+
+    try:
+        return args.func(args)
+    except (ConfigError, InputError, PreflightError, FileNotFoundError, RunFailed) as exc:
+        print(f"hindcast: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

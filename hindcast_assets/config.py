@@ -1,0 +1,239 @@
+"""Experiment configs: one YAML file per experiment, validated before anything is written.
+
+Every error names the file and the dotted key, so a user can fix it without reading code.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+
+from hindcast_assets.paths import input_data_dir
+
+_ENV_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+class ConfigError(ValueError):
+    """A config that cannot be used; the message names the file and the key."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def parse_month_day(value: str) -> tuple[int, int]:
+    """'MM-DD' -> (month, day); rejects impossible days (29 Feb is refused: not every season has it)."""
+    match = re.fullmatch(r"(\d{2})-(\d{2})", str(value))
+    if not match:
+        raise ValueError(f"{value!r} is not a month-day in MM-DD form")
+    month, day = int(match[1]), int(match[2])
+    try:
+        dt.date(2001, month, day)
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not a valid month-day: {exc}") from None
+    return month, day
+
+
+class Inputs(_Strict):
+    yields: str
+    indices: str | None = None
+    static_features: str | None = None
+    references: str | None = None
+
+
+class Columns(_Strict):
+    geo_id: str = "geo_id"
+    season_year: str = "season_year"
+    target: str
+    area: str
+    date: str = "date"
+    variable: str = "variable"
+    value: str = "value"
+    reference_target: str | None = None
+
+
+class GeoRule(_Strict):
+    """Which geos enter the experiment, judged on seasons before the first test season."""
+
+    min_seasons: int = Field(10, ge=1)
+    min_area_share: float = Field(0.0, ge=0.0, lt=1.0)
+    judged_on_last_seasons: int = Field(10, ge=1)
+
+
+class DetrendConfig(_Strict):
+    method: Literal["linear"] = "linear"
+    start_year: int | None = None
+    min_seasons: int = Field(10, ge=2)
+
+
+class FeatureConfig(_Strict):
+    as_of: str | None = None
+    months: list[int] = []
+    variables: list[str] = []
+    static: list[str] = []
+
+    @field_validator("as_of")
+    @classmethod
+    def _month_day(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_month_day(value)
+        return value
+
+    @field_validator("months")
+    @classmethod
+    def _months(cls, value: list[int], info: ValidationInfo) -> list[int]:
+        bad = [m for m in value if not 1 <= m <= 12]
+        if bad:
+            raise ValueError(f"months must be 1..12, got {bad}")
+        as_of = info.data.get("as_of")
+        late = [m for m in value if as_of and (m + 1, 1) > parse_month_day(as_of)]
+        if late:
+            raise ValueError(f"months {late} end on or after as_of {as_of}, so they are never known by then")
+        return value
+
+    @model_validator(mode="after")
+    def _monthly_needs_as_of(self) -> FeatureConfig:
+        if (self.months or self.variables) and not (self.months and self.variables and self.as_of):
+            raise ValueError("monthly features need all of as_of, months and variables")
+        return self
+
+
+class ModelConfig(_Strict):
+    name: str = "lightgbm"
+    params: dict[str, Any] = {}
+
+
+class HindcastConfig(_Strict):
+    first_test_year: int
+    last_test_year: int
+    rolling_window: int | None = Field(None, ge=2)
+
+    @field_validator("last_test_year")
+    @classmethod
+    def _ordered(cls, value: int, info: ValidationInfo) -> int:
+        first = info.data.get("first_test_year")
+        if first is not None and value < first:
+            raise ValueError(f"{value} is before first_test_year {first}")
+        return value
+
+    @property
+    def test_years(self) -> list[int]:
+        return list(range(self.first_test_year, self.last_test_year + 1))
+
+
+class MlflowConfig(_Strict):
+    experiment: str | None = None
+
+
+class ExperimentConfig(_Strict):
+    experiment_key: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    description: str = ""
+    unit: str
+    inputs: Inputs
+    columns: Columns
+    geos: GeoRule = GeoRule()
+    detrend: DetrendConfig = DetrendConfig()
+    features: FeatureConfig = FeatureConfig()
+    model: ModelConfig = ModelConfig()
+    hindcast: HindcastConfig
+    delivery_prefix: str = "Treefera"
+    mlflow: MlflowConfig = MlflowConfig()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ExperimentConfig:
+        if self.features.variables and not self.inputs.indices:
+            raise ValueError("features.variables needs inputs.indices")
+        if self.features.static and not self.inputs.static_features:
+            raise ValueError("features.static needs inputs.static_features")
+        return self
+
+    @property
+    def folds(self) -> list[str]:
+        """Fold names: every test season, then `production`."""
+        return [str(y) for y in self.hindcast.test_years] + [PRODUCTION]
+
+    @property
+    def mlflow_experiment(self) -> str:
+        return self.mlflow.experiment or self.experiment_key
+
+    def resolved(self) -> dict[str, Any]:
+        """Plain dict with defaults filled in and env vars expanded (what config_resolved.yaml holds)."""
+        return self.model_dump(mode="json")
+
+
+PRODUCTION = "production"
+
+
+def _interpolate(node: Any, where: str, source: str) -> Any:
+    if isinstance(node, dict):
+        return {k: _interpolate(v, f"{where}.{k}" if where else str(k), source) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_interpolate(v, f"{where}[{i}]", source) for i, v in enumerate(node)]
+    if not isinstance(node, str):
+        return node
+
+    def env(match: re.Match[str]) -> str:
+        name = match[1]
+        if name == "INPUT_DATA_DIR":
+            return input_data_dir().rstrip("/")
+        if name not in os.environ:
+            raise ConfigError(f"{source}: {where}: environment variable ${{{name}}} is not set")
+        return os.environ[name]
+
+    return _ENV_VAR.sub(env, node)
+
+
+def _key_of(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in loc).replace(".[", "[") or "<top>"
+
+
+def config_from_dict(raw: Any, source: str) -> ExperimentConfig:
+    """Validate a parsed config; `source` names it in errors."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: <top>: expected a mapping of keys, got {type(raw).__name__}")
+    raw = _interpolate(raw, "", source)
+    try:
+        cfg = ExperimentConfig.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        message = err["msg"].removeprefix("Value error, ")
+        raise ConfigError(f"{source}: {_key_of(err['loc'])}: {message}") from None
+    from hindcast_assets.models import registry  # late: the registry imports model plugins
+
+    if cfg.model.name not in registry():
+        known = ", ".join(sorted(registry()))
+        raise ConfigError(f"{source}: model.name: unknown model {cfg.model.name!r} (known: {known})")
+    return cfg
+
+
+def load_config(path: str | os.PathLike[str]) -> ExperimentConfig:
+    """Read and validate one experiment YAML."""
+    source = str(path)
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise ConfigError(f"{source}: <file>: cannot read config ({exc.strerror})") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else "<yaml>"
+        raise ConfigError(f"{source}: {where}: malformed YAML ({getattr(exc, 'problem', exc)})") from None
+    return config_from_dict(raw, source)
+
+
+def load_all_configs(folder: str | os.PathLike[str]) -> list[ExperimentConfig]:
+    """Every `*.yaml` in a folder, sorted by file name; keys must be unique."""
+    configs = [load_config(p) for p in sorted(Path(folder).glob("*.yaml"))]
+    seen: dict[str, int] = {}
+    for cfg in configs:
+        seen[cfg.experiment_key] = seen.get(cfg.experiment_key, 0) + 1
+    dupes = [k for k, n in seen.items() if n > 1]
+    if dupes:
+        raise ConfigError(f"{folder}: experiment_key: used by more than one config: {dupes}")
+    return configs

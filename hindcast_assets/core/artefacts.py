@@ -1,0 +1,108 @@
+"""Names, writers and readers of the RunDir artefacts (DESIGN.md §4): the stage boundary.
+
+Every stage reads what it needs from here; nothing crosses stages in memory.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cached_property
+
+import pandas as pd
+import yaml
+
+from hindcast_assets.config import ExperimentConfig, config_from_dict
+from hindcast_assets.core.data import ExperimentData, load_experiment_data
+from hindcast_assets.core.detrend import LinearTrend
+from hindcast_assets.core.rundir import RunDir, Written
+from hindcast_assets.models import TrainedModel, load_model
+
+DETRENDER = "detrender.pkl"
+FILL_VALUES = "feature_fill_values.parquet"
+MODEL_CARD = "model_card.json"  # beside model.*: model name, features, params, training seasons
+TRAIN_PREDS = "train_preds.parquet"
+WALK_FORWARD_PREDS = "walk_forward_preds.parquet"
+YEAR_DATA = "year_data.parquet"
+
+
+def write_config(rd: RunDir, cfg: ExperimentConfig) -> Written:
+    return rd.write_text(rd.config_path, yaml.safe_dump(cfg.resolved(), sort_keys=False))
+
+
+def read_config(rd: RunDir) -> ExperimentConfig:
+    if not rd.config_path.exists():
+        raise FileNotFoundError(f"{rd.config_path}: no config_resolved.yaml; is {rd} a run_dir?")
+    return config_from_dict(yaml.safe_load(rd.config_path.read_text()), str(rd.config_path))
+
+
+def write_included_geos(rd: RunDir, geos: list[str]) -> Written:
+    return rd.write_text(rd.included_geos_path, "".join(f"{g}\n" for g in geos))
+
+
+def read_included_geos(rd: RunDir) -> list[str]:
+    return rd.included_geos_path.read_text().split()
+
+
+def write_detrender(rd: RunDir, key: str, fold: str, detrender: LinearTrend) -> Written:
+    return rd.write_pickle(rd.model_dir(key, fold) / DETRENDER, detrender)
+
+
+def read_detrender(rd: RunDir, key: str, fold: str) -> LinearTrend:
+    return rd.read_pickle(rd.model_dir(key, fold) / DETRENDER)
+
+
+def write_fill_values(rd: RunDir, key: str, fold: str, fill: pd.DataFrame) -> Written:
+    return rd.write_parquet(rd.model_dir(key, fold) / FILL_VALUES, fill)
+
+
+def read_fill_values(rd: RunDir, key: str, fold: str) -> pd.DataFrame:
+    return rd.read_parquet(rd.model_dir(key, fold) / FILL_VALUES)
+
+
+def write_model(rd: RunDir, key: str, fold: str, model: TrainedModel, card: dict) -> list[Written]:
+    folder = rd.model_dir(key, fold)
+    card = {"model": model.plugin.name, "file": model.plugin.file_name, "features": model.features,
+            "params": model.params, **card}
+    return [rd.write_bytes(folder / model.plugin.file_name, model.plugin.save(model.estimator)),
+            rd.write_text(folder / MODEL_CARD, json.dumps(card, indent=2, sort_keys=True))]
+
+
+def read_model_card(rd: RunDir, key: str, fold: str) -> dict:
+    return json.loads((rd.model_dir(key, fold) / MODEL_CARD).read_text())
+
+
+def read_model(rd: RunDir, key: str, fold: str) -> TrainedModel:
+    card = read_model_card(rd, key, fold)
+    data = (rd.model_dir(key, fold) / card["file"]).read_bytes()
+    return load_model(card["model"], data, card["features"], card["params"])
+
+
+def write_preds(rd: RunDir, key: str, fold: str, name: str, frame: pd.DataFrame) -> Written:
+    return rd.write_parquet(rd.preds_dir(key, fold) / name, frame)
+
+
+def read_preds(rd: RunDir, key: str, fold: str, name: str) -> pd.DataFrame:
+    return rd.read_parquet(rd.preds_dir(key, fold) / name)
+
+
+@dataclass
+class RunDirView:
+    """An experiment's run_dir opened for reading: its resolved config, inputs and geos."""
+
+    run_dir: RunDir
+
+    @cached_property
+    def cfg(self) -> ExperimentConfig:
+        return read_config(self.run_dir)
+
+    @property
+    def key(self) -> str:
+        return self.cfg.experiment_key
+
+    @cached_property
+    def data(self) -> ExperimentData:
+        return load_experiment_data(self.cfg)
+
+    @cached_property
+    def geos(self) -> list[str]:
+        return read_included_geos(self.run_dir)

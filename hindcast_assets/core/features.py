@@ -1,0 +1,76 @@
+"""Season features as known at a date: one function for the hindcast and (later) the forecast.
+
+A value summarising a period is dated at the period's end, so a feature built as of day D of
+season Y sees only values dated strictly before D. Nothing later can enter.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+
+import pandas as pd
+
+from hindcast_assets.config import ExperimentConfig, parse_month_day
+from hindcast_assets.core.data import ExperimentData
+
+MONTH_NAMES = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+KEYS = ["geo_id", "season_year"]
+
+
+def as_of_date(season_year: int, month_day: str) -> dt.date:
+    month, day = parse_month_day(month_day)
+    return dt.date(season_year, month, day)
+
+
+def monthly_feature_names(variables: Sequence[str], months: Sequence[int]) -> list[str]:
+    return [f"{v}_{MONTH_NAMES[m - 1]}" for v in variables for m in months]
+
+
+def monthly_features_as_of(indices: pd.DataFrame, seasons: Iterable[int], as_of: str,
+                           variables: Sequence[str], months: Sequence[int]) -> pd.DataFrame:
+    """Wide frame `geo_id, season_year, <var>_<mon>...` from values dated before the as-of day.
+
+    A month not yet ended at the as-of day is NaN: it is not known yet.
+    """
+    seasons = sorted(set(seasons))
+    cutoff = pd.Series({s: pd.Timestamp(as_of_date(s, as_of)) for s in seasons}, dtype="datetime64[ns]")
+    rows = indices[indices["variable"].isin(variables)]
+    rows = rows.assign(season_year=rows["date"].dt.year, month=rows["date"].dt.month)
+    rows = rows[rows["season_year"].isin(seasons) & rows["month"].isin(months)]
+    rows = rows[rows["date"] < rows["season_year"].map(cutoff)]
+    rows = rows.assign(feature=rows["variable"] + "_" + rows["month"].map(lambda m: MONTH_NAMES[m - 1]))
+    wide = rows.pivot_table(index=KEYS, columns="feature", values="value", aggfunc="first")
+    wide = wide.reindex(columns=monthly_feature_names(variables, months))
+    return wide.reset_index().rename_axis(columns=None)
+
+
+def season_features(data: ExperimentData, cfg: ExperimentConfig, geo_ids: Iterable[str],
+                    seasons: Iterable[int]) -> pd.DataFrame:
+    """All configured features for every (geo, season) asked for; missing values stay NaN."""
+    frame = pd.MultiIndex.from_product([sorted(set(geo_ids)), sorted(set(seasons))], names=KEYS).to_frame(index=False)
+    f = cfg.features
+    if f.variables:
+        monthly = monthly_features_as_of(data.indices, frame["season_year"].unique(), f.as_of, f.variables, f.months)
+        frame = frame.merge(monthly, on=KEYS, how="left")
+    if f.static:
+        frame = frame.merge(data.static, on=KEYS, how="left")
+    return frame
+
+
+def feature_columns(cfg: ExperimentConfig) -> list[str]:
+    f = cfg.features
+    return (monthly_feature_names(f.variables, f.months) if f.variables else []) + list(f.static)
+
+
+def fit_fill_values(features: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """Per-feature median over the training rows given: the value a missing feature takes.
+
+    A feature with no value at all in training fills with 0 so it cannot carry information.
+    """
+    medians = features[list(columns)].median()
+    return pd.DataFrame({"feature": list(columns), "fill_value": medians.fillna(0.0).to_numpy(float)})
+
+
+def apply_fill_values(features: pd.DataFrame, fill: pd.DataFrame) -> pd.DataFrame:
+    values = dict(zip(fill["feature"], fill["fill_value"]))
+    return features.fillna(value=values)

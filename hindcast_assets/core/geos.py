@@ -1,0 +1,22 @@
+"""Which geos an experiment models: enough history and a material share of the area."""
+from __future__ import annotations
+
+import pandas as pd
+
+from hindcast_assets.config import GeoRule
+
+
+def included_geos(yields: pd.DataFrame, rule: GeoRule, before_season: int) -> list[str]:
+    """Geos with `min_seasons` seasons of target before `before_season` and at least
+    `min_area_share` of the total area over the last `judged_on_last_seasons` of those seasons.
+
+    Judged only on seasons before the first test season, so no test season picks the geos.
+    """
+    past = yields[(yields["season_year"] < before_season) & yields["target"].notna()]
+    counts = past.groupby("geo_id")["season_year"].nunique()
+    recent_seasons = sorted(past["season_year"].unique())[-rule.judged_on_last_seasons:]
+    recent = past[past["season_year"].isin(recent_seasons)]
+    share = recent.groupby("geo_id")["area"].sum() / recent["area"].sum()
+    share = share.reindex(counts.index, fill_value=0.0)
+    keep = counts[(counts >= rule.min_seasons) & (share >= rule.min_area_share)].index
+    return sorted(keep)

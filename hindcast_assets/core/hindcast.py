@@ -1,0 +1,77 @@
+"""One fold of the walk-forward hindcast as plain stage functions.
+
+Each stage takes what the previous one left in the run_dir (detrender, fill values, model), so
+the Dagster assets and a plain loop (benchmarks) run the very same code.
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+from hindcast_assets.config import ExperimentConfig
+from hindcast_assets.core.data import ExperimentData
+from hindcast_assets.core.detrend import LinearTrend
+from hindcast_assets.core.features import KEYS, apply_fill_values, feature_columns, season_features
+from hindcast_assets.core.features import fit_fill_values as _fit_fill_values
+from hindcast_assets.core.splits import Fold, walk_forward_fold
+from hindcast_assets.models import TrainedModel, train_one
+
+
+def modelled_seasons(yields: pd.DataFrame, cfg: ExperimentConfig) -> list[int]:
+    """Seasons with a target from the detrending start year on: what folds train on."""
+    seasons = yields.loc[yields["target"].notna(), "season_year"]
+    if cfg.detrend.start_year is not None:
+        seasons = seasons[seasons >= cfg.detrend.start_year]
+    return sorted(seasons.unique())
+
+
+def fold_of(cfg: ExperimentConfig, yields: pd.DataFrame, name: str) -> Fold:
+    return walk_forward_fold(name, modelled_seasons(yields, cfg), cfg.hindcast.rolling_window)
+
+
+def _rows(yields: pd.DataFrame, geos: list[str], seasons) -> pd.DataFrame:
+    return yields[yields["geo_id"].isin(geos) & yields["season_year"].isin(list(seasons))]
+
+
+def fit_detrender(cfg: ExperimentConfig, data: ExperimentData, geos: list[str], fold: Fold) -> LinearTrend:
+    """Per-geo trend from the fold's training seasons only."""
+    train = _rows(data.yields, geos, fold.train_seasons)
+    return LinearTrend.fit(train, start_year=cfg.detrend.start_year, min_seasons=cfg.detrend.min_seasons)
+
+
+def design_frame(cfg: ExperimentConfig, data: ExperimentData, geos: list[str], seasons,
+                 detrender: LinearTrend) -> pd.DataFrame:
+    """Rows `geo_id, season_year, target, area, trend, residual, <features>` for the seasons asked.
+
+    Geo-seasons with no yield row are dropped: there is nothing to train on or score there.
+    """
+    rows = _rows(data.yields, geos, seasons)
+    feats = season_features(data, cfg, rows["geo_id"], rows["season_year"])
+    frame = rows.merge(feats, on=KEYS, how="left")
+    frame.insert(4, "trend", detrender.trend(frame["geo_id"], frame["season_year"]))
+    frame.insert(5, "residual", frame["target"] - frame["trend"])
+    return frame.reset_index(drop=True)
+
+
+def fit_fill_values(cfg: ExperimentConfig, train: pd.DataFrame) -> pd.DataFrame:
+    return _fit_fill_values(train, feature_columns(cfg))
+
+
+def fit_model(cfg: ExperimentConfig, train: pd.DataFrame, fill: pd.DataFrame) -> TrainedModel:
+    filled = apply_fill_values(train, fill)
+    return train_one(cfg.model.name, filled[feature_columns(cfg)], filled["residual"], cfg.model.params)
+
+
+def predictions(model: TrainedModel, frame: pd.DataFrame, fill: pd.DataFrame, fold: Fold) -> pd.DataFrame:
+    """Predictions for the rows of `frame`: trend + predicted residual, beside the actual target."""
+    filled = apply_fill_values(frame, fill)
+    out = frame[[*KEYS, "target", "area", "trend"]].copy()
+    out["pred_residual"] = model.predict(filled)
+    out["prediction"] = out["trend"] + out["pred_residual"]
+    out.insert(0, "fold", fold.name)
+    out.insert(1, "model", model.plugin.name)
+    return out
+
+
+def year_data(frame: pd.DataFrame, fill: pd.DataFrame) -> pd.DataFrame:
+    """The test season's rows exactly as the model saw them (features after filling)."""
+    return apply_fill_values(frame, fill)

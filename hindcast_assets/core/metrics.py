@@ -1,0 +1,31 @@
+"""Skill metrics over actual and predicted arrays (NaN pairs dropped)."""
+from __future__ import annotations
+
+import numpy as np
+
+
+def _pairs(actual, predicted) -> tuple[np.ndarray, np.ndarray]:
+    a, p = np.asarray(actual, float), np.asarray(predicted, float)
+    ok = ~(np.isnan(a) | np.isnan(p))
+    return a[ok], p[ok]
+
+
+def rmse(actual, predicted) -> float:
+    a, p = _pairs(actual, predicted)
+    return float(np.sqrt(np.mean((a - p) ** 2))) if a.size else float("nan")
+
+
+def mae(actual, predicted) -> float:
+    a, p = _pairs(actual, predicted)
+    return float(np.mean(np.abs(a - p))) if a.size else float("nan")
+
+
+def mape(actual, predicted) -> float:
+    """Mean absolute percentage error, in percent."""
+    a, p = _pairs(actual, predicted)
+    return float(100 * np.mean(np.abs(a - p) / np.abs(a))) if a.size else float("nan")
+
+
+def skill(actual, predicted) -> dict[str, float]:
+    return {"rmse": rmse(actual, predicted), "mae": mae(actual, predicted), "mape": mape(actual, predicted),
+            "n": int(_pairs(actual, predicted)[0].size)}

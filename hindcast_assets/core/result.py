@@ -1,0 +1,104 @@
+"""`ExperimentResult.from_run_dir`: the whole domain view of a run_dir, rebuilt from the path alone."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from hindcast_assets.config import ExperimentConfig
+from hindcast_assets.core import artefacts as art
+from hindcast_assets.core.detrend import LinearTrend
+from hindcast_assets.core.metrics import skill
+from hindcast_assets.core.rundir import RunDir
+from hindcast_assets.core.splits import PRODUCTION
+from hindcast_assets.models import TrainedModel
+
+
+@dataclass
+class HindcastSlice:
+    """One fold's artefacts; the prediction frames are None where the run did not make them."""
+
+    fold: str
+    detrender: LinearTrend
+    fill_values: pd.DataFrame
+    model: TrainedModel
+    model_card: dict
+    train_preds: pd.DataFrame | None = None
+    walk_forward_preds: pd.DataFrame | None = None
+    year_data: pd.DataFrame | None = None
+
+    @property
+    def is_production(self) -> bool:
+        return self.fold == PRODUCTION
+
+
+def _optional_preds(rd: RunDir, key: str, fold: str, name: str) -> pd.DataFrame | None:
+    path = rd.preds_dir(key, fold) / name
+    return rd.read_parquet(path) if path.exists() else None
+
+
+def _slice(rd: RunDir, key: str, fold: str) -> HindcastSlice:
+    return HindcastSlice(
+        fold=fold,
+        detrender=art.read_detrender(rd, key, fold),
+        fill_values=art.read_fill_values(rd, key, fold),
+        model=art.read_model(rd, key, fold),
+        model_card=art.read_model_card(rd, key, fold),
+        train_preds=_optional_preds(rd, key, fold, art.TRAIN_PREDS),
+        walk_forward_preds=_optional_preds(rd, key, fold, art.WALK_FORWARD_PREDS),
+        year_data=_optional_preds(rd, key, fold, art.YEAR_DATA),
+    )
+
+
+@dataclass
+class ExperimentResult:
+    run_dir: RunDir
+    cfg: ExperimentConfig
+    included_geos: list[str]
+    hindcast: dict[str, HindcastSlice] = field(default_factory=dict)
+
+    @classmethod
+    def from_run_dir(cls, run_dir: str | RunDir) -> ExperimentResult:
+        rd = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
+        cfg = art.read_config(rd)
+        key = cfg.experiment_key
+        folds = [f for f in cfg.folds if f in set(rd.folds_with("models", key, art.MODEL_CARD))]
+        return cls(rd, cfg, art.read_included_geos(rd), {f: _slice(rd, key, f) for f in folds})
+
+    @property
+    def production(self) -> HindcastSlice | None:
+        return self.hindcast.get(PRODUCTION)
+
+    def walk_forward_preds(self) -> pd.DataFrame:
+        frames = [s.walk_forward_preds for s in self.hindcast.values() if s.walk_forward_preds is not None]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+    def skill(self) -> pd.DataFrame:
+        """Walk-forward skill over all test seasons at geo level: the model against its trend."""
+        wf = self.walk_forward_preds()
+        if wf.empty:
+            return pd.DataFrame()
+        rows = {"model": skill(wf["target"], wf["prediction"]), "trend": skill(wf["target"], wf["trend"])}
+        return pd.DataFrame(rows).T[["rmse", "mae", "mape", "n"]]
+
+    def summary(self) -> str:
+        test_folds = [f for f in self.hindcast if f != PRODUCTION]
+        lines = [f"{self.cfg.experiment_key}: {len(self.included_geos)} geos, {len(test_folds)} test folds"
+                 f"{' + production' if self.production else ''}"]
+        table = self.skill()
+        if not table.empty:
+            lines.append(f"walk-forward geo-level skill, {test_folds[0]}-{test_folds[-1]} ({self.cfg.unit}):")
+            lines += [f"  {name:<6} RMSE {r.rmse:6.2f}  MAE {r.mae:6.2f}  MAPE {r.mape:5.2f}%  n={int(r.n)}"
+                      for name, r in table.iterrows()]
+        return "\n".join(lines)
+
+    def describe(self) -> str:
+        lines = [f"run_dir: {self.run_dir}", self.summary(), "folds:"]
+        for name, s in self.hindcast.items():
+            seasons = s.model_card.get("train_seasons", [])
+            span = f"{seasons[0]}-{seasons[-1]}" if seasons else "-"
+            made = [n for n, f in (("train", s.train_preds), ("walk_forward", s.walk_forward_preds),
+                                   ("year_data", s.year_data)) if f is not None]
+            lines.append(f"  {name:<10} {s.model.plugin.name:<9} trained on {span} "
+                         f"({len(seasons)} seasons); preds: {', '.join(made) or 'none'}")
+        return "\n".join(lines)

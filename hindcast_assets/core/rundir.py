@@ -1,0 +1,138 @@
+"""The run directory: the only hand-off between stages (DESIGN.md §4).
+
+A run_dir is a local path or an fsspec URL, held as a `UPath`, never a `pathlib.Path`.
+Writes are atomic (write aside, then rename) and a run_dir is a record: an artefact once
+written is never replaced by different bytes; writing identical bytes again is a no-op.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import os
+import pickle
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+from upath import UPath
+from upath.implementations.local import LocalPath
+
+
+class ArtefactExistsError(FileExistsError):
+    """An artefact is already in the run_dir with different content."""
+
+
+@dataclass(frozen=True)
+class Written:
+    """What a write left behind: the path, its content hash and size (for asset metadata)."""
+
+    path: str
+    sha256: str
+    n_bytes: int
+
+
+def content_hash(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def parquet_bytes(df: pd.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    df.to_parquet(buffer, index=False)
+    return buffer.getvalue()
+
+
+def _publish(tmp: UPath, path: UPath) -> None:
+    """Move a finished temp file into place. Locally a hard link, which fails rather than
+    replace a file that appeared meanwhile; on object stores a rename (copy + delete)."""
+    if isinstance(tmp, LocalPath):
+        os.link(tmp, path)
+    else:
+        tmp.rename(path)
+
+
+class RunDir:
+    def __init__(self, root: str | UPath):
+        self.root = UPath(str(root).rstrip("/"))
+
+    def __str__(self) -> str:
+        return str(self.root)
+
+    def __repr__(self) -> str:
+        return f"RunDir({str(self.root)!r})"
+
+    @classmethod
+    def mint(cls, runs_dir: str, experiment_key: str) -> RunDir:
+        """A fresh `<YYYYMMDD_HHMMSS>_<key>` folder (UTC); waits a second rather than reuse one."""
+        while True:
+            stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d_%H%M%S")
+            root = UPath(f"{str(runs_dir).rstrip('/')}/{stamp}_{experiment_key}")
+            if not root.exists():
+                root.mkdir(parents=True)
+                return cls(root)
+            time.sleep(1.0)
+
+    # -- layout -------------------------------------------------------------------------
+    @property
+    def config_path(self) -> UPath:
+        return self.root / "config_resolved.yaml"
+
+    @property
+    def included_geos_path(self) -> UPath:
+        return self.root / "included_geo_identifiers.txt"
+
+    def model_dir(self, key: str, fold: str) -> UPath:
+        return self.root / "models" / key / fold
+
+    def preds_dir(self, key: str, fold: str) -> UPath:
+        return self.root / "preds" / key / fold
+
+    def folds_with(self, sub: str, key: str, file_name: str) -> list[str]:
+        """Fold names under `models/` or `preds/` that hold `file_name`."""
+        base = self.root / sub / key
+        if not base.exists():
+            return []
+        return sorted(p.name for p in base.iterdir() if (p / file_name).exists())
+
+    # -- atomic, immutable writes -----------------------------------------------------------
+    def write_bytes(self, path: UPath, data: bytes) -> Written:
+        written = Written(str(path), content_hash(data), len(data))
+        if path.exists():
+            if content_hash(path.read_bytes()) == written.sha256:
+                return written
+            raise ArtefactExistsError(
+                f"{path}: already written with different content; a run_dir is a record, "
+                "write to a fresh run_dir instead")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
+        tmp.write_bytes(data)
+        try:
+            _publish(tmp, path)
+        except FileExistsError:  # another writer got there first: same rule as above
+            return self.write_bytes(path, data)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+        return written
+
+    def write_parquet(self, path: UPath, df: pd.DataFrame) -> Written:
+        return self.write_bytes(path, parquet_bytes(df))
+
+    def write_text(self, path: UPath, text: str) -> Written:
+        return self.write_bytes(path, text.encode())
+
+    def write_pickle(self, path: UPath, obj: Any) -> Written:
+        return self.write_bytes(path, pickle.dumps(obj, protocol=5))
+
+    # -- reads ------------------------------------------------------------------------------
+    @staticmethod
+    def read_parquet(path: UPath) -> pd.DataFrame:
+        with path.open("rb") as f:
+            return pd.read_parquet(f)
+
+    @staticmethod
+    def read_pickle(path: UPath) -> Any:
+        """Only for artefacts this project wrote into the run_dir (detrender, bias corrector)."""
+        return pickle.loads(path.read_bytes())

@@ -1,0 +1,79 @@
+"""Run an experiment's job through Dagster on the persistent instance, as the CLI does.
+
+One Dagster run covers every fold partition (a partition range), per DESIGN.md §8.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hindcast_assets.config import ExperimentConfig
+from hindcast_assets.core.data import load_experiment_data
+from hindcast_assets.core.geos import included_geos
+from hindcast_assets.core.hindcast import fold_of
+from hindcast_assets.core.result import ExperimentResult
+from hindcast_assets.core.rundir import RunDir
+
+RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
+QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
+
+
+class PreflightError(ValueError):
+    """The experiment cannot run honestly; raised before anything is written."""
+
+
+class RunFailed(RuntimeError):
+    pass
+
+
+def preflight(cfg: ExperimentConfig, source: str) -> None:
+    """Inputs exist and are well formed (see core.data), geos pass the rule and the first fold
+    has seasons to train on; raises before any run_dir exists. (That no feature is known only
+    after its as-of day is checked when the config loads.)"""
+    data = load_experiment_data(cfg)
+    if not included_geos(data.yields, cfg.geos, cfg.hindcast.first_test_year):
+        raise PreflightError(f"{cfg.inputs.yields}: geos: no geo passes the inclusion rule before "
+                             f"{cfg.hindcast.first_test_year}")
+    first = fold_of(cfg, data.yields, str(cfg.hindcast.first_test_year))
+    if len(first.train_seasons) < 2:
+        raise PreflightError(f"{source}: hindcast.first_test_year: fold {first.name} has "
+                             f"{len(first.train_seasons)} training seasons; a trend needs at least 2")
+
+
+@dataclass
+class RunOutcome:
+    run_dir: RunDir
+    dagster_run_id: str
+    result: ExperimentResult
+
+    def summary(self) -> str:
+        return self.result.summary()
+
+
+def run_experiment(cfg: ExperimentConfig, what: str, runs_dir: str) -> RunOutcome:
+    """Mint a run_dir and materialise `hindcast` or `fit-production` into it in one Dagster run."""
+    from dagster import DagsterInstance
+
+    from hindcast_assets.defs.hindcast.jobs import fit_production_job_name, hindcast_job_name
+    from hindcast_assets.defs.resources import set_current
+    from hindcast_assets.definitions import build_definitions
+
+    key = cfg.experiment_key
+    production = what == "fit-production"
+    job = build_definitions([cfg]).resolve_job_def(
+        fit_production_job_name(key) if production else hindcast_job_name(key))
+    rd = RunDir.mint(runs_dir, key)
+    run_config = {**QUIET, "resources": {"run_dir": {"config": {"run_dir": str(rd)}}}}
+    tags = {"run_dir": str(rd)}
+    if production:
+        result = job.execute_in_process(instance=DagsterInstance.get(), run_config=run_config, tags=tags,
+                                        partition_key="production", raise_on_error=False)
+    else:
+        tags |= {RANGE_START: cfg.folds[0], RANGE_END: cfg.folds[-1]}
+        result = job.execute_in_process(instance=DagsterInstance.get(), run_config=run_config, tags=tags,
+                                        raise_on_error=False)
+    if not result.success:
+        failures = [e.message for e in result.all_events if e.is_step_failure]
+        raise RunFailed(f"dagster run {result.run_id} failed (run_dir {rd}): {failures[:1]}")
+    if not production:
+        set_current(runs_dir, key, rd)
+    return RunOutcome(rd, result.run_id, ExperimentResult.from_run_dir(rd))

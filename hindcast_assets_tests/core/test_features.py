@@ -1,0 +1,112 @@
+"""Season features as known at a date: nothing dated on or after the as-of day can enter."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hindcast_assets.core.features import (
+    apply_fill_values,
+    as_of_date,
+    fit_fill_values,
+    monthly_feature_names,
+    monthly_features_as_of,
+)
+from hindcast_assets.paths import BUNDLED_DATA_DIR
+
+VARIABLES = ["tavg", "tmax", "tmin", "prcp"]
+MONTHS = [5, 6, 7, 8, 9]
+SEASONS = list(range(2000, 2012))
+
+
+@pytest.fixture(scope="module")
+def indices() -> pd.DataFrame:
+    df = pd.read_parquet(BUNDLED_DATA_DIR / "us_state_corn" / "indices.parquet")
+    return df[df["date"].dt.year >= 1999].reset_index(drop=True)
+
+
+def _synthetic(rows: list[tuple[str, str, str, float]]) -> pd.DataFrame:
+    df = pd.DataFrame(rows, columns=["geo_id", "date", "variable", "value"])
+    return df.assign(date=pd.to_datetime(df["date"]))
+
+
+def test_feature_names():
+    assert monthly_feature_names(["tavg", "prcp"], [5, 6]) == ["tavg_may", "tavg_jun", "prcp_may", "prcp_jun"]
+    assert monthly_feature_names(["tmax"], [1, 12]) == ["tmax_jan", "tmax_dec"]
+
+
+def test_as_of_date():
+    assert as_of_date(2005, "07-01") == pd.Timestamp("2005-07-01").date()
+
+
+def test_value_dated_31_july_is_known_on_1_august_not_on_31_july():
+    idx = _synthetic([("A", "2005-06-30", "tavg", 20.0), ("A", "2005-07-31", "tavg", 25.0)])
+    known = monthly_features_as_of(idx, [2005], "08-01", ["tavg"], [6, 7])
+    assert known.loc[0, "tavg_jun"] == 20.0
+    assert known.loc[0, "tavg_jul"] == 25.0
+    not_yet = monthly_features_as_of(idx, [2005], "07-31", ["tavg"], [6, 7])
+    assert not_yet.loc[0, "tavg_jun"] == 20.0
+    assert np.isnan(not_yet.loc[0, "tavg_jul"])
+
+
+def test_other_variables_months_and_seasons_are_left_out():
+    idx = _synthetic([("A", "2005-06-30", "tavg", 20.0), ("A", "2005-06-30", "prcp", 99.0),
+                      ("A", "2005-04-30", "tavg", 11.0), ("A", "2004-06-30", "tavg", 19.0)])
+    out = monthly_features_as_of(idx, [2005], "10-01", ["tavg"], [6])
+    assert list(out.columns) == ["geo_id", "season_year", "tavg_jun"]
+    assert out.to_dict("records") == [{"geo_id": "A", "season_year": 2005, "tavg_jun": 20.0}]
+
+
+def test_real_data_columns_and_rows(indices):
+    out = monthly_features_as_of(indices, SEASONS, "10-01", VARIABLES, MONTHS)
+    assert list(out.columns) == ["geo_id", "season_year", *monthly_feature_names(VARIABLES, MONTHS)]
+    assert "tavg_may" in out.columns and "prcp_sep" in out.columns
+    assert sorted(out["season_year"].unique()) == SEASONS
+    assert not out.duplicated(["geo_id", "season_year"]).any()
+    assert out[monthly_feature_names(VARIABLES, MONTHS)].notna().all().all()  # all months ended by 1 Oct
+    # spot-check one value against the raw series
+    row = out[(out["geo_id"] == "US-19") & (out["season_year"] == 2010)].iloc[0]
+    raw = indices[(indices["geo_id"] == "US-19") & (indices["variable"] == "tavg")
+                  & (indices["date"] == pd.Timestamp("2010-07-31"))]["value"].item()
+    assert row["tavg_jul"] == raw
+
+
+def test_months_not_yet_ended_are_nan(indices):
+    out = monthly_features_as_of(indices, SEASONS, "07-01", VARIABLES, MONTHS)
+    for v in VARIABLES:
+        assert out[[f"{v}_may", f"{v}_jun"]].notna().all().all()
+        assert out[[f"{v}_jul", f"{v}_aug", f"{v}_sep"]].isna().all().all()
+
+
+def test_perturbing_values_dated_on_or_after_as_of_leaves_features_unchanged(indices):
+    base = monthly_features_as_of(indices, SEASONS, "07-01", VARIABLES, MONTHS)
+    cutoff = indices["date"].dt.year.map(lambda y: pd.Timestamp(as_of_date(y, "07-01")))
+    later = indices["date"] >= cutoff
+    assert later.any() and (~later).any()
+    rng = np.random.default_rng(0)
+    perturbed = indices.copy()
+    perturbed.loc[later, "value"] = rng.normal(1e6, 1e5, later.sum())
+    pd.testing.assert_frame_equal(monthly_features_as_of(perturbed, SEASONS, "07-01", VARIABLES, MONTHS), base)
+    # and the check has teeth: perturbing a value dated before the cutoff does change the features
+    earlier = perturbed.copy()
+    earlier.loc[(~later) & (earlier["date"] == pd.Timestamp("2005-06-30")), "value"] += 1.0
+    assert not monthly_features_as_of(earlier, SEASONS, "07-01", VARIABLES, MONTHS).equals(base)
+
+
+def test_fill_values_are_training_medians_and_all_nan_fills_with_zero():
+    train = pd.DataFrame({"a": [1.0, 2.0, np.nan, 10.0], "b": [np.nan] * 4, "c": [4.0, 1.0, 3.0, 100.0],
+                          "other": [7.0] * 4})
+    fill = fit_fill_values(train, ["a", "b", "c"])
+    assert list(fill.columns) == ["feature", "fill_value"]
+    assert fill["feature"].tolist() == ["a", "b", "c"]
+    assert fill["fill_value"].tolist() == [2.0, 0.0, 3.5]  # median(1,2,10)=2; all-NaN -> 0; median(1,3,4,100)=3.5
+
+
+def test_apply_fill_values_fills_only_missing_values_of_listed_features():
+    fill = pd.DataFrame({"feature": ["a", "b"], "fill_value": [2.0, 0.0]})
+    frame = pd.DataFrame({"a": [np.nan, 5.0], "b": [np.nan, np.nan], "c": [np.nan, 1.0]})
+    out = apply_fill_values(frame, fill)
+    assert out["a"].tolist() == [2.0, 5.0]
+    assert out["b"].tolist() == [0.0, 0.0]
+    assert np.isnan(out["c"].iloc[0]) and out["c"].iloc[1] == 1.0
+    assert frame["a"].isna().iloc[0]  # the input is not modified in place

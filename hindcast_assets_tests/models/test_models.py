@@ -1,0 +1,94 @@
+"""Model plugins: every registered model round-trips through its saved bytes; train_one refuses unknown names."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hindcast_assets.models import ModelPlugin, TrainedModel, get_plugin, load_model, registry, train_one
+
+# Small, fast parameter overrides for known plugins; others train on their defaults.
+FAST = {"lightgbm": {"num_boost_round": 30}}
+
+
+@pytest.fixture(scope="module")
+def design() -> tuple[pd.DataFrame, pd.Series, pd.DataFrame]:
+    """A synthetic design: 300 training rows, 60 held-out rows, 4 features and a noisy residual."""
+    rng = np.random.default_rng(42)
+    n = 360
+    features = pd.DataFrame({
+        "tavg_jul": rng.normal(24, 2, n), "prcp_jul": rng.gamma(4, 25, n),
+        "tmax_aug": rng.normal(30, 3, n), "prcp_jun": rng.gamma(3, 30, n)})
+    target = (-3.0 * (features["tavg_jul"] - 24) + 0.05 * (features["prcp_jul"] - 100)
+              - 1.5 * np.maximum(features["tmax_aug"] - 32, 0) + rng.normal(0, 1, n))
+    return features.iloc[:300], target.iloc[:300], features.iloc[300:].reset_index(drop=True)
+
+
+def test_registry_finds_the_bundled_plugins():
+    plugins = registry()
+    assert {"lightgbm", "trend"} <= set(plugins)
+    for name, plugin in plugins.items():
+        assert isinstance(plugin, ModelPlugin)
+        assert plugin.name == name
+        assert plugin.file_name.startswith("model.")
+
+
+@pytest.mark.parametrize("name", sorted(registry()))
+def test_save_and_load_give_identical_predictions(name, design):
+    train_x, train_y, test_x = design
+    model = train_one(name, train_x, train_y, FAST.get(name, {}))
+    assert isinstance(model, TrainedModel) and model.plugin.name == name
+    assert model.features == list(train_x.columns)
+    expected = model.predict(test_x)
+    assert expected.shape == (len(test_x),) and np.isfinite(expected).all()
+
+    data = model.plugin.save(model.estimator)
+    assert isinstance(data, bytes) and data
+    loaded = load_model(name, data, model.features, model.params)
+    np.testing.assert_array_equal(loaded.predict(test_x), expected)
+    np.testing.assert_array_equal(loaded.predict(train_x), model.predict(train_x))
+
+
+@pytest.mark.parametrize("name", sorted(registry()))
+def test_predict_selects_features_by_name(name, design):
+    train_x, train_y, test_x = design
+    model = train_one(name, train_x, train_y, FAST.get(name, {}))
+    shuffled = test_x[list(reversed(test_x.columns))].assign(unrelated=1.0)
+    np.testing.assert_array_equal(model.predict(shuffled), model.predict(test_x))
+
+
+def test_params_merge_over_plugin_defaults(design):
+    train_x, train_y, _ = design
+    model = train_one("lightgbm", train_x, train_y, {"num_boost_round": 5})
+    defaults = get_plugin("lightgbm").default_params
+    assert model.params == {**defaults, "num_boost_round": 5}
+    assert model.estimator.num_trees() == 5
+    assert defaults["num_boost_round"] != 5  # the defaults themselves are untouched
+
+
+def test_lightgbm_learns_the_signal(design):
+    train_x, train_y, test_x = design
+    model = train_one("lightgbm", train_x, train_y, {})
+    hot, cool = test_x.assign(tavg_jul=28.0), test_x.assign(tavg_jul=20.0)
+    assert model.predict(hot).mean() < model.predict(cool).mean()
+
+
+def test_trend_model_predicts_zero_residual(design):
+    train_x, train_y, test_x = design
+    model = train_one("trend", train_x, train_y, {})
+    np.testing.assert_array_equal(model.predict(test_x), np.zeros(len(test_x)))
+
+
+def test_train_one_unknown_name_lists_known_models(design):
+    train_x, train_y, _ = design
+    with pytest.raises(KeyError) as excinfo:
+        train_one("no_such_model", train_x, train_y, {})
+    message = excinfo.value.args[0]
+    assert "no_such_model" in message
+    for known in registry():
+        assert known in message
+
+
+def test_load_model_unknown_name_raises_key_error():
+    with pytest.raises(KeyError, match="no_such_model"):
+        load_model("no_such_model", b"", [], {})

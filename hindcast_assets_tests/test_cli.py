@@ -1,0 +1,132 @@
+"""The `hindcast` CLI end to end on real data: run_dir, Dagster runs, MLflow runs, bad input."""
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from dagster import DagsterInstance
+
+from hindcast_assets.cli import main
+from hindcast_assets.core.result import ExperimentResult
+from hindcast_assets.core.rundir import RunDir
+from hindcast_assets.defs.resources import read_current
+from hindcast_assets_tests.conftest import write_config
+
+
+def _run(capsys, *argv) -> tuple[int, list[str], str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out.strip().splitlines(), err
+
+
+def _mlflow_runs():
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient()
+    return [r for e in client.search_experiments() for r in client.search_runs([e.experiment_id])]
+
+
+def test_fit_production_writes_only_the_production_model(small_config, tmp_path, capsys):
+    runs = tmp_path / "runs"
+    code, out, err = _run(capsys, "run", "fit-production", "--config", str(small_config), "--runs-dir", str(runs))
+    assert code == 0, err
+    rd = RunDir(out[-1])
+    assert rd.root.parent == runs and rd.root.name.endswith("_corn_usa")
+    assert {p.name for p in rd.root.iterdir()} == {"config_resolved.yaml", "included_geo_identifiers.txt", "models"}
+    assert [p.name for p in (rd.root / "models" / "corn_usa").iterdir()] == ["production"]
+    assert "fold production (1/1, 0 left)" in err
+    result = ExperimentResult.from_run_dir(out[-1])
+    assert list(result.hindcast) == ["production"] and result.production.train_preds is None
+    assert read_current(str(runs), "corn_usa") is None  # only a completed hindcast becomes current
+    (run,) = DagsterInstance.get().get_runs()
+    assert run.job_name == "corn_usa__fit_production" and run.is_success
+    (tracked,) = _mlflow_runs()
+    assert tracked.info.status == "FINISHED" and tracked.data.tags["run_dir"] == out[-1]
+    assert tracked.data.tags["dagster_run_id"] == run.run_id
+
+
+def test_hindcast_run_then_show(small_config, tmp_path, capsys):
+    runs = tmp_path / "runs"
+    code, out, err = _run(capsys, "run", "hindcast", "--config", str(small_config), "--runs-dir", str(runs))
+    assert code == 0, err
+    run_dir = out[-1]
+    assert any(line.strip().startswith("model  RMSE") for line in out)
+    assert read_current(str(runs), "corn_usa") == run_dir
+    result = ExperimentResult.from_run_dir(run_dir)
+    assert list(result.hindcast) == ["2009", "2010", "2011", "production"]
+    wf = result.walk_forward_preds()
+    assert sorted(wf["season_year"].unique()) == [2009, 2010, 2011]
+    assert set(wf["geo_id"]) <= set(result.included_geos)
+    (tracked,) = _mlflow_runs()
+    assert tracked.info.status == "FINISHED"
+    assert {"wf_rmse_2009", "wf_rmse_trend_2011", "train_rmse_production"} <= set(tracked.data.metrics)
+    assert tracked.data.params["model.name"] == "lightgbm"
+    code, shown, _ = _run(capsys, "show", run_dir)
+    assert code == 0 and shown[0] == f"run_dir: {run_dir}"
+    assert any("production" in line and "preds: train" in line for line in shown)
+
+
+def test_two_runs_in_one_process_are_two_finished_mlflow_runs(small_config, tmp_path, capsys):
+    for _ in range(2):
+        assert _run(capsys, "run", "fit-production", "--config", str(small_config),
+                    "--runs-dir", str(tmp_path / "runs"))[0] == 0
+    tracked = _mlflow_runs()
+    assert len(tracked) == 2 and {r.info.status for r in tracked} == {"FINISHED"}
+    assert len({r.data.tags["run_dir"] for r in tracked}) == 2
+
+
+def test_a_failing_run_ends_its_mlflow_run_failed(tmp_path, input_dir, capsys):
+    config = write_config(tmp_path, hindcast={"first_test_year": 2011, "last_test_year": 2011},
+                          model={"name": "lightgbm", "params": {"objective": "no_such_objective"}})
+    code, out, err = _run(capsys, "run", "fit-production", "--config", str(config),
+                          "--runs-dir", str(tmp_path / "runs"))
+    assert code == 2 and "failed" in err
+    (tracked,) = _mlflow_runs()
+    assert tracked.info.status == "FAILED"
+    assert not DagsterInstance.get().get_runs()[0].is_success
+
+
+def _corrupt_yields(input_dir, change):
+    path = input_dir / "us_state_corn" / "yields.parquet"
+    df = pd.read_parquet(path)
+    change(df).to_parquet(path, index=False)
+    return str(path)
+
+
+BAD_YIELDS = {
+    "duplicate": (lambda df: pd.concat([df, df.iloc[[100]]]), "duplicate geo_id x season_year"),
+    "nan_target": (lambda df: df.assign(yield_bu_per_acre=df["yield_bu_per_acre"].where(df.index != 7)),
+                   "'yield_bu_per_acre' (columns.target) is NaN"),
+    "missing_area": (lambda df: df.drop(columns="harvested_acres"), "'harvested_acres' (columns.area) is missing"),
+    "negative_area": (lambda df: df.assign(harvested_acres=-df["harvested_acres"]), "is negative"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_YIELDS))
+def test_bad_yields_are_refused_before_any_run_dir(case, small_config, input_dir, tmp_path, capsys):
+    change, message = BAD_YIELDS[case]
+    path = _corrupt_yields(input_dir, change)
+    runs = tmp_path / "runs"
+    code, out, err = _run(capsys, "run", "hindcast", "--config", str(small_config), "--runs-dir", str(runs))
+    assert code == 2 and message in err and path in err
+    assert out == [] and not runs.exists()
+    assert not DagsterInstance.get().get_runs()
+
+
+def test_bad_config_and_missing_input_are_refused_before_any_run_dir(tmp_path, input_dir, capsys):
+    runs = tmp_path / "runs"
+    cases = {
+        "model.name: unknown model 'nope'": {"model": {"name": "nope"}},
+        "features.as_of": {"features": {"as_of": "09-31"}},
+        "features.months: months [9]": {"features": {"as_of": "09-15"}},
+        "inputs.yields: file not found": {"inputs": {"yields": "/nowhere/yields.parquet"}},
+    }
+    for i, (message, overrides) in enumerate(cases.items()):
+        (tmp_path / str(i)).mkdir()
+        config = write_config(tmp_path / str(i), **overrides)
+        code, out, err = _run(capsys, "run", "hindcast", "--config", str(config), "--runs-dir", str(runs))
+        assert code == 2 and message in err and (message.startswith("inputs") or str(config) in err), err
+    malformed = tmp_path / "malformed.yaml"
+    malformed.write_text("experiment_key: [unclosed\n")
+    code, _, err = _run(capsys, "run", "hindcast", "--config", str(malformed), "--runs-dir", str(runs))
+    assert code == 2 and f"{malformed}: line" in err and "malformed YAML" in err
+    assert not runs.exists()
