@@ -76,6 +76,7 @@ class FeatureConfig(_Strict):
     months: list[int] = []
     variables: list[str] = []
     static: list[str] = []
+    anomalies: bool = True  # add each feature's departure from the geo's training climatology
 
     @field_validator("as_of")
     @classmethod

@@ -58,19 +58,52 @@ def season_features(data: ExperimentData, cfg: ExperimentConfig, geo_ids: Iterab
 
 
 def feature_columns(cfg: ExperimentConfig) -> list[str]:
+    """The configured input features (what fill values are fitted for)."""
     f = cfg.features
     return (monthly_feature_names(f.variables, f.months) if f.variables else []) + list(f.static)
 
 
-def fit_fill_values(features: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
-    """Per-feature median over the training rows given: the value a missing feature takes.
+def model_feature_columns(cfg: ExperimentConfig) -> list[str]:
+    """What the model sees: the features, then their anomalies if configured."""
+    columns = feature_columns(cfg)
+    return columns + ([f"{c}_anom" for c in columns] if cfg.features.anomalies else [])
 
+
+ALL_GEOS = "*"  # the fill value of a feature for a geo with no value of its own
+
+
+def fit_fill_values(features: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """Long frame `geo_id, feature, fill_value` from the training rows given.
+
+    Per geo: the geo's training-season mean (its climatology, also the base of anomaly
+    features). For geo `*`: the median over all training rows, used where a geo has no value.
     A feature with no value at all in training fills with 0 so it cannot carry information.
     """
-    medians = features[list(columns)].median()
-    return pd.DataFrame({"feature": list(columns), "fill_value": medians.fillna(0.0).to_numpy(float)})
+    columns = list(columns)
+    per_geo = features.groupby("geo_id")[columns].mean().reset_index()
+    per_geo = per_geo.melt(id_vars="geo_id", var_name="feature", value_name="fill_value").dropna()
+    overall = pd.DataFrame({"geo_id": ALL_GEOS, "feature": columns,
+                            "fill_value": features[columns].median().fillna(0.0).to_numpy(float)})
+    return pd.concat([overall, per_geo], ignore_index=True).astype({"fill_value": float})
+
+
+def climatology(frame: pd.DataFrame, fill: pd.DataFrame) -> pd.DataFrame:
+    """Each row's geo climatology per feature (the overall value where the geo has none)."""
+    wide = fill.pivot(index="geo_id", columns="feature", values="fill_value")
+    overall = wide.loc[ALL_GEOS]
+    per_row = wide.reindex(frame["geo_id"]).fillna(overall)
+    return per_row.set_axis(frame.index)
 
 
 def apply_fill_values(features: pd.DataFrame, fill: pd.DataFrame) -> pd.DataFrame:
-    values = dict(zip(fill["feature"], fill["fill_value"]))
-    return features.fillna(value=values)
+    """Missing feature values take the geo's climatology, else the overall fill value."""
+    clim = climatology(features, fill)
+    return features.fillna(clim[[c for c in clim.columns if c in features.columns]])
+
+
+def with_anomalies(features: pd.DataFrame, fill: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """Add `<feature>_anom` = value - the geo's training climatology. Pooled over geos, raw
+    weather mixes climate with weather; the anomaly is the season's departure from normal."""
+    clim = climatology(features, fill)
+    anomalies = {f"{c}_anom": features[c] - clim[c] for c in columns}
+    return features.assign(**anomalies)

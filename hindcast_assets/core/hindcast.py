@@ -10,7 +10,8 @@ import pandas as pd
 from hindcast_assets.config import ExperimentConfig
 from hindcast_assets.core.data import ExperimentData
 from hindcast_assets.core.detrend import LinearTrend
-from hindcast_assets.core.features import KEYS, apply_fill_values, feature_columns, season_features
+from hindcast_assets.core.features import (KEYS, apply_fill_values, feature_columns, model_feature_columns,
+                                            season_features, with_anomalies)
 from hindcast_assets.core.features import fit_fill_values as _fit_fill_values
 from hindcast_assets.core.splits import Fold, walk_forward_fold
 from hindcast_assets.models import TrainedModel, train_one
@@ -56,22 +57,23 @@ def fit_fill_values(cfg: ExperimentConfig, train: pd.DataFrame) -> pd.DataFrame:
     return _fit_fill_values(train, feature_columns(cfg))
 
 
-def fit_model(cfg: ExperimentConfig, train: pd.DataFrame, fill: pd.DataFrame) -> TrainedModel:
-    filled = apply_fill_values(train, fill)
-    return train_one(cfg.model.name, filled[feature_columns(cfg)], filled["residual"], cfg.model.params)
-
-
-def predictions(model: TrainedModel, frame: pd.DataFrame, fill: pd.DataFrame, fold: Fold) -> pd.DataFrame:
-    """Predictions for the rows of `frame`: trend + predicted residual, beside the actual target."""
+def model_inputs(cfg: ExperimentConfig, frame: pd.DataFrame, fill: pd.DataFrame) -> pd.DataFrame:
+    """Rows as the model sees them: features filled, anomalies added if configured."""
     filled = apply_fill_values(frame, fill)
+    return with_anomalies(filled, fill, feature_columns(cfg)) if cfg.features.anomalies else filled
+
+
+def fit_model(cfg: ExperimentConfig, train: pd.DataFrame, fill: pd.DataFrame) -> TrainedModel:
+    inputs = model_inputs(cfg, train, fill)
+    return train_one(cfg.model.name, inputs[model_feature_columns(cfg)], inputs["residual"], cfg.model.params)
+
+
+def predictions(cfg: ExperimentConfig, model: TrainedModel, frame: pd.DataFrame, fill: pd.DataFrame,
+                fold: Fold) -> pd.DataFrame:
+    """Predictions for the rows of `frame`: trend + predicted residual, beside the actual target."""
     out = frame[[*KEYS, "target", "area", "trend"]].copy()
-    out["pred_residual"] = model.predict(filled)
+    out["pred_residual"] = model.predict(model_inputs(cfg, frame, fill))
     out["prediction"] = out["trend"] + out["pred_residual"]
     out.insert(0, "fold", fold.name)
     out.insert(1, "model", model.plugin.name)
     return out
-
-
-def year_data(frame: pd.DataFrame, fill: pd.DataFrame) -> pd.DataFrame:
-    """The test season's rows exactly as the model saw them (features after filling)."""
-    return apply_fill_values(frame, fill)

@@ -11,6 +11,7 @@ from hindcast_assets.core.features import (
     fit_fill_values,
     monthly_feature_names,
     monthly_features_as_of,
+    with_anomalies,
 )
 from hindcast_assets.paths import BUNDLED_DATA_DIR
 
@@ -93,20 +94,33 @@ def test_perturbing_values_dated_on_or_after_as_of_leaves_features_unchanged(ind
     assert not monthly_features_as_of(earlier, SEASONS, "07-01", VARIABLES, MONTHS).equals(base)
 
 
-def test_fill_values_are_training_medians_and_all_nan_fills_with_zero():
-    train = pd.DataFrame({"a": [1.0, 2.0, np.nan, 10.0], "b": [np.nan] * 4, "c": [4.0, 1.0, 3.0, 100.0],
-                          "other": [7.0] * 4})
+def _fill_table(fill: pd.DataFrame) -> dict[tuple[str, str], float]:
+    return {(g, f): v for g, f, v in fill[["geo_id", "feature", "fill_value"]].itertuples(index=False)}
+
+
+def test_fill_values_are_geo_climatology_with_an_overall_median():
+    train = pd.DataFrame({"geo_id": ["g", "g", "h", "h"], "a": [1.0, 2.0, np.nan, 10.0],
+                          "b": [np.nan] * 4, "c": [4.0, 1.0, 3.0, 100.0], "other": [7.0] * 4})
     fill = fit_fill_values(train, ["a", "b", "c"])
-    assert list(fill.columns) == ["feature", "fill_value"]
-    assert fill["feature"].tolist() == ["a", "b", "c"]
-    assert fill["fill_value"].tolist() == [2.0, 0.0, 3.5]  # median(1,2,10)=2; all-NaN -> 0; median(1,3,4,100)=3.5
+    assert list(fill.columns) == ["geo_id", "feature", "fill_value"]
+    assert _fill_table(fill) == {
+        ("*", "a"): 2.0, ("*", "b"): 0.0, ("*", "c"): 3.5,  # median(1,2,10)=2; all-NaN -> 0; median(1,3,4,100)=3.5
+        ("g", "a"): 1.5, ("g", "c"): 2.5, ("h", "a"): 10.0, ("h", "c"): 51.5,  # per-geo means; no all-NaN rows
+    }
 
 
-def test_apply_fill_values_fills_only_missing_values_of_listed_features():
-    fill = pd.DataFrame({"feature": ["a", "b"], "fill_value": [2.0, 0.0]})
-    frame = pd.DataFrame({"a": [np.nan, 5.0], "b": [np.nan, np.nan], "c": [np.nan, 1.0]})
+def test_apply_fill_values_uses_the_geo_then_the_overall_value_and_only_listed_features():
+    fill = pd.DataFrame({"geo_id": ["*", "*", "g"], "feature": ["a", "b", "a"], "fill_value": [2.0, 0.0, 9.0]})
+    frame = pd.DataFrame({"geo_id": ["g", "h", "g"], "a": [np.nan, np.nan, 5.0], "b": [np.nan, np.nan, np.nan],
+                          "c": [np.nan, 1.0, 1.0]})
     out = apply_fill_values(frame, fill)
-    assert out["a"].tolist() == [2.0, 5.0]
-    assert out["b"].tolist() == [0.0, 0.0]
+    assert out["a"].tolist() == [9.0, 2.0, 5.0]
+    assert out["b"].tolist() == [0.0, 0.0, 0.0]
     assert np.isnan(out["c"].iloc[0]) and out["c"].iloc[1] == 1.0
     assert frame["a"].isna().iloc[0]  # the input is not modified in place
+
+
+def test_anomalies_are_departures_from_the_geo_climatology():
+    fill = pd.DataFrame({"geo_id": ["*", "g"], "feature": ["a", "a"], "fill_value": [2.0, 9.0]})
+    frame = pd.DataFrame({"geo_id": ["g", "h"], "a": [10.0, 5.0]})
+    assert with_anomalies(frame, fill, ["a"])["a_anom"].tolist() == [1.0, 3.0]

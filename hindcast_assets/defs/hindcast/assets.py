@@ -74,7 +74,7 @@ def model_step(view: art.RunDirView, fold_name: str) -> FoldRecord:
     fold, _, train = _train_frame(view, fold_name)
     fill = art.read_fill_values(view.run_dir, view.key, fold_name)
     model = hc.fit_model(view.cfg, train, fill)
-    in_sample = rmse(train["target"], train["trend"] + model.predict(hc.year_data(train, fill)))
+    in_sample = rmse(train["target"], train["trend"] + model.predict(hc.model_inputs(view.cfg, train, fill)))
     card = {"fold": fold_name, "train_seasons": [int(s) for s in fold.train_seasons], "n_rows": len(train),
             "train_rmse": in_sample}
     written = art.write_model(view.run_dir, view.key, fold_name, model, card)
@@ -86,13 +86,14 @@ def fold_preds_step(view: art.RunDirView, fold_name: str) -> FoldRecord:
     fill = art.read_fill_values(view.run_dir, view.key, fold_name)
     model = art.read_model(view.run_dir, view.key, fold_name)
     rd, key = view.run_dir, view.key
-    written = [art.write_preds(rd, key, fold_name, art.TRAIN_PREDS, hc.predictions(model, train, fill, fold))]
+    train_preds = hc.predictions(view.cfg, model, train, fill, fold)
+    written = [art.write_preds(rd, key, fold_name, art.TRAIN_PREDS, train_preds)]
     if fold.is_production:
         return FoldRecord(fold_name, written, len(train))
     test = hc.design_frame(view.cfg, view.data, view.geos, [fold.test_season], detrender)
-    preds = hc.predictions(model, test, fill, fold)
+    preds = hc.predictions(view.cfg, model, test, fill, fold)
     written += [art.write_preds(rd, key, fold_name, art.WALK_FORWARD_PREDS, preds),
-                art.write_preds(rd, key, fold_name, art.YEAR_DATA, hc.year_data(test, fill))]
+                art.write_preds(rd, key, fold_name, art.YEAR_DATA, hc.model_inputs(view.cfg, test, fill))]
     metrics = {"wf_rmse": rmse(preds["target"], preds["prediction"]),
                "wf_rmse_trend": rmse(preds["target"], preds["trend"])}
     return FoldRecord(fold_name, written, len(preds), metrics)
