@@ -127,6 +127,37 @@ class HindcastConfig(_Strict):
         return list(range(self.first_test_year, self.last_test_year + 1))
 
 
+class ConformalConfig(_Strict):
+    """Intervals from walk-forward residuals; a hindcast fold is calibrated on earlier folds only."""
+
+    modes: list[Literal["absolute", "relative"]] = ["absolute", "relative"]
+    levels: list[float] = [0.8, 0.9]
+    min_folds: int = Field(5, ge=1)
+    delivery_mode: Literal["absolute", "relative"] | None = None  # default: the first mode
+
+    @field_validator("levels")
+    @classmethod
+    def _levels(cls, value: list[float]) -> list[float]:
+        bad = [v for v in value if not 0 < v < 1]
+        if bad:
+            raise ValueError(f"levels must be between 0 and 1, got {bad}")
+        return value
+
+    @property
+    def delivered_mode(self) -> str:
+        return self.delivery_mode or self.modes[0]
+
+
+class BiasCorrectionConfig(_Strict):
+    enabled: bool = True
+    min_folds: int = Field(5, ge=1)
+    shrinkage: float = Field(5.0, ge=0.0)  # pseudo-residuals pulling a geo's bias toward the overall one
+
+
+class AggregationConfig(_Strict):
+    area: Literal["actual", "previous"] = "actual"
+
+
 class MlflowConfig(_Strict):
     experiment: str | None = None
 
@@ -142,7 +173,10 @@ class ExperimentConfig(_Strict):
     features: FeatureConfig = FeatureConfig()
     model: ModelConfig = ModelConfig()
     hindcast: HindcastConfig
-    delivery_prefix: str = "Treefera"
+    conformal: ConformalConfig = ConformalConfig()
+    bias_correction: BiasCorrectionConfig = BiasCorrectionConfig()
+    aggregation: AggregationConfig = AggregationConfig()
+    delivery_prefix: str = Field("Treefera", pattern=r"^[A-Za-z0-9_-]+$")
     mlflow: MlflowConfig = MlflowConfig()
 
     @model_validator(mode="after")
@@ -156,7 +190,11 @@ class ExperimentConfig(_Strict):
     @property
     def folds(self) -> list[str]:
         """Fold names: every test season, then `production`."""
-        return [str(y) for y in self.hindcast.test_years] + [PRODUCTION]
+        return self.test_folds + [PRODUCTION]
+
+    @property
+    def test_folds(self) -> list[str]:
+        return [str(y) for y in self.hindcast.test_years]
 
     @property
     def mlflow_experiment(self) -> str:

@@ -106,3 +106,42 @@ class RunDirView:
     @cached_property
     def geos(self) -> list[str]:
         return read_included_geos(self.run_dir)
+
+
+BIAS_CORRECTOR = "bias_corrector.pkl"
+
+
+def write_bias_corrector(rd: RunDir, key: str, fold: str, corrector) -> Written:
+    return rd.write_pickle(rd.model_dir(key, fold) / BIAS_CORRECTOR, corrector)
+
+
+def read_bias_corrector(rd: RunDir, key: str, fold: str):
+    return rd.read_pickle(rd.model_dir(key, fold) / BIAS_CORRECTOR)
+
+
+def read_walk_forward(rd: RunDir, key: str, folds: list[str]) -> dict[str, pd.DataFrame]:
+    """Walk-forward predictions of the given folds; a missing one is an error naming it."""
+    missing = [f for f in folds if not (rd.preds_dir(key, f) / WALK_FORWARD_PREDS).exists()]
+    if missing:
+        raise FileNotFoundError(f"{rd}: preds/{key}/<fold>/{WALK_FORWARD_PREDS} missing for folds {missing}; "
+                                "materialise fold_preds for them first")
+    return {f: read_preds(rd, key, f, WALK_FORWARD_PREDS) for f in folds}
+
+
+def conformal_path(rd: RunDir, mode: str):
+    return rd.root / "conformal" / f"{mode}.parquet"
+
+
+def postprocessed_path(rd: RunDir, name: str):
+    """`national` (DESIGN.md §4) or `geo` (the geo-level rows the national figures come from)."""
+    return rd.root / "postprocessed" / f"{name}.parquet"
+
+
+def read_sidecars(rd: RunDir, modes: list[str]) -> dict[str, pd.DataFrame]:
+    return {mode: rd.read_parquet(conformal_path(rd, mode)) for mode in modes}
+
+
+def run_stamp(rd: RunDir) -> str:
+    """The `<YYYYMMDD_HHMMSS>` a run_dir was minted with (its name's prefix), else its name."""
+    name = rd.root.name
+    return name[:15] if len(name) > 15 and name[8] == "_" and name[:8].isdigit() else name

@@ -110,3 +110,17 @@ def load_static(cfg: ExperimentConfig) -> pd.DataFrame | None:
 def load_experiment_data(cfg: ExperimentConfig) -> ExperimentData:
     """All inputs of an experiment, validated (this is the preflight's data half)."""
     return ExperimentData(yields=load_yields(cfg), indices=load_indices(cfg), static=load_static(cfg))
+
+
+def load_references(cfg: ExperimentConfig) -> pd.DataFrame | None:
+    """Official national figures per season (`season_year, reference`), for evaluation only."""
+    url, c = cfg.inputs.references, cfg.columns
+    if url is None:
+        return None
+    if c.reference_target is None:
+        raise InputError(f"{url}: columns.reference_target: needed to read inputs.references")
+    df = _require(_read(url, "references"), url, {
+        "season_year": (c.season_year, "columns.season_year"),
+        "reference": (c.reference_target, "columns.reference_target")})
+    _no_duplicates(df, url, ["season_year"])
+    return df[["season_year", "reference"]]

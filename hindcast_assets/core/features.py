@@ -89,6 +89,8 @@ def fit_fill_values(features: pd.DataFrame, columns: Sequence[str]) -> pd.DataFr
 
 def climatology(frame: pd.DataFrame, fill: pd.DataFrame) -> pd.DataFrame:
     """Each row's geo climatology per feature (the overall value where the geo has none)."""
+    if fill.empty:  # an experiment with no features (e.g. trend only)
+        return pd.DataFrame(index=frame.index)
     wide = fill.pivot(index="geo_id", columns="feature", values="fill_value")
     overall = wide.loc[ALL_GEOS]
     per_row = wide.reindex(frame["geo_id"]).fillna(overall)

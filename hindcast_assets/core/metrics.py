@@ -29,3 +29,28 @@ def mape(actual, predicted) -> float:
 def skill(actual, predicted) -> dict[str, float]:
     return {"rmse": rmse(actual, predicted), "mae": mae(actual, predicted), "mape": mape(actual, predicted),
             "n": int(_pairs(actual, predicted)[0].size)}
+
+
+def nrmse(actual, predicted) -> float:
+    """RMSE as a percentage of the mean actual."""
+    a, p = _pairs(actual, predicted)
+    return float(100 * rmse(a, p) / np.mean(a)) if a.size else float("nan")
+
+
+def r2(actual, predicted) -> float:
+    a, p = _pairs(actual, predicted)
+    if a.size < 2:
+        return float("nan")
+    return float(1 - np.sum((a - p) ** 2) / np.sum((a - a.mean()) ** 2))
+
+
+def mean_bias(actual, predicted) -> float:
+    """Mean of prediction - actual (positive = over-prediction)."""
+    a, p = _pairs(actual, predicted)
+    return float(np.mean(p - a)) if a.size else float("nan")
+
+
+def full_skill(actual, predicted) -> dict[str, float]:
+    return {"rmse": rmse(actual, predicted), "mae": mae(actual, predicted), "mape": mape(actual, predicted),
+            "nrmse": nrmse(actual, predicted), "r2": r2(actual, predicted), "bias": mean_bias(actual, predicted),
+            "n": int(_pairs(actual, predicted)[0].size)}

@@ -11,7 +11,9 @@ from hindcast_assets.defs.hindcast.assets import build_hindcast_assets, producti
 from hindcast_assets.defs.resources import MlflowTracking, RunDirResource, read_current
 from hindcast_assets.runner import RANGE_END, RANGE_START
 
-FOLD_FILES = {"detrender.pkl", "feature_fill_values.parquet", "model.txt", "model_card.json"}
+FOLD_FILES = {"detrender.pkl", "feature_fill_values.parquet", "model.txt", "model_card.json", "bias_corrector.pkl"}
+REPORTS = {"report.md", "skill.csv", "skill_by_fold.csv", "skill_by_geo.csv", "coverage.csv",
+           "national_hindcast.png", "error_by_season.png", "coverage.png"}
 PRED_FILES = {"train_preds.parquet", "walk_forward_preds.parquet", "year_data.parquet"}
 
 
@@ -37,6 +39,12 @@ def test_one_range_run_writes_every_fold_in_the_rundir_layout(small_config, tmp_
     for fold in ["2009", "2010", "2011"]:
         assert _files(rd.preds_dir("corn_usa", fold)) == PRED_FILES
     assert _files(rd.preds_dir("corn_usa", "production")) == {"train_preds.parquet"}
+    assert _files(rd.root / "conformal") == {"absolute.parquet", "relative.parquet"}
+    assert _files(rd.root / "postprocessed") == {"geo.parquet", "national.parquet"}
+    assert _files(rd.root / "reports") == REPORTS
+    assert _files(rd.root / "delivery") == {"Treefera_corn_usa_Hindcast_run.csv"}
+    national = rd.read_parquet(rd.root / "postprocessed" / "national.parquet")
+    assert national["season_year"].tolist() == [2009, 2010, 2011] and set(national["geo_id"]) == {"NATIONAL"}
     assert len(instance.get_runs()) == 1  # one Dagster run for all partitions
     model_mats = instance.fetch_materializations(AssetKey(["corn_usa", "model"]), limit=10).records
     assert sorted(r.partition_key for r in model_mats) == ["2009", "2010", "2011", "production"]
@@ -101,3 +109,17 @@ def test_fit_production_job_selects_only_the_model_chain(small_config):
     job = build_definitions([load_config(small_config)]).resolve_job_def("corn_usa__fit_production")
     keys = {k.path[-1] for k in job.asset_layer.executable_asset_keys}
     assert keys == {"config_resolved", "included_geos", "detrender", "feature_fill_values", "model"}
+
+
+def test_a_trend_only_experiment_without_predictors_runs_end_to_end(tmp_path, input_dir):
+    from hindcast_assets.core.result import ExperimentResult
+    from hindcast_assets.runner import run_experiment
+    from hindcast_assets_tests.conftest import write_config
+
+    cfg = load_config(write_config(tmp_path, base="soybeans_bra"))
+    outcome = run_experiment(cfg, "hindcast", str(tmp_path / "runs"))
+    result = ExperimentResult.from_run_dir(outcome.run_dir)
+    wf = result.walk_forward_preds()
+    assert (wf["prediction"] == wf["trend"]).all() and len(wf) == 10 * 11  # 10 states x 2015-2025
+    assert result.hindcast["production"].model.plugin.name == "trend"
+    assert (outcome.run_dir.root / "delivery" / f"Treefera_soybeans_bra_Hindcast_{outcome.run_dir.root.name[:15]}.csv").exists()

@@ -5,10 +5,6 @@ partition range in one run (`BackfillPolicy.single_run()`): few runs, many parti
 Each asset reads its inputs from the run_dir and writes its artefacts there; nothing passes
 between assets in memory.
 """
-
-import logging
-from collections.abc import Callable
-
 from dagster import (AssetExecutionContext, AssetKey, AssetsDefinition, BackfillPolicy, MaterializeResult,
                      StaticPartitionsDefinition, asset)
 
@@ -17,38 +13,14 @@ from hindcast_assets.core import artefacts as art
 from hindcast_assets.core import hindcast as hc
 from hindcast_assets.core.geos import included_geos as select_geos
 from hindcast_assets.core.metrics import rmse
+from hindcast_assets.defs.hindcast.evaluation_assets import build_evaluation_assets
+from hindcast_assets.defs.hindcast.fold_runs import FoldStep, fold_metrics_for_mlflow, run_folds, track
 from hindcast_assets.defs.metadata import FoldRecord, artefact_metadata, fold_metadata
 from hindcast_assets.defs.resources import MlflowTracking, RunDirResource
-
-progress_log = logging.getLogger("hindcast_assets.progress")
-
-FoldStep = Callable[[art.RunDirView, str], FoldRecord]
 
 
 def fold_partitions(cfg: ExperimentConfig) -> StaticPartitionsDefinition:
     return StaticPartitionsDefinition(cfg.folds)
-
-
-def _track(context: AssetExecutionContext, mlflow: MlflowTracking, view: art.RunDirView, **logged) -> None:
-    tags = {"run_dir": str(view.run_dir), "experiment_key": view.key, "dagster_job": context.job_name}
-    run_id = mlflow.run_id(context.run_id, view.cfg.mlflow_experiment, tags)
-    mlflow.log(run_id, **logged)
-
-
-def _run_folds(context: AssetExecutionContext, view: art.RunDirView, name: str, step: FoldStep) -> list[FoldRecord]:
-    """Run `step` for every fold partition of this run, reporting which fold and how many are left."""
-    keys = context.partition_keys
-    records = []
-    for i, fold in enumerate(keys, start=1):
-        message = f"{view.key}/{name}: fold {fold} ({i}/{len(keys)}, {len(keys) - i} left)"
-        context.log.info(message)
-        progress_log.info(message)
-        records.append(step(view, fold))
-    return records
-
-
-def _fold_metrics_for_mlflow(records: list[FoldRecord]) -> dict[str, float]:
-    return {f"{m}_{r.fold}": v for r in records for m, v in r.metrics.items()}
 
 
 def detrender_step(view: art.RunDirView, fold_name: str) -> FoldRecord:
@@ -111,7 +83,7 @@ def build_hindcast_assets(cfg: ExperimentConfig) -> list[AssetsDefinition]:
         rd = run_dir.for_experiment(key)
         written = art.write_config(rd, cfg)
         view = art.RunDirView(rd)
-        _track(context, mlflow, view, params=_flatten(cfg.resolved()))
+        track(context, mlflow, view, params=_flatten(cfg.resolved()))
         return MaterializeResult(metadata=artefact_metadata(rd, [written], 1))
 
     @asset(key=AssetKey([key, "included_geos"]), group_name=key, deps=[config_resolved],
@@ -130,8 +102,8 @@ def build_hindcast_assets(cfg: ExperimentConfig) -> list[AssetsDefinition]:
         def _fold_asset(context: AssetExecutionContext, run_dir: RunDirResource,
                         mlflow: MlflowTracking) -> MaterializeResult:
             view = art.RunDirView(run_dir.for_experiment(key))
-            records = _run_folds(context, view, name, step)
-            _track(context, mlflow, view, metrics=_fold_metrics_for_mlflow(records))
+            records = run_folds(context, view, name, step)
+            track(context, mlflow, view, metrics=fold_metrics_for_mlflow(records))
             return MaterializeResult(metadata=fold_metadata(view.run_dir, records))
 
         return _fold_asset
@@ -145,7 +117,8 @@ def build_hindcast_assets(cfg: ExperimentConfig) -> list[AssetsDefinition]:
                        "The fold's model of the detrended target, in its native file format.")
     preds = fold_asset("fold_preds", fold_preds_step, [detrender, fill, model],
                        "In-sample, walk-forward (test season) predictions and the test rows as seen.")
-    return [config_resolved, included_geos, detrender, fill, model, preds]
+    return [config_resolved, included_geos, detrender, fill, model, preds,
+            *build_evaluation_assets(cfg, folds, preds)]
 
 
 def production_chain(assets: list[AssetsDefinition]) -> list[AssetsDefinition]:

@@ -1,0 +1,76 @@
+"""Hindcast evaluation: skill tables (model, model without bias correction, trend), interval
+coverage, plots and a readable report. Reads postprocessed frames only."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from hindcast_assets.core.metrics import full_skill
+from hindcast_assets.core.postprocess import interval_columns
+
+PREDICTORS = {"model": "prediction", "model_uncorrected": "prediction_raw", "trend": "trend"}
+
+
+def skill_table(frame: pd.DataFrame, by: list[str] | None = None, actual: str = "actual") -> pd.DataFrame:
+    """Skill of each predictor (rows) overall or per group."""
+    groups = frame.groupby(by) if by else [((), frame)]
+    rows = []
+    for keys, g in groups:
+        keys = keys if isinstance(keys, tuple) else (keys,)
+        for name, column in PREDICTORS.items():
+            rows.append({**dict(zip(by or [], keys)), "predictor": name, **full_skill(g[actual], g[column])})
+    return pd.DataFrame(rows)
+
+
+def coverage_table(frame: pd.DataFrame, modes, levels, scope: str, actual: str = "actual") -> pd.DataFrame:
+    """Empirical coverage and mean width per mode and level, over the rows that have an interval."""
+    rows = []
+    for mode in modes:
+        for level in levels:
+            lo, hi = interval_columns(mode, level)
+            has = frame[lo].notna() & frame[actual].notna()
+            inside = (frame.loc[has, actual] >= frame.loc[has, lo]) & (frame.loc[has, actual] <= frame.loc[has, hi])
+            rows.append({"scope": scope, "mode": mode, "level": level, "n": int(has.sum()),
+                         "n_without_interval": int((~has).sum()),
+                         "coverage": float(inside.mean()) if has.any() else np.nan,
+                         "mean_width": float((frame.loc[has, hi] - frame.loc[has, lo]).mean()) if has.any() else np.nan})
+    return pd.DataFrame(rows)
+
+
+@dataclass
+class Evaluation:
+    geo: pd.DataFrame
+    by_fold: pd.DataFrame
+    by_geo: pd.DataFrame
+    national: pd.DataFrame
+    national_vs_reference: pd.DataFrame | None
+    coverage: pd.DataFrame
+    no_interval_folds: dict[str, list[str]]
+
+    def headline(self) -> pd.DataFrame:
+        """State and national skill of model, uncorrected model and trend side by side."""
+        frames = [self.geo.assign(level="geo"), self.national.assign(level="national")]
+        if self.national_vs_reference is not None:
+            frames.append(self.national_vs_reference.assign(level="national vs official"))
+        return pd.concat(frames, ignore_index=True)[["level", "predictor", "rmse", "mae", "mape", "nrmse",
+                                                     "r2", "bias", "n"]]
+
+
+def evaluate(geo: pd.DataFrame, national: pd.DataFrame, modes, levels,
+             reference: pd.DataFrame | None) -> Evaluation:
+    """`reference`: official national figures (`season_year, reference`) or None."""
+    vs_ref = None
+    if reference is not None:
+        merged = national.merge(reference, on="season_year", how="inner")
+        vs_ref = skill_table(merged, actual="reference")
+    coverage = pd.concat([coverage_table(geo, modes, levels, "geo"),
+                          coverage_table(national, modes, levels, "national")], ignore_index=True)
+    missing = {}
+    for scope, frame in (("geo", geo), ("national", national)):
+        lo, _ = interval_columns(modes[0], max(levels))
+        missing[scope] = sorted(frame.loc[frame[lo].isna(), "fold"].astype(str).unique().tolist())
+    return Evaluation(geo=skill_table(geo), by_fold=skill_table(geo, ["fold"]), by_geo=skill_table(geo, ["geo_id"]),
+                      national=skill_table(national), national_vs_reference=vs_ref, coverage=coverage,
+                      no_interval_folds=missing)

@@ -1,0 +1,82 @@
+"""From fold predictions to the final hindcast: bias correction, national aggregation and
+conformal intervals, each fitted for a fold only on folds before it."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from hindcast_assets.config import ExperimentConfig
+from hindcast_assets.core.aggregate import aggregation_weights, national_from_geo
+from hindcast_assets.core.bias import BiasCorrector
+from hindcast_assets.core.conformal import calibrate, interval
+from hindcast_assets.core.splits import PRODUCTION
+
+NATIONAL = "NATIONAL"
+
+
+def earlier_folds(cfg: ExperimentConfig, fold: str) -> list[str]:
+    """Test folds strictly before `fold` (every test fold for production)."""
+    if fold == PRODUCTION:
+        return cfg.test_folds
+    return [f for f in cfg.test_folds if int(f) < int(fold)]
+
+
+def fit_bias_corrector(cfg: ExperimentConfig, walk_forward: dict[str, pd.DataFrame], fold: str) -> BiasCorrector:
+    """Bias corrector of `fold` from the walk-forward residuals of earlier folds only."""
+    earlier = earlier_folds(cfg, fold)
+    frames = [walk_forward[f] for f in earlier]
+    past = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["geo_id", "residual"])
+    residuals = past.assign(residual=past["target"] - past["prediction"]) if frames else past
+    bc = cfg.bias_correction
+    return BiasCorrector.fit(residuals, bc.shrinkage, bc.min_folds, bc.enabled, tuple(earlier))
+
+
+def corrected_geo_preds(walk_forward: dict[str, pd.DataFrame], correctors: dict[str, BiasCorrector]) -> pd.DataFrame:
+    """Walk-forward geo predictions with each fold's own bias correction applied."""
+    frames = []
+    for fold, wf in walk_forward.items():
+        bias = correctors[fold].bias(wf["geo_id"])
+        frames.append(wf.assign(prediction_raw=wf["prediction"], bias=bias, prediction=wf["prediction"] + bias))
+    return pd.concat(frames, ignore_index=True).rename(columns={"target": "actual"})
+
+
+def national_preds(cfg: ExperimentConfig, geo: pd.DataFrame, yields: pd.DataFrame) -> pd.DataFrame:
+    """National rows per season: predictions weighted by the configured area rule, the actual
+    (where every geo has one) by the season's actual area, over the geos with a prediction."""
+    cols = ["prediction", "prediction_raw", "trend"]
+    predicted = national_from_geo(geo, cols, aggregation_weights(geo, yields, cfg.aggregation.area))
+    actual = national_from_geo(geo, ["actual"], aggregation_weights(geo, yields, "actual"))
+    out = predicted.merge(actual[["season_year", "actual"]], on="season_year", how="left")
+    folds = geo.groupby("season_year")["fold"].first()
+    return out.assign(fold=out["season_year"].map(folds), geo_id=NATIONAL).rename(columns={"weight": "area"})
+
+
+def calibration_targets(cfg: ExperimentConfig) -> list[tuple[str, int | None]]:
+    return [(f, int(f)) for f in cfg.test_folds] + [(PRODUCTION, None)]
+
+
+def conformal_sidecars(cfg: ExperimentConfig, geo: pd.DataFrame, national: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """One sidecar per mode: quantiles per scope (geo, national), level and calibrated-for fold."""
+    c = cfg.conformal
+    return {mode: pd.concat([calibrate(frame, calibration_targets(cfg), mode, c.levels, scope, c.min_folds)
+                             for scope, frame in (("geo", geo), ("national", national))], ignore_index=True)
+            for mode in c.modes}
+
+
+def interval_columns(mode: str, level: float) -> tuple[str, str]:
+    pct = f"{round(level * 100):d}"
+    return f"lower_{mode}_{pct}", f"upper_{mode}_{pct}"
+
+
+def with_intervals(frame: pd.DataFrame, sidecars: dict[str, pd.DataFrame], scope: str) -> pd.DataFrame:
+    """Add lower/upper bounds per mode and level, each row using its own fold's quantile."""
+    out = frame.copy()
+    for mode, sidecar in sidecars.items():
+        table = sidecar[sidecar["scope"] == scope]
+        for level, rows in table.groupby("level"):
+            q = out["fold"].map(dict(zip(rows["calibrated_for"], rows["quantile"]))).to_numpy(float)
+            lower, upper = interval(out["prediction"], 0.0, mode)
+            half = q * (np.abs(out["prediction"].to_numpy(float)) if mode == "relative" else 1.0)
+            lo, hi = interval_columns(mode, level)
+            out[lo], out[hi] = lower - half, upper + half
+    return out

@@ -1,0 +1,108 @@
+"""The readable hindcast report: markdown tables and PNG plots, as bytes for the run_dir."""
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pandas as pd
+
+from hindcast_assets.config import ExperimentConfig
+from hindcast_assets.core.evaluation import Evaluation
+from hindcast_assets.core.postprocess import interval_columns
+
+
+def md_table(frame: pd.DataFrame, digits: int = 2) -> str:
+    return frame.to_markdown(index=False, floatfmt=f".{digits}f")
+
+
+def _png(fig) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight", metadata={"Software": None})
+    return buffer.getvalue()
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, never a window
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def national_plot(cfg: ExperimentConfig, national: pd.DataFrame) -> bytes:
+    plt = _pyplot()
+    mode = cfg.conformal.delivered_mode
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    x = national["season_year"]
+    levels = sorted(cfg.conformal.levels, reverse=True)  # widest first and lightest
+    for level, alpha in zip(levels, np.linspace(0.15, 0.35, len(levels))):
+        lo, hi = interval_columns(mode, level)
+        ax.fill_between(x, national[lo], national[hi], alpha=alpha, color="tab:blue", lw=0,
+                        label=f"{level:.0%} interval ({mode})")
+    ax.plot(x, national["actual"], "ko-", ms=4, label="actual (included geos)")
+    ax.plot(x, national["prediction"], "s-", color="tab:blue", ms=4, label="hindcast")
+    ax.plot(x, national["trend"], "--", color="tab:gray", label="trend baseline")
+    ax.set(xlabel="season", ylabel=cfg.unit, title=f"{cfg.experiment_key}: national walk-forward hindcast")
+    ax.legend(fontsize=8)
+    data = _png(fig)
+    plt.close(fig)
+    return data
+
+
+def error_plot(cfg: ExperimentConfig, national: pd.DataFrame) -> bytes:
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(9, 3.5))
+    x = national["season_year"].to_numpy()
+    ax.bar(x - 0.2, national["prediction"] - national["actual"], 0.4, label="hindcast")
+    ax.bar(x + 0.2, national["trend"] - national["actual"], 0.4, color="tab:gray", label="trend")
+    ax.axhline(0, color="k", lw=0.8)
+    ax.set(xlabel="season", ylabel=f"error ({cfg.unit})", title="national error by season (prediction - actual)")
+    ax.legend(fontsize=8)
+    data = _png(fig)
+    plt.close(fig)
+    return data
+
+
+def coverage_plot(coverage: pd.DataFrame) -> bytes:
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    labels = [f"{r.scope}\n{r.mode}" for r in coverage.drop_duplicates(["scope", "mode"]).itertuples()]
+    levels = sorted(coverage["level"].unique())
+    width = 0.8 / len(levels)
+    for i, level in enumerate(levels):
+        rows = coverage[coverage["level"] == level]
+        ax.bar(np.arange(len(rows)) + i * width, rows["coverage"], width, label=f"nominal {level:.0%}")
+        ax.axhline(level, ls="--", lw=0.8, color=f"C{i}")
+    ax.set_xticks(np.arange(len(labels)) + width * (len(levels) - 1) / 2, labels, fontsize=8)
+    ax.set(ylim=(0, 1), ylabel="empirical coverage", title="interval coverage by level")
+    ax.legend(fontsize=8)
+    data = _png(fig)
+    plt.close(fig)
+    return data
+
+
+def report_markdown(cfg: ExperimentConfig, ev: Evaluation, run_dir_name: str) -> str:
+    folds = cfg.test_folds
+    no_geo, no_nat = ev.no_interval_folds.get("geo", []), ev.no_interval_folds.get("national", [])
+    bias = cfg.bias_correction
+    lines = [
+        f"# {cfg.experiment_key}: walk-forward hindcast {folds[0]}-{folds[-1]}",
+        "", f"Run: `{run_dir_name}`. {cfg.description}", "",
+        f"Each season is predicted by a model fitted only on earlier seasons. Unit: {cfg.unit}. "
+        f"`model` is bias-corrected ({'on' if bias.enabled else 'off'}, from at least {bias.min_folds} earlier "
+        "folds), `model_uncorrected` is the same model without it, `trend` the per-geo linear trend baseline. "
+        f"National figures are weighted by {cfg.aggregation.area} area over the included geos.",
+        "", "## Skill", "", md_table(ev.headline()), "",
+        "## Interval coverage",
+        "", f"Conformal intervals calibrated for each season on earlier seasons' walk-forward residuals only "
+        f"(at least {cfg.conformal.min_folds} earlier seasons, finite-sample (n+1) rank).", "",
+        md_table(ev.coverage, 3), "",
+        f"Seasons with no geo interval (too few earlier seasons): {', '.join(no_geo) or 'none'}. "
+        f"With no national interval at the highest level: {', '.join(no_nat) or 'none'}.", "",
+        "![national hindcast](national_hindcast.png)", "", "![error by season](error_by_season.png)", "",
+        "![coverage](coverage.png)", "",
+        "## Skill by fold (geo level)", "", md_table(ev.by_fold), "",
+        "## Skill by geo", "", md_table(ev.by_geo), "",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,43 @@
+"""The delivery CSV's documented schema (README 'Delivery columns')."""
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+
+from hindcast_assets.config import load_config
+from hindcast_assets.core.delivery import delivery_columns, delivery_file_name, delivery_frame
+from hindcast_assets.paths import CONFIGS_DIR, PROJECT_ROOT
+
+DOCUMENTED = ["season_year", "geo_id", "prediction", "lower_80", "upper_80", "lower_90", "upper_90", "actual",
+              "unit", "model", "interval_mode", "run_id", "created_at_utc"]
+
+
+def _frames():
+    geo = pd.DataFrame({"season_year": [2011, 2011, 2010], "geo_id": ["US-19", "US-17", "US-19"],
+                        "prediction": [150.0, 160.0, 140.0], "actual": [151.0, 158.0, 139.0],
+                        "lower_absolute_80": [140.0, 150.0, 130.0], "upper_absolute_80": [160.0, 170.0, 150.0],
+                        "lower_absolute_90": [135.0, 145.0, 125.0], "upper_absolute_90": [165.0, 175.0, 155.0]})
+    national = geo.groupby("season_year", as_index=False).mean(numeric_only=True).assign(geo_id="NATIONAL")
+    return geo, national
+
+
+def test_delivery_has_the_documented_columns_and_national_rows():
+    cfg = load_config(CONFIGS_DIR / "corn_usa.yaml")
+    assert delivery_columns(cfg) == DOCUMENTED
+    geo, national = _frames()
+    frame = delivery_frame(cfg, geo, national, "lightgbm", "20261124_120000_corn_usa", "2026-11-24T12:00:00+00:00")
+    assert list(frame.columns) == DOCUMENTED
+    assert frame[["season_year", "geo_id"]].values.tolist() == [
+        [2010, "US-19"], [2010, "NATIONAL"], [2011, "US-17"], [2011, "US-19"], [2011, "NATIONAL"]]
+    assert (frame["lower_80"] <= frame["prediction"]).all() and (frame["prediction"] <= frame["upper_90"]).all()
+    assert set(frame["unit"]) == {"bu/acre"} and set(frame["interval_mode"]) == {"absolute"}
+    assert delivery_file_name(cfg, "Hindcast", "20261124_120000") == "Treefera_corn_usa_Hindcast_20261124_120000.csv"
+
+
+def test_readme_documents_every_delivery_column():
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    section = readme.split("## Delivery columns", 1)[1].split("\n## ", 1)[0]
+    documented = re.findall(r"^\| `([a-z_0-9<>]+)` \|", section, flags=re.M)
+    assert documented == ["season_year", "geo_id", "prediction", "lower_<pct>", "upper_<pct>", "actual", "unit",
+                          "model", "interval_mode", "run_id", "created_at_utc"]
