@@ -60,8 +60,14 @@ def test_hindcast_run_then_show(small_config, tmp_path, capsys):
     assert tracked.info.status == "FINISHED"
     assert {"wf_rmse_2009", "wf_rmse_trend_2011", "train_rmse_production"} <= set(tracked.data.metrics)
     assert tracked.data.params["model.name"] == "lightgbm"
+    assert set(result.calibration) == {"absolute", "relative"}
+    assert result.national["season_year"].tolist() == [2009, 2010, 2011]
+    # 3 test seasons are fewer than min_folds (5): no quantile, not even for production
+    table = result.calibration["absolute"].table
+    assert table["quantile"].isna().all() and table.query("calibrated_for == 'production'")["n_seasons"].eq(3).all()
     code, shown, _ = _run(capsys, "show", run_dir)
     assert code == 0 and shown[0] == f"run_dir: {run_dir}"
+    assert any(line.startswith("calibration absolute (production): geo 80%: nan") for line in shown)
     assert any("production" in line and "preds: train" in line for line in shown)
 
 

@@ -51,11 +51,28 @@ def _slice(rd: RunDir, key: str, fold: str) -> HindcastSlice:
 
 
 @dataclass
+class CalibrationResult:
+    """One conformal sidecar: quantiles per scope, level and calibrated-for fold."""
+
+    mode: str
+    table: pd.DataFrame
+
+    def quantile(self, scope: str, level: float, fold: str = PRODUCTION) -> float:
+        rows = self.table[(self.table["scope"] == scope) & (self.table["level"] == level)
+                          & (self.table["calibrated_for"] == fold)]
+        if rows.empty:
+            raise KeyError(f"no {self.mode} quantile for scope={scope}, level={level}, fold={fold}")
+        return float(rows["quantile"].iloc[0])
+
+
+@dataclass
 class ExperimentResult:
     run_dir: RunDir
     cfg: ExperimentConfig
     included_geos: list[str]
     hindcast: dict[str, HindcastSlice] = field(default_factory=dict)
+    calibration: dict[str, CalibrationResult] = field(default_factory=dict)
+    national: pd.DataFrame | None = None
 
     @classmethod
     def from_run_dir(cls, run_dir: str | RunDir) -> ExperimentResult:
@@ -63,7 +80,12 @@ class ExperimentResult:
         cfg = art.read_config(rd)
         key = cfg.experiment_key
         folds = [f for f in cfg.folds if f in set(rd.folds_with("models", key, art.MODEL_CARD))]
-        return cls(rd, cfg, art.read_included_geos(rd), {f: _slice(rd, key, f) for f in folds})
+        calibration = {m: CalibrationResult(m, rd.read_parquet(art.conformal_path(rd, m)))
+                       for m in cfg.conformal.modes if art.conformal_path(rd, m).exists()}
+        national_path = art.postprocessed_path(rd, "national")
+        national = rd.read_parquet(national_path) if national_path.exists() else None
+        return cls(rd, cfg, art.read_included_geos(rd), {f: _slice(rd, key, f) for f in folds}, calibration,
+                   national)
 
     @property
     def production(self) -> HindcastSlice | None:
@@ -101,4 +123,10 @@ class ExperimentResult:
                                    ("year_data", s.year_data)) if f is not None]
             lines.append(f"  {name:<10} {s.model.plugin.name:<9} trained on {span} "
                          f"({len(seasons)} seasons); preds: {', '.join(made) or 'none'}")
+        for mode, cal in self.calibration.items():
+            prod = cal.table[cal.table["calibrated_for"] == PRODUCTION]
+            quantiles = ", ".join(f"{r.scope} {r.level:.0%}: {r.quantile:.3g}" for r in prod.itertuples())
+            lines.append(f"calibration {mode} (production): {quantiles}")
+        if self.national is not None:
+            lines.append(f"national: {len(self.national)} seasons in postprocessed/national.parquet")
         return "\n".join(lines)
