@@ -49,7 +49,7 @@ def test_hindcast_run_then_show(small_config, tmp_path, capsys):
     code, out, err = _run(capsys, "run", "hindcast", "--config", str(small_config), "--runs-dir", str(runs))
     assert code == 0, err
     run_dir = out[-1]
-    assert any(line.strip().startswith("model  RMSE") for line in out)
+    assert any(line.split()[:3] == ["national", "model", "RMSE"] for line in out)
     assert read_current(str(runs), "corn_usa") == run_dir
     result = ExperimentResult.from_run_dir(run_dir)
     assert list(result.hindcast) == ["2009", "2010", "2011", "production"]

@@ -73,6 +73,7 @@ class ExperimentResult:
     hindcast: dict[str, HindcastSlice] = field(default_factory=dict)
     calibration: dict[str, CalibrationResult] = field(default_factory=dict)
     national: pd.DataFrame | None = None
+    geo: pd.DataFrame | None = None  # bias-corrected geo rows behind `national`
 
     @classmethod
     def from_run_dir(cls, run_dir: str | RunDir) -> ExperimentResult:
@@ -82,10 +83,10 @@ class ExperimentResult:
         folds = [f for f in cfg.folds if f in set(rd.folds_with("models", key, art.MODEL_CARD))]
         calibration = {m: CalibrationResult(m, rd.read_parquet(art.conformal_path(rd, m)))
                        for m in cfg.conformal.modes if art.conformal_path(rd, m).exists()}
-        national_path = art.postprocessed_path(rd, "national")
-        national = rd.read_parquet(national_path) if national_path.exists() else None
+        post = {name: rd.read_parquet(art.postprocessed_path(rd, name)) if art.postprocessed_path(rd, name).exists()
+                else None for name in ("national", "geo")}
         return cls(rd, cfg, art.read_included_geos(rd), {f: _slice(rd, key, f) for f in folds}, calibration,
-                   national)
+                   post["national"], post["geo"])
 
     @property
     def production(self) -> HindcastSlice | None:
@@ -96,12 +97,15 @@ class ExperimentResult:
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
     def skill(self) -> pd.DataFrame:
-        """Walk-forward skill over all test seasons at geo level: the model against its trend."""
-        wf = self.walk_forward_preds()
-        if wf.empty:
-            return pd.DataFrame()
-        rows = {"model": skill(wf["target"], wf["prediction"]), "trend": skill(wf["target"], wf["trend"])}
-        return pd.DataFrame(rows).T[["rmse", "mae", "mape", "n"]]
+        """Walk-forward skill over all test seasons, the model against its trend: geo level, and
+        national once postprocessed (the model then bias-corrected where enabled)."""
+        frames = {"geo": self.geo, "national": self.national}
+        if self.geo is None:
+            wf = self.walk_forward_preds()
+            frames = {"geo": wf.rename(columns={"target": "actual"})} if not wf.empty else {}
+        rows = [{"level": level, "predictor": name, **skill(f["actual"], f[column])}
+                for level, f in frames.items() for name, column in (("model", "prediction"), ("trend", "trend"))]
+        return pd.DataFrame(rows)
 
     def summary(self) -> str:
         test_folds = [f for f in self.hindcast if f != PRODUCTION]
@@ -109,9 +113,9 @@ class ExperimentResult:
                  f"{' + production' if self.production else ''}"]
         table = self.skill()
         if not table.empty:
-            lines.append(f"walk-forward geo-level skill, {test_folds[0]}-{test_folds[-1]} ({self.cfg.unit}):")
-            lines += [f"  {name:<6} RMSE {r.rmse:6.2f}  MAE {r.mae:6.2f}  MAPE {r.mape:5.2f}%  n={int(r.n)}"
-                      for name, r in table.iterrows()]
+            lines.append(f"walk-forward skill, {test_folds[0]}-{test_folds[-1]} ({self.cfg.unit}):")
+            lines += [f"  {r.level:<8} {r.predictor:<6} RMSE {r.rmse:7.2f}  MAE {r.mae:7.2f}  MAPE {r.mape:5.2f}%"
+                      f"  n={int(r.n)}" for r in table.itertuples()]
         return "\n".join(lines)
 
     def describe(self) -> str:
