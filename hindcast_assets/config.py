@@ -105,8 +105,19 @@ class FeatureConfig(_Strict):
 
 
 class ModelConfig(_Strict):
+    """The experiment's model: a registered model or the name of an ensemble below."""
+
     name: str = "lightgbm"
     params: dict[str, Any] = {}
+
+
+class EnsembleConfig(_Strict):
+    """A composition of base models; members' fold predictions are made once and reused."""
+
+    method: Literal["blend_avg", "stack_ridge"]
+    members: list[str] = Field(min_length=2)
+    alpha: float = Field(1.0, ge=0.0)  # stack_ridge: ridge penalty of the meta-model
+    min_folds: int = Field(5, ge=1)  # stack_ridge: fewer earlier folds -> equal weights
 
 
 class HindcastConfig(_Strict):
@@ -172,6 +183,8 @@ class ExperimentConfig(_Strict):
     detrend: DetrendConfig = DetrendConfig()
     features: FeatureConfig = FeatureConfig()
     model: ModelConfig = ModelConfig()
+    compare: dict[str, dict[str, Any]] = {}  # other models trained on every fold and reported beside it
+    ensembles: dict[str, EnsembleConfig] = {}
     hindcast: HindcastConfig
     conformal: ConformalConfig = ConformalConfig()
     bias_correction: BiasCorrectionConfig = BiasCorrectionConfig()
@@ -191,6 +204,23 @@ class ExperimentConfig(_Strict):
     def folds(self) -> list[str]:
         """Fold names: every test season, then `production`."""
         return self.test_folds + [PRODUCTION]
+
+    @property
+    def base_models(self) -> dict[str, dict[str, Any]]:
+        """Every registered model trained per fold (name -> params): the model, the compared
+        ones and ensemble members, each once."""
+        models = {} if self.model.name in self.ensembles else {self.model.name: self.model.params}
+        for name, params in self.compare.items():
+            models.setdefault(name, params)
+        for ensemble in self.ensembles.values():
+            for member in ensemble.members:
+                models.setdefault(member, {})
+        return models
+
+    @property
+    def model_names(self) -> list[str]:
+        """Base models then ensembles: everything the comparison reports."""
+        return [*self.base_models, *self.ensembles]
 
     @property
     def test_folds(self) -> list[str]:
@@ -242,12 +272,33 @@ def config_from_dict(raw: Any, source: str) -> ExperimentConfig:
         err = exc.errors()[0]
         message = err["msg"].removeprefix("Value error, ")
         raise ConfigError(f"{source}: {_key_of(err['loc'])}: {message}") from None
-    from hindcast_assets.models import registry  # late: the registry imports model plugins
-
-    if cfg.model.name not in registry():
-        known = ", ".join(sorted(registry()))
-        raise ConfigError(f"{source}: model.name: unknown model {cfg.model.name!r} (known: {known})")
+    _check_models(cfg, source)
     return cfg
+
+
+def _check_models(cfg: ExperimentConfig, source: str) -> None:
+    """Every model name refers to a registered model or a declared ensemble."""
+    from hindcast_assets.models import PluginError, registry  # late: the registry imports model plugins
+
+    try:
+        known = registry()
+    except PluginError as exc:
+        raise ConfigError(f"{source}: model: {exc}") from None
+    listed = ", ".join(sorted(known))
+    clash = sorted(set(cfg.ensembles) & set(known))
+    if clash:
+        raise ConfigError(f"{source}: ensembles: names {clash} are registered models; name ensembles apart")
+    if cfg.model.name not in known and cfg.model.name not in cfg.ensembles:
+        raise ConfigError(f"{source}: model.name: unknown model {cfg.model.name!r} "
+                          f"(known: {listed}; ensembles: {', '.join(cfg.ensembles) or 'none'})")
+    for name in cfg.compare:
+        if name not in known:
+            raise ConfigError(f"{source}: compare.{name}: unknown model {name!r} (known: {listed})")
+    for ens, spec in cfg.ensembles.items():
+        for i, member in enumerate(spec.members):
+            if member not in known:
+                raise ConfigError(f"{source}: ensembles.{ens}.members[{i}]: unregistered model {member!r} "
+                                  f"(known: {listed})")
 
 
 def load_config(path: str | os.PathLike[str]) -> ExperimentConfig:

@@ -34,10 +34,12 @@ def input_dir(tmp_path, monkeypatch) -> Path:
 
 
 def write_config(folder: Path, base: str = "corn_usa", **overrides) -> Path:
-    """A config from `configs/<base>.yaml` with nested overrides (`hindcast={"first_test_year": 2009}`)."""
+    """A config from `configs/<base>.yaml` with nested overrides (`hindcast={"first_test_year": 2009}`);
+    an empty dict replaces the key's value (`compare={}`: no compared models)."""
     raw = yaml.safe_load((CONFIGS_DIR / f"{base}.yaml").read_text())
     for key, value in overrides.items():
-        raw[key] = {**raw[key], **value} if isinstance(value, dict) and isinstance(raw.get(key), dict) else value
+        merge = isinstance(value, dict) and value and isinstance(raw.get(key), dict)
+        raw[key] = {**raw[key], **value} if merge else value
     path = folder / f"{raw['experiment_key']}.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
     return path
@@ -45,5 +47,6 @@ def write_config(folder: Path, base: str = "corn_usa", **overrides) -> Path:
 
 @pytest.fixture
 def small_config(tmp_path, input_dir) -> Path:
-    """corn_usa on the real state data, with three test seasons (2009-2011) plus production."""
-    return write_config(tmp_path, hindcast={"first_test_year": 2009, "last_test_year": 2011})
+    """corn_usa on the real state data with LightGBM alone, three test seasons (2009-2011) plus production."""
+    return write_config(tmp_path, hindcast={"first_test_year": 2009, "last_test_year": 2011},
+                        model={"name": "lightgbm", "params": {}}, compare={}, ensembles={})

@@ -58,7 +58,7 @@ def test_hindcast_run_then_show(small_config, tmp_path, capsys):
     assert set(wf["geo_id"]) <= set(result.included_geos)
     (tracked,) = _mlflow_runs()
     assert tracked.info.status == "FINISHED"
-    assert {"wf_rmse_2009", "wf_rmse_trend_2011", "train_rmse_production"} <= set(tracked.data.metrics)
+    assert {"wf_rmse_lightgbm_2009", "wf_rmse_trend_2011", "train_rmse_lightgbm_production"} <= set(tracked.data.metrics)
     assert tracked.data.params["model.name"] == "lightgbm"
     assert set(result.calibration) == {"absolute", "relative"}
     assert result.national["season_year"].tolist() == [2009, 2010, 2011]

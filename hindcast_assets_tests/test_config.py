@@ -182,7 +182,7 @@ def test_all_real_configs_load():
     assert sorted(c.experiment_key for c in configs) == ["corn_usa", "corn_usa_county", "soybeans_bra"]
     for cfg in configs:
         assert cfg.folds[-1] == PRODUCTION
-        assert cfg.model.name in registry()
+        assert cfg.model.name in registry() or cfg.model.name in cfg.ensembles
 
 
 @pytest.mark.parametrize("name", ["corn_usa", "corn_usa_county", "soybeans_bra"])

@@ -1,8 +1,9 @@
 """No leakage across seasons: nothing fold Y fits may depend on season Y or later.
 
 Two full Dagster hindcasts, the second on data where every season >= 2010 is perturbed (yields,
-areas and weather). Fold 2010's fitted artefacts must be byte-identical; its test-season outputs
-and fold 2011 (which trains on 2010) must differ, which shows the perturbation reached the run.
+areas and weather). Fold 2010's fitted artefacts (all models, ensembles, bias corrector, in-sample
+predictions) must be byte-identical; its test-season outputs and fold 2011's models (which train
+on 2010) must differ, which shows the perturbation reached the run.
 """
 from __future__ import annotations
 
@@ -14,10 +15,20 @@ from hindcast_assets.runner import run_experiment
 from hindcast_assets_tests.conftest import write_config
 
 Y = 2010
-FITTED = ["models/corn_usa/{f}/detrender.pkl", "models/corn_usa/{f}/feature_fill_values.parquet",
-          "models/corn_usa/{f}/model.txt", "models/corn_usa/{f}/model_card.json",
-          "preds/corn_usa/{f}/train_preds.parquet"]
-TEST_SEASON = ["preds/corn_usa/{f}/walk_forward_preds.parquet", "preds/corn_usa/{f}/year_data.parquet"]
+
+
+def _fold_files(run_dir, fold, pattern: str = "*") -> dict[str, str]:
+    """Content hash of every file of a fold (every model, ensemble and bias corrector)."""
+    files = {}
+    for top in ("models", "preds"):
+        base = run_dir.root / top / "corn_usa" / str(fold)
+        files |= {str(p.relative_to(base.parent.parent)): content_hash(p.read_bytes())
+                  for p in base.rglob(pattern) if p.is_file()}
+    return files
+
+
+def _fitted(files: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in files.items() if not k.endswith(("walk_forward_preds.parquet", "year_data.parquet"))}
 
 
 def _perturb_from(input_dir, season: int) -> None:
@@ -32,19 +43,24 @@ def _perturb_from(input_dir, season: int) -> None:
     indices.to_parquet(folder / "indices.parquet", index=False)
 
 
-def _hashes(run_dir, templates, fold) -> dict[str, str]:
-    return {t: content_hash((run_dir.root / t.format(f=fold)).read_bytes()) for t in templates}
-
-
 def test_fold_artefacts_do_not_depend_on_the_test_season_or_later(tmp_path, input_dir):
+    """Every model and ensemble of the real corn_usa config, every artefact of fold Y."""
     config = load_config(write_config(tmp_path, hindcast={"first_test_year": Y, "last_test_year": Y + 1}))
+    assert len(config.model_names) > 3
     clean = run_experiment(config, "hindcast", str(tmp_path / "clean")).run_dir
     _perturb_from(input_dir, Y)
     perturbed = run_experiment(config, "hindcast", str(tmp_path / "perturbed")).run_dir
 
-    assert _hashes(clean, FITTED, Y) == _hashes(perturbed, FITTED, Y)
+    fitted = _fitted(_fold_files(clean, Y))
+    assert any(k.endswith("/bias_corrector.pkl") for k in fitted) and any("/stack/" in k for k in fitted)
+    assert fitted == _fitted(_fold_files(perturbed, Y))
     assert clean.included_geos_path.read_text() == perturbed.included_geos_path.read_text()
-    for template in TEST_SEASON:  # the perturbation did reach the test season ...
-        assert _hashes(clean, [template], Y) != _hashes(perturbed, [template], Y)
-    for template in FITTED[:3]:  # ... and every later fold that trains on it
-        assert _hashes(clean, [template], Y + 1) != _hashes(perturbed, [template], Y + 1)
+    # the perturbation did reach the test season's outputs ...
+    for name in ("walk_forward_preds.parquet", "year_data.parquet"):
+        assert _fold_files(clean, Y, name) != _fold_files(perturbed, Y, name)
+    # ... and every base model of the next fold, which trains on season Y (the ensembles' weights
+    # here are data-free: blend_avg, and stack_ridge below its min_folds)
+    later_clean, later_perturbed = _fold_files(clean, Y + 1, "model.*"), _fold_files(perturbed, Y + 1, "model.*")
+    base = [k for k in later_clean if k.split("/")[-2] in config.base_models]
+    assert len(base) == len(config.base_models)
+    assert all(later_clean[k] != later_perturbed[k] for k in base)

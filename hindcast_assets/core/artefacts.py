@@ -14,6 +14,7 @@ import yaml
 from hindcast_assets.config import ExperimentConfig, config_from_dict
 from hindcast_assets.core.data import ExperimentData, load_experiment_data
 from hindcast_assets.core.detrend import LinearTrend
+from hindcast_assets.core.ensembles import ENSEMBLE_FILE, EnsembleModel
 from hindcast_assets.core.rundir import RunDir, Written
 from hindcast_assets.models import TrainedModel, load_model
 
@@ -59,30 +60,51 @@ def read_fill_values(rd: RunDir, key: str, fold: str) -> pd.DataFrame:
     return rd.read_parquet(rd.model_dir(key, fold) / FILL_VALUES)
 
 
-def write_model(rd: RunDir, key: str, fold: str, model: TrainedModel, card: dict) -> list[Written]:
-    folder = rd.model_dir(key, fold)
+def model_folder(rd: RunDir, key: str, fold: str, name: str | None = None):
+    """`models/<key>/<fold>/` (the experiment's model), or `.../<name>/` for one of the models
+    trained and compared (every base model and ensemble has its own)."""
+    return rd.model_dir(key, fold) / name if name else rd.model_dir(key, fold)
+
+
+def preds_folder(rd: RunDir, key: str, fold: str, name: str | None = None):
+    return rd.preds_dir(key, fold) / name if name else rd.preds_dir(key, fold)
+
+
+def write_model(rd: RunDir, key: str, fold: str, model: TrainedModel, card: dict,
+                name: str | None = None) -> list[Written]:
+    folder = model_folder(rd, key, fold, name)
     card = {"model": model.plugin.name, "file": model.plugin.file_name, "features": model.features,
             "params": model.params, **card}
     return [rd.write_bytes(folder / model.plugin.file_name, model.plugin.save(model.estimator)),
             rd.write_text(folder / MODEL_CARD, json.dumps(card, indent=2, sort_keys=True))]
 
 
-def read_model_card(rd: RunDir, key: str, fold: str) -> dict:
-    return json.loads((rd.model_dir(key, fold) / MODEL_CARD).read_text())
+def write_ensemble(rd: RunDir, key: str, fold: str, model: EnsembleModel, card: dict,
+                   name: str | None = None) -> list[Written]:
+    folder = model_folder(rd, key, fold, name)
+    card = {"model": model.name, "file": ENSEMBLE_FILE, "ensemble": model.method, "members": model.members, **card}
+    return [rd.write_text(folder / ENSEMBLE_FILE, model.to_json()),
+            rd.write_text(folder / MODEL_CARD, json.dumps(card, indent=2, sort_keys=True))]
 
 
-def read_model(rd: RunDir, key: str, fold: str) -> TrainedModel:
-    card = read_model_card(rd, key, fold)
-    data = (rd.model_dir(key, fold) / card["file"]).read_bytes()
+def read_model_card(rd: RunDir, key: str, fold: str, name: str | None = None) -> dict:
+    return json.loads((model_folder(rd, key, fold, name) / MODEL_CARD).read_text())
+
+
+def read_model(rd: RunDir, key: str, fold: str, name: str | None = None) -> TrainedModel | EnsembleModel:
+    card = read_model_card(rd, key, fold, name)
+    data = (model_folder(rd, key, fold, name) / card["file"]).read_bytes()
+    if card.get("ensemble"):
+        return EnsembleModel.from_json(data.decode())
     return load_model(card["model"], data, card["features"], card["params"])
 
 
-def write_preds(rd: RunDir, key: str, fold: str, name: str, frame: pd.DataFrame) -> Written:
-    return rd.write_parquet(rd.preds_dir(key, fold) / name, frame)
+def write_preds(rd: RunDir, key: str, fold: str, file: str, frame: pd.DataFrame, name: str | None = None) -> Written:
+    return rd.write_parquet(preds_folder(rd, key, fold, name) / file, frame)
 
 
-def read_preds(rd: RunDir, key: str, fold: str, name: str) -> pd.DataFrame:
-    return rd.read_parquet(rd.preds_dir(key, fold) / name)
+def read_preds(rd: RunDir, key: str, fold: str, file: str, name: str | None = None) -> pd.DataFrame:
+    return rd.read_parquet(preds_folder(rd, key, fold, name) / file)
 
 
 @dataclass
@@ -119,13 +141,14 @@ def read_bias_corrector(rd: RunDir, key: str, fold: str):
     return rd.read_pickle(rd.model_dir(key, fold) / BIAS_CORRECTOR)
 
 
-def read_walk_forward(rd: RunDir, key: str, folds: list[str]) -> dict[str, pd.DataFrame]:
-    """Walk-forward predictions of the given folds; a missing one is an error naming it."""
-    missing = [f for f in folds if not (rd.preds_dir(key, f) / WALK_FORWARD_PREDS).exists()]
+def read_walk_forward(rd: RunDir, key: str, folds: list[str], name: str | None = None) -> dict[str, pd.DataFrame]:
+    """Walk-forward predictions of the given folds (of model `name`, else the experiment's);
+    a missing one is an error naming it."""
+    missing = [f for f in folds if not (preds_folder(rd, key, f, name) / WALK_FORWARD_PREDS).exists()]
     if missing:
-        raise FileNotFoundError(f"{rd}: preds/{key}/<fold>/{WALK_FORWARD_PREDS} missing for folds {missing}; "
-                                "materialise fold_preds for them first")
-    return {f: read_preds(rd, key, f, WALK_FORWARD_PREDS) for f in folds}
+        where = f"preds/{key}/<fold>/{name + '/' if name else ''}{WALK_FORWARD_PREDS}"
+        raise FileNotFoundError(f"{rd}: {where} missing for folds {missing}; materialise fold_preds first")
+    return {f: read_preds(rd, key, f, WALK_FORWARD_PREDS, name) for f in folds}
 
 
 def conformal_path(rd: RunDir, mode: str):

@@ -74,3 +74,30 @@ def evaluate(geo: pd.DataFrame, national: pd.DataFrame, modes, levels,
     return Evaluation(geo=skill_table(geo), by_fold=skill_table(geo, ["fold"]), by_geo=skill_table(geo, ["geo_id"]),
                       national=skill_table(national), national_vs_reference=vs_ref, coverage=coverage,
                       no_interval_folds=missing)
+
+
+def compare_models(cfg, walk_forward: dict[str, dict[str, pd.DataFrame]], yields: pd.DataFrame) -> pd.DataFrame:
+    """Every configured model and ensemble against the trend: geo and national RMSE and MAPE and
+    geo interval coverage, all without bias correction so the models compare on equal terms."""
+    from hindcast_assets.core import postprocess as pp
+    from hindcast_assets.core.bias import BiasCorrector
+    from hindcast_assets.core.metrics import mape, rmse
+
+    none = BiasCorrector.fit(pd.DataFrame(), 0.0, 1, enabled=False)
+    rows = []
+    for name, folds in walk_forward.items():
+        geo = pp.corrected_geo_preds(folds, {f: none for f in folds})
+        national = pp.national_preds(cfg, geo, yields)
+        sidecars = pp.conformal_sidecars(cfg, geo, national)
+        covered = coverage_table(pp.with_intervals(geo, sidecars, "geo"), cfg.conformal.modes[:1],
+                                 cfg.conformal.levels, "geo")
+        row = {"model": name, "primary": name == cfg.model.name,
+               "geo_rmse": rmse(geo["actual"], geo["prediction"]), "geo_mape": mape(geo["actual"], geo["prediction"]),
+               "national_rmse": rmse(national["actual"], national["prediction"]),
+               "national_mape": mape(national["actual"], national["prediction"])}
+        rows.append(row | {f"geo_coverage_{round(r.level * 100)}": r.coverage for r in covered.itertuples()})
+        trend = {"geo_rmse": rmse(geo["actual"], geo["trend"]), "geo_mape": mape(geo["actual"], geo["trend"]),
+                 "national_rmse": rmse(national["actual"], national["trend"]),
+                 "national_mape": mape(national["actual"], national["trend"])}
+    rows.append({"model": "trend (baseline)", "primary": False, **trend})
+    return pd.DataFrame(rows)

@@ -63,9 +63,11 @@ def model_inputs(cfg: ExperimentConfig, frame: pd.DataFrame, fill: pd.DataFrame)
     return with_anomalies(filled, fill, feature_columns(cfg)) if cfg.features.anomalies else filled
 
 
-def fit_model(cfg: ExperimentConfig, train: pd.DataFrame, fill: pd.DataFrame) -> TrainedModel:
+def fit_model(cfg: ExperimentConfig, name: str, params: dict, train: pd.DataFrame,
+              fill: pd.DataFrame) -> TrainedModel:
+    """Model `name` on the fold's training rows: the one training entry point for every model."""
     inputs = model_inputs(cfg, train, fill)
-    return train_one(cfg.model.name, inputs[model_feature_columns(cfg)], inputs["residual"], cfg.model.params)
+    return train_one(name, inputs[model_feature_columns(cfg)], inputs["residual"], params)
 
 
 def predictions(cfg: ExperimentConfig, model: TrainedModel, frame: pd.DataFrame, fill: pd.DataFrame,

@@ -82,7 +82,7 @@ def coverage_plot(coverage: pd.DataFrame) -> bytes:
     return data
 
 
-def report_markdown(cfg: ExperimentConfig, ev: Evaluation, run_dir_name: str) -> str:
+def report_markdown(cfg: ExperimentConfig, ev: Evaluation, run_dir_name: str, comparison: pd.DataFrame) -> str:
     folds = cfg.test_folds
     no_geo, no_nat = ev.no_interval_folds.get("geo", []), ev.no_interval_folds.get("national", [])
     bias = cfg.bias_correction
@@ -102,6 +102,10 @@ def report_markdown(cfg: ExperimentConfig, ev: Evaluation, run_dir_name: str) ->
         f"With no national interval at the highest level: {', '.join(no_nat) or 'none'}.", "",
         "![national hindcast](national_hindcast.png)", "", "![error by season](error_by_season.png)", "",
         "![coverage](coverage.png)", "",
+        "## Models compared", "",
+        f"Every configured model and ensemble on the same folds, without bias correction; coverage of "
+        f"{cfg.conformal.modes[0]} geo intervals calibrated on each model's own earlier residuals. "
+        f"The experiment's model is `{cfg.model.name}`.", "", md_table(comparison), "",
         "## Skill by fold (geo level)", "", md_table(ev.by_fold), "",
         "## Skill by geo", "", md_table(ev.by_geo), "",
     ]

@@ -11,6 +11,7 @@ from hindcast_assets.core.detrend import LinearTrend
 from hindcast_assets.core.metrics import skill
 from hindcast_assets.core.rundir import RunDir
 from hindcast_assets.core.splits import PRODUCTION
+from hindcast_assets.core.ensembles import EnsembleModel
 from hindcast_assets.models import TrainedModel
 
 
@@ -21,7 +22,7 @@ class HindcastSlice:
     fold: str
     detrender: LinearTrend
     fill_values: pd.DataFrame
-    model: TrainedModel
+    model: TrainedModel | EnsembleModel
     model_card: dict
     train_preds: pd.DataFrame | None = None
     walk_forward_preds: pd.DataFrame | None = None
@@ -125,7 +126,7 @@ class ExperimentResult:
             span = f"{seasons[0]}-{seasons[-1]}" if seasons else "-"
             made = [n for n, f in (("train", s.train_preds), ("walk_forward", s.walk_forward_preds),
                                    ("year_data", s.year_data)) if f is not None]
-            lines.append(f"  {name:<10} {s.model.plugin.name:<9} trained on {span} "
+            lines.append(f"  {name:<10} {s.model_card['model']:<9} trained on {span} "
                          f"({len(seasons)} seasons); preds: {', '.join(made) or 'none'}")
         for mode, cal in self.calibration.items():
             prod = cal.table[cal.table["calibrated_for"] == PRODUCTION]

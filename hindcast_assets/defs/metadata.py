@@ -15,6 +15,7 @@ class FoldRecord:
     written: Sequence[Written]
     rows: int
     metrics: dict[str, float] = field(default_factory=dict)
+    events: list[dict] = field(default_factory=list)
 
 
 def artefact_metadata(run_dir: RunDir, written: Sequence[Written], rows: int, **extra) -> dict:
@@ -36,4 +37,6 @@ def fold_metadata(run_dir: RunDir, records: Sequence[FoldRecord]) -> dict:
         values = " | ".join(f"{r.metrics[m]:.3f}" if m in r.metrics else "" for m in metric_names)
         hashes = ", ".join(w.sha256[:12] for w in r.written)
         lines.append(f"| {r.fold} | {r.rows} | {values} | {hashes} |")
-    return meta | {"folds": MetadataValue.md("\n".join(lines)), "n_folds": len(records)}
+    events = [e for r in records for e in r.events]
+    return meta | {"folds": MetadataValue.md("\n".join(lines)), "n_folds": len(records)} | (
+        {"training_events": MetadataValue.json(events)} if events else {})

@@ -43,16 +43,33 @@ class TrainedModel:
         return np.asarray(self.plugin.predict(self.estimator, frame[self.features]), float)
 
 
+class PluginError(TypeError):
+    """A model plugin that does not provide what every model must."""
+
+
+HOOKS = ("fit", "predict", "save", "load")
+
+
+def _checked(plugin: Any, origin: str) -> ModelPlugin:
+    if not isinstance(plugin, ModelPlugin):
+        raise PluginError(f"{origin}: PLUGIN must be a ModelPlugin, got {type(plugin).__name__}")
+    missing = [h for h in HOOKS if not callable(getattr(plugin, h, None))]
+    if missing or not plugin.file_name.startswith("model."):
+        raise PluginError(f"{origin}: model {plugin.name!r} lacks hooks {missing} or a model.* file_name")
+    return plugin
+
+
 @cache
 def registry() -> dict[str, ModelPlugin]:
+    """Models by name: every module of this package with a `PLUGIN`, then the entry points."""
     plugins: dict[str, ModelPlugin] = {}
     for info in pkgutil.iter_modules(__path__):
         module = importlib.import_module(f"{__name__}.{info.name}")
-        plugin = getattr(module, "PLUGIN", None)
-        if isinstance(plugin, ModelPlugin):
+        if hasattr(module, "PLUGIN"):
+            plugin = _checked(module.PLUGIN, module.__name__)
             plugins[plugin.name] = plugin
     for ep in entry_points(group=ENTRY_POINT_GROUP):
-        plugin = ep.load()
+        plugin = _checked(ep.load(), f"entry point {ep.name} ({ep.value})")
         plugins[plugin.name] = plugin
     return plugins
 

@@ -11,10 +11,11 @@ from hindcast_assets.defs.hindcast.assets import build_hindcast_assets, producti
 from hindcast_assets.defs.resources import MlflowTracking, RunDirResource, read_current
 from hindcast_assets.runner import RANGE_END, RANGE_START
 
-FOLD_FILES = {"detrender.pkl", "feature_fill_values.parquet", "model.txt", "model_card.json", "bias_corrector.pkl"}
-REPORTS = {"report.md", "skill.csv", "skill_by_fold.csv", "skill_by_geo.csv", "coverage.csv",
+FOLD_FILES = {"detrender.pkl", "feature_fill_values.parquet", "model.txt", "model_card.json", "bias_corrector.pkl",
+              "lightgbm"}  # every trained model also has a folder of its own
+REPORTS = {"report.md", "skill.csv", "skill_by_fold.csv", "skill_by_geo.csv", "coverage.csv", "model_comparison.csv",
            "national_hindcast.png", "error_by_season.png", "coverage.png"}
-PRED_FILES = {"train_preds.parquet", "walk_forward_preds.parquet", "year_data.parquet"}
+PRED_FILES = {"train_preds.parquet", "walk_forward_preds.parquet", "year_data.parquet", "lightgbm"}
 
 
 def _resources(run_dir: str = "", runs_dir: str = "") -> dict:
@@ -38,7 +39,7 @@ def test_one_range_run_writes_every_fold_in_the_rundir_layout(small_config, tmp_
         assert _files(rd.model_dir("corn_usa", fold)) == FOLD_FILES
     for fold in ["2009", "2010", "2011"]:
         assert _files(rd.preds_dir("corn_usa", fold)) == PRED_FILES
-    assert _files(rd.preds_dir("corn_usa", "production")) == {"train_preds.parquet"}
+    assert _files(rd.preds_dir("corn_usa", "production")) == {"train_preds.parquet", "lightgbm"}
     assert _files(rd.root / "conformal") == {"absolute.parquet", "relative.parquet"}
     assert _files(rd.root / "postprocessed") == {"geo.parquet", "national.parquet"}
     assert _files(rd.root / "reports") == REPORTS

@@ -8,7 +8,7 @@ import pytest
 from hindcast_assets.models import ModelPlugin, TrainedModel, get_plugin, load_model, registry, train_one
 
 # Small, fast parameter overrides for known plugins; others train on their defaults.
-FAST = {"lightgbm": {"num_boost_round": 30}}
+FAST = {"lightgbm": {"num_boost_round": 30}, "xgboost": {"num_boost_round": 30}, "hist_gbm": {"max_iter": 30}}
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +26,7 @@ def design() -> tuple[pd.DataFrame, pd.Series, pd.DataFrame]:
 
 def test_registry_finds_the_bundled_plugins():
     plugins = registry()
-    assert {"lightgbm", "trend"} <= set(plugins)
+    assert {"lightgbm", "trend", "xgboost", "ridge", "hist_gbm"} <= set(plugins)
     for name, plugin in plugins.items():
         assert isinstance(plugin, ModelPlugin)
         assert plugin.name == name
@@ -92,3 +92,25 @@ def test_train_one_unknown_name_lists_known_models(design):
 def test_load_model_unknown_name_raises_key_error():
     with pytest.raises(KeyError, match="no_such_model"):
         load_model("no_such_model", b"", [], {})
+
+
+@pytest.mark.parametrize("name", sorted(registry()))
+def test_the_same_fit_saves_the_same_bytes(name, design):
+    """A run_dir refuses different bytes for an artefact, so re-running a fold must reproduce them."""
+    train_x, train_y, _ = design
+    first, second = (train_one(name, train_x, train_y, FAST.get(name, {})) for _ in range(2))
+    assert first.plugin.save(first.estimator) == second.plugin.save(second.estimator)
+
+
+def test_scikit_learn_files_are_not_pickles_and_refuse_untrusted_types(design):
+    import io
+    import zipfile
+
+    train_x, train_y, _ = design
+    model = train_one("hist_gbm", train_x, train_y, FAST["hist_gbm"])
+    data = model.plugin.save(model.estimator)
+    assert zipfile.ZipFile(io.BytesIO(data)).namelist()[0] == "schema.json"  # a skops archive
+    from hindcast_assets.models._sklearn import load_skops
+
+    with pytest.raises(ValueError, match="not trusted: .*TreePredictor"):
+        load_skops(data)  # without hist_gbm's allow-list

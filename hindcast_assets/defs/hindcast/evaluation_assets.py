@@ -14,7 +14,7 @@ from hindcast_assets.core import postprocess as pp
 from hindcast_assets.core import report
 from hindcast_assets.core.data import load_references
 from hindcast_assets.core.delivery import delivery_file_name, delivery_frame
-from hindcast_assets.core.evaluation import evaluate
+from hindcast_assets.core.evaluation import compare_models, evaluate
 from hindcast_assets.defs.hindcast.fold_runs import run_folds, track
 from hindcast_assets.defs.metadata import FoldRecord, artefact_metadata, fold_metadata
 from hindcast_assets.defs.resources import MlflowTracking, RunDirResource
@@ -37,6 +37,7 @@ def postprocessed(view: art.RunDirView):
 
 def build_evaluation_assets(cfg: ExperimentConfig, folds: PartitionsDefinition,
                             fold_preds: AssetsDefinition) -> list[AssetsDefinition]:
+    """`fold_preds`: the asset whose fold predictions are final (fold_preds, or ensembles)."""
     key = cfg.experiment_key
 
     @asset(key=AssetKey([key, "bias_corrector"]), group_name=key, partitions_def=folds,
@@ -83,14 +84,16 @@ def build_evaluation_assets(cfg: ExperimentConfig, folds: PartitionsDefinition,
         geo = rd.read_parquet(art.postprocessed_path(rd, "geo"))
         nat = rd.read_parquet(art.postprocessed_path(rd, "national"))
         ev = evaluate(geo, nat, c.conformal.modes, c.conformal.levels, load_references(c))
+        comparison = compare_models(c, {m: art.read_walk_forward(rd, key, c.test_folds, m) for m in c.model_names},
+                                    view.data.yields)
         reports = rd.root / "reports"
         written = [rd.write_text(reports / f"{name}.csv", frame.to_csv(index=False)) for name, frame in [
             ("skill", ev.headline()), ("skill_by_fold", ev.by_fold), ("skill_by_geo", ev.by_geo),
-            ("coverage", ev.coverage)]]
+            ("coverage", ev.coverage), ("model_comparison", comparison)]]
         written += [rd.write_bytes(reports / "national_hindcast.png", report.national_plot(c, nat)),
                     rd.write_bytes(reports / "error_by_season.png", report.error_plot(c, nat)),
                     rd.write_bytes(reports / "coverage.png", report.coverage_plot(ev.coverage)),
-                    rd.write_text(reports / "report.md", report.report_markdown(c, ev, rd.root.name))]
+                    rd.write_text(reports / "report.md", report.report_markdown(c, ev, rd.root.name, comparison))]
         metrics = {f"{r.level.replace(' ', '_')}_{m}_{r.predictor}": float(getattr(r, m))
                    for r in ev.headline().itertuples() for m in ("rmse", "mape")}
         metrics |= {f"coverage_{r.scope}_{r.mode}_{round(r.level * 100)}": float(r.coverage)
@@ -98,6 +101,7 @@ def build_evaluation_assets(cfg: ExperimentConfig, folds: PartitionsDefinition,
         track(context, mlflow, view, metrics=metrics)
         return MaterializeResult(metadata=artefact_metadata(rd, written, len(geo)) | {
             "skill": MetadataValue.md(report.md_table(ev.headline())),
+            "model_comparison": MetadataValue.md(report.md_table(comparison)),
             "coverage": MetadataValue.md(report.md_table(ev.coverage, 3))})
 
     @asset(key=AssetKey([key, "hindcast_delivery"]), group_name=key, deps=[national],

@@ -1,4 +1,5 @@
 """Running a step over every fold partition of a run, and tracking what it measured."""
+import json
 import logging
 from collections.abc import Callable
 
@@ -9,6 +10,7 @@ from hindcast_assets.defs.metadata import FoldRecord
 from hindcast_assets.defs.resources import MlflowTracking
 
 progress_log = logging.getLogger("hindcast_assets.progress")
+events_log = logging.getLogger("hindcast_assets.events")
 
 FoldStep = Callable[[art.RunDirView, str], FoldRecord]
 
@@ -27,9 +29,19 @@ def run_folds(context: AssetExecutionContext, view: art.RunDirView, name: str, s
         message = f"{view.key}/{name}: fold {fold} ({i}/{len(keys)}, {len(keys) - i} left)"
         context.log.info(message)
         progress_log.info(message)
-        records.append(step(view, fold))
+        record = step(view, fold)
+        for event in record.events:
+            context.log.info(json.dumps(event, sort_keys=True))
+        records.append(record)
     return records
 
 
 def fold_metrics_for_mlflow(records: list[FoldRecord]) -> dict[str, float]:
     return {f"{m}_{r.fold}": v for r in records for m, v in r.metrics.items()}
+
+
+def emit(event: dict) -> dict:
+    """A structured event as one JSON line in the run's log (and the Python log)."""
+    line = json.dumps(event, sort_keys=True)
+    events_log.info(line)
+    return event

@@ -1,0 +1,25 @@
+"""scikit-learn's histogram gradient boosting (skops file)."""
+from __future__ import annotations
+
+from hindcast_assets.models import ModelPlugin
+from hindcast_assets.models._sklearn import load_skops, save_skops
+
+TRUSTED = ["sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"]
+
+
+def _fit(features, target, params):
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    return HistGradientBoostingRegressor(**params).fit(features.to_numpy(float), target.to_numpy(float))
+
+
+PLUGIN = ModelPlugin(
+    name="hist_gbm",
+    fit=_fit,
+    predict=lambda est, features: est.predict(features.to_numpy(float)),
+    save=save_skops,
+    load=lambda data: load_skops(data, TRUSTED),
+    file_name="model.skops",
+    default_params={"learning_rate": 0.05, "max_iter": 200, "max_leaf_nodes": 15, "min_samples_leaf": 20,
+                    "l2_regularization": 1.0, "random_state": 0},
+)

@@ -1,0 +1,118 @@
+"""New models by dropping one file or through an entry point, trained once per fold, composed
+by ensembles, reported by the hindcast; bad plugins and names fail at config load."""
+from __future__ import annotations
+
+import json
+from importlib.metadata import EntryPoint
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from dagster import DagsterInstance
+
+import hindcast_assets.models as models
+from hindcast_assets.config import ConfigError, load_config
+from hindcast_assets.core.rundir import RunDir
+from hindcast_assets.runner import run_experiment
+from hindcast_assets_tests.conftest import write_config
+from hindcast_assets_tests.models import third_party_plugin
+
+DROP_IN = '''"""Median of the training residuals (a test's drop-in model)."""
+import json
+
+import numpy as np
+
+from hindcast_assets.models import ModelPlugin
+
+PLUGIN = ModelPlugin(
+    name="median_residual",
+    fit=lambda features, target, params: {"median": float(np.median(target))},
+    predict=lambda est, features: np.full(len(features), est["median"]),
+    save=lambda est: json.dumps(est).encode(),
+    load=lambda data: json.loads(data),
+    file_name="model.json",
+)
+'''
+ENTRY_POINT = EntryPoint("shrunk_mean", "hindcast_assets_tests.models.third_party_plugin:PLUGIN",
+                         models.ENTRY_POINT_GROUP)
+
+
+@pytest.fixture
+def extra_models(monkeypatch):
+    """One model dropped into the package as a file, one from a (monkeypatched) entry point."""
+    drop_in = Path(models.__file__).parent / "zz_test_median_residual.py"
+    drop_in.write_text(DROP_IN)
+    monkeypatch.setattr(models, "entry_points", lambda group: [ENTRY_POINT] if group == ENTRY_POINT_GROUP else [])
+    models.registry.cache_clear()
+    third_party_plugin.FITS.clear()
+    yield
+    drop_in.unlink()
+    models.registry.cache_clear()
+
+
+ENTRY_POINT_GROUP = models.ENTRY_POINT_GROUP
+
+
+def test_dropped_in_and_entry_point_models_are_trained_saved_and_reported(tmp_path, input_dir, extra_models):
+    assert {"median_residual", "shrunk_mean"} <= set(models.registry())
+    config = write_config(tmp_path, hindcast={"first_test_year": 2009, "last_test_year": 2011},
+                          model={"name": "pair"}, compare={"median_residual": {}, "shrunk_mean": {"shrink": 0.25}},
+                          ensembles={"pair": {"method": "blend_avg", "members": ["median_residual", "shrunk_mean"]},
+                                     "stacked": {"method": "stack_ridge", "members": ["shrunk_mean", "lightgbm"],
+                                                 "min_folds": 2}})
+    outcome = run_experiment(load_config(config), "hindcast", str(tmp_path / "runs"))
+    rd: RunDir = outcome.run_dir
+    for name in ["median_residual", "shrunk_mean", "lightgbm", "pair", "stacked"]:
+        assert (rd.model_dir("corn_usa", "2011") / name / "model_card.json").exists()
+        assert (rd.preds_dir("corn_usa", "2011") / name / "walk_forward_preds.parquet").exists()
+    assert json.loads((rd.model_dir("corn_usa", "2010") / "shrunk_mean" / "model.json").read_text())["mean"] != 0
+    # base models are fitted once per fold although two ensembles use shrunk_mean: 4 folds, 4 fits
+    assert len(third_party_plugin.FITS) == 4
+    pair = json.loads((rd.model_dir("corn_usa", "2011") / "model.json").read_text())
+    assert pair["method"] == "blend_avg" and pair["weights"] == [0.5, 0.5]
+    stacked = json.loads((rd.model_dir("corn_usa", "2011") / "stacked" / "model.json").read_text())
+    assert stacked["n_calibration_rows"] > 0  # fitted on folds 2009-2010 (min_folds 2)
+    comparison = pd.read_csv(rd.root / "reports" / "model_comparison.csv").set_index("model")
+    assert {"median_residual", "shrunk_mean", "lightgbm", "pair", "stacked", "trend (baseline)"} <= set(comparison.index)
+    assert bool(comparison.loc["pair", "primary"])
+
+
+def test_every_model_emits_the_same_training_events(tmp_path, input_dir, extra_models):
+    config = write_config(tmp_path, hindcast={"first_test_year": 2011, "last_test_year": 2011},
+                          compare={"shrunk_mean": {}})
+    cfg = load_config(config)
+    outcome = run_experiment(cfg, "fit-production", str(tmp_path / "runs"))
+    logs = DagsterInstance.get().all_logs(outcome.dagster_run_id)
+    events = [json.loads(e.user_message) for e in logs if e.user_message.startswith('{"event"')]
+    complete = [e for e in events if e["event"] == "training_complete"]
+    assert sorted(e["model"] for e in complete) == sorted(cfg.base_models) and "shrunk_mean" in cfg.base_models
+    assert len({tuple(sorted(e)) for e in complete}) == 1  # identical fields for every model
+    assert set(complete[0]) == {"event", "experiment", "fold", "model", "n_rows", "n_features", "seconds", "metrics"}
+    assert [e["event"] for e in events].count("training_started") == len(complete)
+
+
+def _config_error(tmp_path, **overrides) -> str:
+    with pytest.raises(ConfigError) as err:
+        load_config(write_config(tmp_path, **overrides))
+    return str(err.value)
+
+
+def test_unknown_names_fail_at_config_load(tmp_path):
+    assert "compare.nope: unknown model 'nope'" in _config_error(tmp_path, compare={"nope": {}})
+    message = _config_error(tmp_path, ensembles={"e": {"method": "blend_avg", "members": ["lightgbm", "ghost"]}})
+    assert "ensembles.e.members[1]: unregistered model 'ghost'" in message
+    assert "ensembles.e.method" in _config_error(tmp_path, ensembles={"e": {"method": "vote", "members": ["a", "b"]}})
+    assert "model.name: unknown model 'e2'" in _config_error(tmp_path, model={"name": "e2"})
+
+
+def test_a_plugin_missing_a_hook_fails_at_config_load(tmp_path, monkeypatch):
+    broken = EntryPoint("broken", "hindcast_assets_tests.models.test_plugins:NOT_A_PLUGIN", ENTRY_POINT_GROUP)
+    monkeypatch.setattr(models, "entry_points", lambda group: [broken])
+    models.registry.cache_clear()
+    try:
+        assert "PLUGIN must be a ModelPlugin" in _config_error(tmp_path)
+    finally:
+        models.registry.cache_clear()
+
+
+NOT_A_PLUGIN = {"name": "broken", "fit": None}
