@@ -120,6 +120,15 @@ class EnsembleConfig(_Strict):
     min_folds: int = Field(5, ge=1)  # stack_ridge: fewer earlier folds -> equal weights
 
 
+class SearchConfig(_Strict):
+    """Optional hyperparameter search (Optuna), inside each fold's training seasons only: the
+    last `validation_seasons` of them validate, the earlier ones train. Off unless models are named."""
+
+    models: list[str] = []
+    trials: int = Field(20, ge=1, le=500)
+    validation_seasons: int = Field(3, ge=1)
+
+
 class HindcastConfig(_Strict):
     first_test_year: int
     last_test_year: int
@@ -185,6 +194,7 @@ class ExperimentConfig(_Strict):
     model: ModelConfig = ModelConfig()
     compare: dict[str, dict[str, Any]] = {}  # other models trained on every fold and reported beside it
     ensembles: dict[str, EnsembleConfig] = {}
+    search: SearchConfig = SearchConfig()
     hindcast: HindcastConfig
     conformal: ConformalConfig = ConformalConfig()
     bias_correction: BiasCorrectionConfig = BiasCorrectionConfig()
@@ -294,6 +304,11 @@ def _check_models(cfg: ExperimentConfig, source: str) -> None:
     for name in cfg.compare:
         if name not in known:
             raise ConfigError(f"{source}: compare.{name}: unknown model {name!r} (known: {listed})")
+    for i, name in enumerate(cfg.search.models):
+        if name not in cfg.base_models:
+            raise ConfigError(f"{source}: search.models[{i}]: {name!r} is not a model of this experiment")
+        if known[name].search_space is None:
+            raise ConfigError(f"{source}: search.models[{i}]: model {name!r} has no search space")
     for ens, spec in cfg.ensembles.items():
         for i, member in enumerate(spec.members):
             if member not in known:

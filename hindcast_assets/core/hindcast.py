@@ -79,3 +79,15 @@ def predictions(cfg: ExperimentConfig, model: TrainedModel, frame: pd.DataFrame,
     out.insert(0, "fold", fold.name)
     out.insert(1, "model", model.plugin.name)
     return out
+
+
+def searched_params(cfg: ExperimentConfig, name: str, params: dict, train: pd.DataFrame,
+                    fill: pd.DataFrame) -> tuple[dict, dict | None]:
+    """`params`, tuned inside the training seasons when the config asks to search this model."""
+    if name not in cfg.search.models:
+        return params, None
+    from hindcast_assets.core.search import search_params
+
+    inputs = model_inputs(cfg, train, fill)
+    s = cfg.search
+    return search_params(name, params, inputs, model_feature_columns(cfg), s.trials, s.validation_seasons)

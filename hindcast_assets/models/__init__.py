@@ -29,6 +29,7 @@ class ModelPlugin:
     load: Callable[[bytes], Any]
     file_name: str
     default_params: dict[str, Any] = field(default_factory=dict)
+    search_space: Callable[[Any], dict[str, Any]] | None = None  # optuna trial -> params (optional)
 
 
 @dataclass(frozen=True)

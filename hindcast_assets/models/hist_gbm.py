@@ -20,6 +20,11 @@ PLUGIN = ModelPlugin(
     save=save_skops,
     load=lambda data: load_skops(data, TRUSTED),
     file_name="model.skops",
+    search_space=lambda trial: {
+        "max_leaf_nodes": trial.suggest_int("max_leaf_nodes", 4, 31),
+        "learning_rate": trial.suggest_float("learning_rate", 0.01, 0.1, log=True),
+        "min_samples_leaf": trial.suggest_int("min_samples_leaf", 5, 50),
+    },
     default_params={"learning_rate": 0.05, "max_iter": 200, "max_leaf_nodes": 15, "min_samples_leaf": 20,
                     "l2_regularization": 1.0, "random_state": 0},
 )

@@ -36,6 +36,12 @@ PLUGIN = ModelPlugin(
     save=lambda booster: booster.model_to_string().encode(),
     load=_load,
     file_name="model.txt",
+    search_space=lambda trial: {
+        "num_leaves": trial.suggest_int("num_leaves", 4, 31),
+        "learning_rate": trial.suggest_float("learning_rate", 0.01, 0.1, log=True),
+        "min_data_in_leaf": trial.suggest_int("min_data_in_leaf", 5, 50),
+        "feature_fraction": trial.suggest_float("feature_fraction", 0.5, 1.0),
+    },
     default_params={
         "objective": "regression", "learning_rate": 0.03, "num_boost_round": 300, "num_leaves": 15,
         "min_data_in_leaf": 20, "feature_fraction": 0.8, "bagging_fraction": 0.8, "bagging_freq": 1,

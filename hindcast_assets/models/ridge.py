@@ -21,4 +21,5 @@ PLUGIN = ModelPlugin(
     load=load_skops,
     file_name="model.skops",
     default_params={"alpha": 10.0},
+    search_space=lambda trial: {"alpha": trial.suggest_float("alpha", 0.1, 1000.0, log=True)},
 )

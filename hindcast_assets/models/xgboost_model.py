@@ -36,6 +36,12 @@ PLUGIN = ModelPlugin(
     save=lambda booster: bytes(booster.save_raw(raw_format="json")),
     load=_load,
     file_name="model.json",
+    search_space=lambda trial: {
+        "max_depth": trial.suggest_int("max_depth", 2, 6),
+        "eta": trial.suggest_float("eta", 0.01, 0.1, log=True),
+        "min_child_weight": trial.suggest_float("min_child_weight", 1.0, 20.0, log=True),
+        "colsample_bytree": trial.suggest_float("colsample_bytree", 0.5, 1.0),
+    },
     default_params={"objective": "reg:squarederror", "eta": 0.03, "num_boost_round": 300, "max_depth": 4,
                     "min_child_weight": 5, "subsample": 0.8, "colsample_bytree": 0.8, "lambda": 1.0,
                     "seed": 0, "nthread": 1},

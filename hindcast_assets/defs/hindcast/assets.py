@@ -58,10 +58,11 @@ def model_step(view: art.RunDirView, fold_name: str) -> FoldRecord:
         shape = {"experiment": view.key, "fold": fold_name, "model": name, "n_rows": len(train),
                  "n_features": len(model_feature_columns(view.cfg))}
         events.append(emit(training_event("training_started", **shape)))
+        params, search = hc.searched_params(view.cfg, name, params, train, fill)
         model, seconds = timed(lambda: hc.fit_model(view.cfg, name, params, train, fill))
         in_sample = rmse(train["target"], train["trend"] + model.predict(hc.model_inputs(view.cfg, train, fill)))
         card = {"fold": fold_name, "train_seasons": [int(s) for s in fold.train_seasons], "n_rows": len(train),
-                "train_rmse": in_sample}
+                "train_rmse": in_sample, **({"search": search} if search else {})}
         written += art.write_model(view.run_dir, view.key, fold_name, model, card, name)
         if name == view.cfg.model.name:
             written += art.write_model(view.run_dir, view.key, fold_name, model, card)
