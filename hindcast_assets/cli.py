@@ -48,6 +48,21 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_forecast(args: argparse.Namespace) -> int:
+    from hindcast_assets.core import artefacts as art
+    from hindcast_assets.runner import run_forecast
+
+    _ensure_dagster_home()
+    rd = run_forecast(args.run_dir, args.season_year, args.init_date)
+    national = rd.read_parquet(art.forecast_dir(rd, args.season_year, args.init_date) / "postprocessed"
+                               / "national.parquet").iloc[0]
+    bounds = [c for c in national.index if c.startswith(("lower_", "upper_"))]
+    print(f"national forecast {args.season_year} as of {args.init_date}: {national['prediction']:.2f} "
+          + " ".join(f"{c}={national[c]:.2f}" for c in bounds))
+    print(art.forecast_dir(rd, args.season_year, args.init_date))
+    return 0
+
+
 def cmd_show(args: argparse.Namespace) -> int:
     from hindcast_assets.core.result import ExperimentResult
 
@@ -58,11 +73,18 @@ def cmd_show(args: argparse.Namespace) -> int:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hindcast", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="mint a run_dir and materialise a job into it")
-    run.add_argument("what", choices=["hindcast", "fit-production"])
-    run.add_argument("--config", required=True, help="experiment YAML, e.g. configs/corn_usa.yaml")
-    run.add_argument("--runs-dir", help="where to mint the run_dir (default ${INPUT_DATA_DIR}/runs)")
-    run.set_defaults(func=cmd_run)
+    run = sub.add_parser("run", help="materialise a job: hindcast, fit-production or forecast")
+    what = run.add_subparsers(dest="what", required=True)
+    for name in ("hindcast", "fit-production"):
+        job = what.add_parser(name, help=f"mint a run_dir and materialise {name} into it")
+        job.add_argument("--config", required=True, help="experiment YAML, e.g. configs/corn_usa.yaml")
+        job.add_argument("--runs-dir", help="where to mint the run_dir (default ${INPUT_DATA_DIR}/runs)")
+        job.set_defaults(func=cmd_run)
+    forecast = what.add_parser("forecast", help="forecast one (season_year, init_date) into a run_dir")
+    forecast.add_argument("--run-dir", required=True)
+    forecast.add_argument("--season-year", required=True, type=int)
+    forecast.add_argument("--init-date", required=True, help="YYYY-MM-DD")
+    forecast.set_defaults(func=cmd_forecast)
     show = sub.add_parser("show", help="what ExperimentResult.from_run_dir sees in a run_dir")
     show.add_argument("run_dir")
     show.set_defaults(func=cmd_show)
@@ -74,11 +96,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     from hindcast_assets.config import ConfigError
     from hindcast_assets.core.data import InputError
+    from hindcast_assets.core.forecast import ForecastError
     from hindcast_assets.runner import PreflightError, RunFailed
 
     try:
         return args.func(args)
-    except (ConfigError, InputError, PreflightError, FileNotFoundError, RunFailed) as exc:
+    except (ConfigError, InputError, PreflightError, ForecastError, FileNotFoundError, RunFailed) as exc:
         print(f"hindcast: error: {exc}", file=sys.stderr)
         return 2
 

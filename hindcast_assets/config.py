@@ -129,6 +129,21 @@ class SearchConfig(_Strict):
     validation_seasons: int = Field(3, ge=1)
 
 
+class ForecastConfig(_Strict):
+    """In-season forecasts: init month-days and the season years that may be forecast."""
+
+    init_dates: list[str] = ["06-01", "07-01", "08-01", "09-01", "10-01"]
+    first_season_year: int | None = None  # default: the first test season
+    last_season_year: int | None = None  # default: the season after the last test season
+
+    @field_validator("init_dates")
+    @classmethod
+    def _month_days(cls, value: list[str]) -> list[str]:
+        for md in value:
+            parse_month_day(md)
+        return value
+
+
 class HindcastConfig(_Strict):
     first_test_year: int
     last_test_year: int
@@ -196,6 +211,7 @@ class ExperimentConfig(_Strict):
     ensembles: dict[str, EnsembleConfig] = {}
     search: SearchConfig = SearchConfig()
     hindcast: HindcastConfig
+    forecast: ForecastConfig = ForecastConfig()
     conformal: ConformalConfig = ConformalConfig()
     bias_correction: BiasCorrectionConfig = BiasCorrectionConfig()
     aggregation: AggregationConfig = AggregationConfig()
@@ -235,6 +251,12 @@ class ExperimentConfig(_Strict):
     @property
     def test_folds(self) -> list[str]:
         return [str(y) for y in self.hindcast.test_years]
+
+    @property
+    def forecast_season_years(self) -> list[int]:
+        first = self.forecast.first_season_year or self.hindcast.first_test_year
+        last = self.forecast.last_season_year or self.hindcast.last_test_year + 1
+        return list(range(first, last + 1))
 
     @property
     def mlflow_experiment(self) -> str:

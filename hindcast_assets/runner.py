@@ -77,3 +77,34 @@ def run_experiment(cfg: ExperimentConfig, what: str, runs_dir: str) -> RunOutcom
     if not production:
         set_current(runs_dir, key, rd)
     return RunOutcome(rd, result.run_id, ExperimentResult.from_run_dir(rd))
+
+
+def run_forecast(run_dir: str, season_year: int, init_date: str) -> RunDir:
+    """Materialise the forecast of (season_year, init_date) into an existing run_dir."""
+    from dagster import DagsterInstance, MultiPartitionKey
+
+    from hindcast_assets.core.artefacts import forecast_fold, read_config, read_fold_models
+    from hindcast_assets.core.forecast import parse_init_date
+    from hindcast_assets.definitions import build_definitions
+    from hindcast_assets.defs.forecast.assets import init_date_partitions_name
+    from hindcast_assets.defs.hindcast.jobs import forecast_job_name
+
+    rd = RunDir(run_dir)
+    cfg = read_config(rd)
+    parse_init_date(init_date, season_year)
+    if season_year not in cfg.forecast_season_years:
+        raise PreflightError(f"{rd.config_path}: forecast: season {season_year} is outside "
+                             f"{cfg.forecast_season_years[0]}-{cfg.forecast_season_years[-1]}")
+    # a missing model: one clear error, before anything runs
+    read_fold_models(rd, cfg.experiment_key, forecast_fold(rd, cfg.experiment_key, cfg, season_year))
+    instance = DagsterInstance.get()
+    instance.add_dynamic_partitions(init_date_partitions_name(cfg.experiment_key), [init_date])
+    job = build_definitions([cfg]).resolve_job_def(forecast_job_name(cfg.experiment_key))
+    key = MultiPartitionKey({"season_year": str(season_year), "init_date": init_date})
+    result = job.execute_in_process(instance=instance, partition_key=key, raise_on_error=False,
+                                    run_config={**QUIET, "resources": {"run_dir": {"config": {"run_dir": str(rd)}}}},
+                                    tags={"run_dir": str(rd)})
+    if not result.success:
+        failures = [e.message for e in result.all_events if e.is_step_failure]
+        raise RunFailed(f"dagster run {result.run_id} failed (run_dir {rd}): {failures[:1]}")
+    return rd

@@ -4,6 +4,7 @@ Every stage reads what it needs from here; nothing crosses stages in memory.
 """
 from __future__ import annotations
 
+import datetime as dt
 import json
 from dataclasses import dataclass
 from functools import cached_property
@@ -164,7 +165,40 @@ def read_sidecars(rd: RunDir, modes: list[str]) -> dict[str, pd.DataFrame]:
     return {mode: rd.read_parquet(conformal_path(rd, mode)) for mode in modes}
 
 
+def run_created_at(rd: RunDir) -> str:
+    """The run_dir's UTC mint time as ISO 8601 ('' if its name has no stamp): deterministic, so
+    re-materialising a delivery is a no-op."""
+    try:
+        return dt.datetime.strptime(run_stamp(rd), "%Y%m%d_%H%M%S").replace(tzinfo=dt.timezone.utc).isoformat()
+    except ValueError:
+        return ""
+
+
 def run_stamp(rd: RunDir) -> str:
     """The `<YYYYMMDD_HHMMSS>` a run_dir was minted with (its name's prefix), else its name."""
     name = rd.root.name
     return name[:15] if len(name) > 15 and name[8] == "_" and name[:8].isdigit() else name
+
+
+def forecast_dir(rd: RunDir, season_year: int | str, init_date: str):
+    return rd.root / "forecast" / str(season_year) / init_date
+
+
+def read_fold_models(rd: RunDir, key: str, fold: str):
+    """A fold's detrender, fill values, model, its members' models (ensemble) and bias corrector
+    (None when the run_dir holds only a production fit). A missing model: one clear error."""
+    if not (rd.model_dir(key, fold) / MODEL_CARD).exists():
+        raise FileNotFoundError(f"{rd}: models/{key}/{fold}/ has no model; run `hindcast run fit-production` "
+                                "or `run hindcast` into this run_dir first")
+    model = read_model(rd, key, fold)
+    members = {m: read_model(rd, key, fold, m) for m in model.members} if isinstance(model, EnsembleModel) else {}
+    bias_path = rd.model_dir(key, fold) / BIAS_CORRECTOR
+    return (read_detrender(rd, key, fold), read_fill_values(rd, key, fold), model, members,
+            read_bias_corrector(rd, key, fold) if bias_path.exists() else None)
+
+
+def forecast_fold(rd: RunDir, key: str, cfg: ExperimentConfig, season_year: int) -> str:
+    """Which fold forecasts a season: its own walk-forward fold where the run_dir has it (trained
+    only on earlier seasons, so a forecast of a past season stays out of sample), else production."""
+    fold = str(season_year)
+    return fold if fold in cfg.test_folds and (rd.model_dir(key, fold) / MODEL_CARD).exists() else "production"

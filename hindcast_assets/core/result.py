@@ -67,6 +67,29 @@ class CalibrationResult:
 
 
 @dataclass
+class ForecastSlice:
+    """One (season_year, init_date) forecast: geo predictions and the national row, where made."""
+
+    season_year: int
+    init_date: str
+    geo: pd.DataFrame | None
+    national: pd.DataFrame | None
+
+
+def _forecasts(rd: RunDir) -> dict[tuple[int, str], ForecastSlice]:
+    base = rd.root / "forecast"
+    if not base.exists():
+        return {}
+    out = {}
+    for season in sorted(p for p in base.iterdir() if p.name.isdigit()):
+        for init in sorted(season.iterdir()):
+            read = {name: rd.read_parquet(init / rel) if (init / rel).exists() else None for name, rel in
+                    (("geo", "preds/walk_forward_preds.parquet"), ("national", "postprocessed/national.parquet"))}
+            out[(int(season.name), init.name)] = ForecastSlice(int(season.name), init.name, **read)
+    return out
+
+
+@dataclass
 class ExperimentResult:
     run_dir: RunDir
     cfg: ExperimentConfig
@@ -75,6 +98,7 @@ class ExperimentResult:
     calibration: dict[str, CalibrationResult] = field(default_factory=dict)
     national: pd.DataFrame | None = None
     geo: pd.DataFrame | None = None  # bias-corrected geo rows behind `national`
+    forecasts: dict[tuple[int, str], ForecastSlice] = field(default_factory=dict)
 
     @classmethod
     def from_run_dir(cls, run_dir: str | RunDir) -> ExperimentResult:
@@ -87,7 +111,7 @@ class ExperimentResult:
         post = {name: rd.read_parquet(art.postprocessed_path(rd, name)) if art.postprocessed_path(rd, name).exists()
                 else None for name in ("national", "geo")}
         return cls(rd, cfg, art.read_included_geos(rd), {f: _slice(rd, key, f) for f in folds}, calibration,
-                   post["national"], post["geo"])
+                   post["national"], post["geo"], _forecasts(rd))
 
     @property
     def production(self) -> HindcastSlice | None:
@@ -134,4 +158,7 @@ class ExperimentResult:
             lines.append(f"calibration {mode} (production): {quantiles}")
         if self.national is not None:
             lines.append(f"national: {len(self.national)} seasons in postprocessed/national.parquet")
+        for (season, init), f in self.forecasts.items():
+            value = f"{f.national['prediction'].iloc[0]:.2f}" if f.national is not None else "not made"
+            lines.append(f"forecast {season} as of {init}: national {value}")
         return "\n".join(lines)

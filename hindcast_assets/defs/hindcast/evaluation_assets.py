@@ -3,8 +3,6 @@ bias_corrector (per fold), conformal, national, evaluation, hindcast_delivery.
 
 Each reads the fold predictions in the run_dir; for a fold, only earlier folds are used.
 """
-import datetime as dt
-
 from dagster import (AllPartitionMapping, AssetDep, AssetExecutionContext, AssetKey, AssetsDefinition,
                      BackfillPolicy, MaterializeResult, MetadataValue, PartitionsDefinition, asset)
 
@@ -110,7 +108,7 @@ def build_evaluation_assets(cfg: ExperimentConfig, folds: PartitionsDefinition,
         view = art.RunDirView(run_dir.for_experiment(key))
         rd = view.run_dir
         stamp = art.run_stamp(rd)
-        created = _stamp_to_iso(stamp)
+        created = art.run_created_at(rd)
         model = art.read_model_card(rd, key, view.cfg.test_folds[-1])["model"]
         frame = delivery_frame(view.cfg, rd.read_parquet(art.postprocessed_path(rd, "geo")),
                                rd.read_parquet(art.postprocessed_path(rd, "national")), model, rd.root.name, created)
@@ -119,11 +117,3 @@ def build_evaluation_assets(cfg: ExperimentConfig, folds: PartitionsDefinition,
         return MaterializeResult(metadata=artefact_metadata(rd, [written], len(frame)))
 
     return [bias_corrector, conformal, national, evaluation, hindcast_delivery]
-
-
-def _stamp_to_iso(stamp: str) -> str:
-    """The run_dir's UTC mint time as ISO 8601 (deterministic, so re-materialising is a no-op)."""
-    try:
-        return dt.datetime.strptime(stamp, "%Y%m%d_%H%M%S").replace(tzinfo=dt.timezone.utc).isoformat()
-    except ValueError:
-        return ""

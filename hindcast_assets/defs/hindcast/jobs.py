@@ -17,6 +17,15 @@ def fit_production_job_name(key: str) -> str:
     return f"{key}__fit_production"
 
 
+def forecast_job_name(key: str) -> str:
+    return f"{key}__forecast"
+
+
+def build_forecast_job(key: str, assets: list[AssetsDefinition]) -> UnresolvedAssetJobDefinition:
+    return define_asset_job(forecast_job_name(key), AssetSelection.assets(*assets), hooks={mlflow_failure_hook},
+                            description=f"{key}: in-season forecasts per (season_year, init_date) partition.")
+
+
 def build_hindcast_jobs(key: str, assets: list[AssetsDefinition]) -> list[UnresolvedAssetJobDefinition]:
     hooks = {mlflow_failure_hook}
     return [

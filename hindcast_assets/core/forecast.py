@@ -1,0 +1,70 @@
+"""In-season forecasts at an init date, from the production fold of a run_dir.
+
+Training/forecast consistency: the production model is fitted on end-of-season features; at an
+init date the months not yet ended are unknown, and they take the geo's training climatology
+(its fill value), so their anomaly features are zero ("an average rest of season"). The same
+as-of feature function as the hindcast builds the known months. Static season features are
+never known at an init date and are refused.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+
+from hindcast_assets.config import ExperimentConfig
+from hindcast_assets.core.aggregate import aggregation_weights, national_from_geo
+from hindcast_assets.core.ensembles import EnsembleModel
+from hindcast_assets.core.features import KEYS, monthly_features_as_of
+
+NATIONAL = "NATIONAL"
+
+
+class ForecastError(ValueError):
+    """A forecast that cannot be made; the message says what is missing."""
+
+
+def parse_init_date(value: str, season_year: int | None = None) -> dt.date:
+    try:
+        date = dt.date.fromisoformat(value)
+    except ValueError:
+        raise ForecastError(f"init_date: {value!r} is not a date in YYYY-MM-DD form") from None
+    if season_year is not None and date.year != season_year:
+        raise ForecastError(f"init_date: {value} is not in season {season_year} (the season is its calendar year)")
+    return date
+
+
+def indices_known_at(indices: pd.DataFrame, geos: list[str], season_year: int, init: dt.date) -> pd.DataFrame:
+    """The season's predictor rows as known at `init`: dated in the season year, strictly before it."""
+    rows = indices[indices["geo_id"].isin(geos) & (indices["date"].dt.year == season_year)
+                   & (indices["date"] < pd.Timestamp(init))]
+    return rows.sort_values(["geo_id", "variable", "date"]).reset_index(drop=True)
+
+
+def forecast_features(cfg: ExperimentConfig, known: pd.DataFrame, geos: list[str], season_year: int,
+                      init: dt.date) -> pd.DataFrame:
+    """Feature rows per geo from the known values only (unknown months stay NaN here)."""
+    if cfg.features.static:
+        raise ForecastError(f"features.static: {cfg.features.static} are whole-season values, never known at "
+                            "an init date; this experiment cannot forecast in season")
+    frame = pd.DataFrame({"geo_id": sorted(geos), "season_year": season_year})
+    f = cfg.features
+    if f.variables:
+        monthly = monthly_features_as_of(known, [season_year], init.strftime("%m-%d"), f.variables, f.months)
+        frame = frame.merge(monthly, on=KEYS, how="left")
+    return frame.assign(init_date=init.isoformat())
+
+
+def combine(model, member_residuals: dict[str, np.ndarray]) -> np.ndarray:
+    """The experiment's detrended prediction: a base model's own, or its ensemble's combination."""
+    if isinstance(model, EnsembleModel):
+        return model.predict(pd.DataFrame(member_residuals))
+    return next(iter(member_residuals.values()))
+
+
+def national_forecast(geo: pd.DataFrame, yields: pd.DataFrame) -> pd.DataFrame:
+    """Area-weighted by each geo's latest earlier season's area (what a forecaster has in season)."""
+    weights = aggregation_weights(geo, yields, "previous")
+    out = national_from_geo(geo, ["prediction", "prediction_raw", "trend"], weights)
+    return out.rename(columns={"weight": "area"}).assign(geo_id=NATIONAL, init_date=geo["init_date"].iloc[0])

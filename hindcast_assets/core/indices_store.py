@@ -1,0 +1,60 @@
+"""`indices.zarr`: the predictor rows known at an init date, as a small zarr group of columns.
+
+Written aside and moved into place like every artefact; its content hash is kept in the group's
+attributes so writing the same rows again is a no-op and different rows are refused.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import uuid
+
+import numpy as np
+import pandas as pd
+from upath import UPath
+from upath.implementations.local import LocalPath
+
+from hindcast_assets.core.rundir import ArtefactExistsError, Written, content_hash, parquet_bytes
+
+COLUMNS = ("geo_id", "date", "variable", "value")
+
+
+def _open(path: UPath, mode: str):
+    import zarr
+
+    store = str(path) if isinstance(path, LocalPath) else path.fs.get_mapper(path.path)
+    return zarr.open_group(store, mode=mode, zarr_format=2)
+
+
+def write_indices(path: UPath, rows: pd.DataFrame, attrs: dict) -> Written:
+    rows = rows[list(COLUMNS)].reset_index(drop=True)
+    digest = content_hash(parquet_bytes(rows) + json.dumps(attrs, sort_keys=True).encode())
+    if path.exists():
+        if _open(path, "r").attrs.get("sha256") == digest:
+            return Written(str(path), digest, 0)
+        raise ArtefactExistsError(f"{path}: already written with different content; use a fresh run_dir")
+    local = isinstance(path, LocalPath)
+    staging = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp" if local else UPath(tempfile.mkdtemp()) / path.name
+    staging.parent.mkdir(parents=True, exist_ok=True)
+    group = _open(staging, "w")
+    group.create_array("geo_id", data=rows["geo_id"].to_numpy(str))
+    group.create_array("date", data=rows["date"].to_numpy("datetime64[ns]").astype("int64"))
+    group.create_array("variable", data=rows["variable"].to_numpy(str))
+    group.create_array("value", data=rows["value"].to_numpy(float))
+    group.attrs.update({**attrs, "sha256": digest, "date_unit": "ns since epoch"})
+    if local:
+        staging.rename(path)
+    else:
+        path.fs.put(str(staging), path.path, recursive=True)
+        shutil.rmtree(staging.parent)
+    return Written(str(path), digest, 0)
+
+
+def read_indices(path: UPath) -> tuple[pd.DataFrame, dict]:
+    group = _open(path, "r")
+    frame = pd.DataFrame({"geo_id": np.asarray(group["geo_id"][:], str),
+                          "date": pd.to_datetime(np.asarray(group["date"][:], "int64")),
+                          "variable": np.asarray(group["variable"][:], str),
+                          "value": np.asarray(group["value"][:], float)})
+    return frame, dict(group.attrs)

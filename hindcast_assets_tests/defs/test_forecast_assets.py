@@ -1,0 +1,82 @@
+"""Forecast partitions (season_year x init_date) on real data: the five files, nothing known
+before it happened, production-only run_dirs, and the errors a user gets."""
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from hindcast_assets.cli import main
+from hindcast_assets.config import load_config
+from hindcast_assets.core.indices_store import read_indices
+from hindcast_assets.core.rundir import RunDir
+from hindcast_assets.runner import run_experiment, run_forecast
+
+FILES = ["indices.zarr", "features/pred.parquet", "preds/walk_forward_preds.parquet",
+         "postprocessed/national.parquet", "delivery/Treefera_corn_usa_Forecast_2011_2011-08-01.csv"]
+
+
+@pytest.fixture
+def hindcast_dir(small_config, tmp_path) -> RunDir:
+    return run_experiment(load_config(small_config), "hindcast", str(tmp_path / "runs")).run_dir
+
+
+def test_a_forecast_partition_writes_the_five_files(hindcast_dir):
+    run_forecast(str(hindcast_dir), 2011, "2011-08-01")
+    folder = hindcast_dir.root / "forecast" / "2011" / "2011-08-01"
+    for name in FILES:
+        assert (folder / name).exists(), name
+    preds = hindcast_dir.read_parquet(folder / "preds" / "walk_forward_preds.parquet")
+    assert set(preds["fold"]) == {"2011"}  # a past season: its own walk-forward fold, never production
+    national = hindcast_dir.read_parquet(folder / "postprocessed" / "national.parquet").iloc[0]
+    assert national["geo_id"] == "NATIONAL" and 100 < national["prediction"] < 200
+    from hindcast_assets.core.result import ExperimentResult
+
+    forecast = ExperimentResult.from_run_dir(str(hindcast_dir)).forecasts[(2011, "2011-08-01")]
+    assert forecast.national["prediction"].iloc[0] == national["prediction"] and len(forecast.geo) == len(preds)
+    csv = pd.read_csv(folder / FILES[-1])
+    assert list(csv.columns[:3]) == ["season_year", "geo_id", "prediction"] and csv["geo_id"].iloc[-1] == "NATIONAL"
+
+
+def test_nothing_dated_on_or_after_the_init_date_reaches_the_forecast(small_config, input_dir, tmp_path):
+    init = "2011-07-01"
+    first = run_experiment(load_config(small_config), "fit-production", str(tmp_path / "a")).run_dir
+    run_forecast(str(first), 2011, init)
+    path = input_dir / "us_state_corn" / "indices.parquet"
+    indices = pd.read_parquet(path)
+    later = indices["date"] >= pd.Timestamp(init)
+    indices.loc[later, "value"] += 9.0
+    indices.to_parquet(path, index=False)
+    second = run_experiment(load_config(small_config), "fit-production", str(tmp_path / "b")).run_dir
+    run_forecast(str(second), 2011, init)
+    folders = [rd.root / "forecast" / "2011" / init for rd in (first, second)]
+    known = [read_indices(f / "indices.zarr")[0] for f in folders]
+    assert known[0]["date"].max() == pd.Timestamp("2011-06-30") and known[0].equals(known[1])
+    # (predictions may differ: the production model itself trains on 2011's whole season)
+    assert (folders[0] / "features" / "pred.parquet").read_bytes() == (folders[1] / "features" / "pred.parquet").read_bytes()
+    features = pd.read_parquet(folders[0] / "features" / "pred.parquet")
+    assert features["tavg_jun"].notna().all() and features["tavg_jul"].isna().all()  # July not over yet
+
+
+def test_a_production_only_run_dir_forecasts_without_intervals(small_config, tmp_path, capsys):
+    rd = run_experiment(load_config(small_config), "fit-production", str(tmp_path / "runs")).run_dir
+    assert main(["run", "forecast", "--run-dir", str(rd), "--season-year", "2012", "--init-date", "2012-09-01"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out[0].startswith("national forecast 2012 as of 2012-09-01: ") and out[-1].endswith("2012/2012-09-01")
+    national = rd.read_parquet(rd.root / "forecast" / "2012" / "2012-09-01" / "postprocessed" / "national.parquet")
+    assert national["fold"].iloc[0] == "production" and pd.isna(national["actual"].iloc[0])
+    assert national.filter(like="lower_").isna().all(axis=None)  # no sidecars in a production-only run_dir
+
+
+def test_forecast_errors_name_what_is_missing(small_config, tmp_path, capsys):
+    rd = run_experiment(load_config(small_config), "fit-production", str(tmp_path / "runs")).run_dir
+    cases = {("2011", "2011-13-01"): "init_date: '2011-13-01' is not a date",
+             ("2011", "2010-08-01"): "init_date: 2010-08-01 is not in season 2011",
+             ("1950", "1950-08-01"): "forecast: season 1950 is outside"}
+    for (season, init), message in cases.items():
+        assert main(["run", "forecast", "--run-dir", str(rd), "--season-year", season, "--init-date", init]) == 2
+        assert message in capsys.readouterr().err
+    for p in sorted((rd.root / "models").rglob("*"), reverse=True):
+        p.unlink() if p.is_file() else p.rmdir()
+    assert main(["run", "forecast", "--run-dir", str(rd), "--season-year", "2011", "--init-date", "2011-08-01"]) == 2
+    assert "models/corn_usa/production/ has no model" in capsys.readouterr().err
+    assert not (rd.root / "forecast").exists()
