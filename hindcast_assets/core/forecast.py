@@ -68,3 +68,15 @@ def national_forecast(geo: pd.DataFrame, yields: pd.DataFrame) -> pd.DataFrame:
     weights = aggregation_weights(geo, yields, "previous")
     out = national_from_geo(geo, ["prediction", "prediction_raw", "trend"], weights)
     return out.rename(columns={"weight": "area"}).assign(geo_id=NATIONAL, init_date=geo["init_date"].iloc[0])
+
+
+def available_init_dates(latest: dt.date, init_month_days: list[str], season_years: list[int]) -> list[str]:
+    """Init dates of the latest season whose data is complete: every value dated before the init
+    date is in (the data runs through the day before it or later)."""
+    from hindcast_assets.config import parse_month_day
+
+    season = latest.year
+    if season not in season_years:
+        return []
+    dates = [dt.date(season, *parse_month_day(md)) for md in init_month_days]
+    return [d.isoformat() for d in sorted(dates) if d - dt.timedelta(days=1) <= latest]

@@ -1,0 +1,50 @@
+"""The forecast refresh sensor: new data through an init date -> one partition and one run;
+the same data again -> nothing; a new production model -> the season's forecasts again."""
+from __future__ import annotations
+
+import pandas as pd
+from dagster import DagsterInstance, SensorResult, SkipReason, build_sensor_context
+
+from hindcast_assets.config import load_config
+from hindcast_assets.defs.forecast.sensors import build_forecast_sensor
+from hindcast_assets.defs.resources import set_current
+from hindcast_assets.runner import run_experiment
+
+
+def _data_through(input_dir, last_day: str) -> None:
+    path = input_dir / "us_state_corn" / "indices.parquet"
+    indices = pd.read_parquet(path)
+    indices[indices["date"] <= pd.Timestamp(last_day)].to_parquet(path, index=False)
+
+
+def _tick(sensor, instance, cursor):
+    return sensor(build_sensor_context(instance=instance, cursor=cursor))
+
+
+def test_sensor_requests_each_new_init_date_once(small_config, input_dir, tmp_path):
+    cfg = load_config(small_config)
+    runs = str(tmp_path / "runs")
+    set_current(runs, "corn_usa", run_experiment(cfg, "fit-production", runs).run_dir)
+    sensor = build_forecast_sensor(cfg, runs_dir=runs)
+    instance = DagsterInstance.ephemeral()
+
+    full = pd.read_parquet(input_dir / "us_state_corn" / "indices.parquet")
+    _data_through(input_dir, "2011-06-30")
+    first = _tick(sensor, instance, None)
+    assert isinstance(first, SensorResult)
+    assert [r.partition_key.keys_by_dimension["init_date"] for r in first.run_requests] == ["2011-06-01",
+                                                                                          "2011-07-01"]
+    full[full["date"] <= pd.Timestamp("2011-07-31")].to_parquet(input_dir / "us_state_corn" / "indices.parquet",
+                                                                 index=False)
+    second = _tick(sensor, instance, first.cursor)
+    assert len(second.run_requests) == 1 and second.run_requests[0].partition_key.keys_by_dimension == {
+        "season_year": "2011", "init_date": "2011-08-01"}
+    (added,) = second.dynamic_partitions_requests
+    assert added.partition_keys == ["2011-08-01"] and added.partitions_def_name == "corn_usa__init_date"
+    assert isinstance(_tick(sensor, instance, second.cursor), SkipReason)  # the same data again: nothing
+
+    newer = run_experiment(cfg, "hindcast", runs).run_dir  # a new production model, now current
+    again = _tick(sensor, instance, second.cursor)
+    assert sorted(r.partition_key.keys_by_dimension["init_date"] for r in again.run_requests) == [
+        "2011-06-01", "2011-07-01", "2011-08-01"]
+    assert {r.tags["run_dir"] for r in again.run_requests} == {str(newer)}
