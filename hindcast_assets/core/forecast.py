@@ -80,3 +80,20 @@ def available_init_dates(latest: dt.date, init_month_days: list[str], season_yea
         return []
     dates = [dt.date(season, *parse_month_day(md)) for md in init_month_days]
     return [d.isoformat() for d in sorted(dates) if d - dt.timedelta(days=1) <= latest]
+
+
+def predict_rows(cfg: ExperimentConfig, fold_models: tuple, rows: pd.DataFrame) -> pd.DataFrame:
+    """Geo predictions for feature rows (`geo_id, season_year, <features>`; unknown months NaN)
+    from one fold's (detrender, fill values, model, members, bias corrector)."""
+    from hindcast_assets.core.hindcast import model_inputs
+
+    detrender, fill, model, members, bias = fold_models
+    rows = rows.assign(trend=detrender.trend(rows["geo_id"], rows["season_year"]))
+    inputs = model_inputs(cfg, rows, fill)
+    residuals = {name: m.predict(inputs) for name, m in (members or {cfg.model.name: model}).items()}
+    out = rows[["geo_id", "season_year", "init_date", "trend"]].copy()
+    out["pred_residual"] = combine(model, residuals)
+    out["prediction_raw"] = out["trend"] + out["pred_residual"]
+    out["bias"] = bias.bias(out["geo_id"]) if bias is not None else 0.0
+    out["prediction"] = out["prediction_raw"] + out["bias"]
+    return out.assign(model=model.name if isinstance(model, EnsembleModel) else model.plugin.name)

@@ -110,3 +110,17 @@ def report_markdown(cfg: ExperimentConfig, ev: Evaluation, run_dir_name: str, co
         "## Skill by geo", "", md_table(ev.by_geo), "",
     ]
     return "\n".join(lines)
+
+
+def skill_by_init_plot(cfg: ExperimentConfig, table: pd.DataFrame) -> bytes:
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    for ax, level in zip(axes, ("geo", "national")):
+        rows = table[table["level"] == level]
+        ax.plot(rows["init_md"], rows["rmse"], "o-", label="model")
+        ax.plot(rows["init_md"], rows["rmse_trend"], "--", color="tab:gray", label="trend")
+        ax.set(title=f"{level} RMSE by init date", xlabel="init date (month-day)", ylabel=f"RMSE ({cfg.unit})")
+        ax.legend(fontsize=8)
+    data = _png(fig)
+    plt.close(fig)
+    return data

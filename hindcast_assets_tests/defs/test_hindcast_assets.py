@@ -1,6 +1,7 @@
 """The hindcast assets materialised through Dagster into a tmp run_dir (real data, ephemeral instance)."""
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 from dagster import AssetKey, DagsterInstance, materialize
 
@@ -14,7 +15,8 @@ from hindcast_assets.runner import RANGE_END, RANGE_START
 FOLD_FILES = {"detrender.pkl", "feature_fill_values.parquet", "model.txt", "model_card.json", "bias_corrector.pkl",
               "lightgbm"}  # every trained model also has a folder of its own
 REPORTS = {"report.md", "skill.csv", "skill_by_fold.csv", "skill_by_geo.csv", "coverage.csv", "model_comparison.csv",
-           "national_hindcast.png", "error_by_season.png", "coverage.png"}
+           "national_hindcast.png", "error_by_season.png", "coverage.png", "skill_by_init_date.csv",
+           "skill_by_init_date.png"}
 PRED_FILES = {"train_preds.parquet", "walk_forward_preds.parquet", "year_data.parquet", "lightgbm"}
 
 
@@ -46,6 +48,12 @@ def test_one_range_run_writes_every_fold_in_the_rundir_layout(small_config, tmp_
     assert _files(rd.root / "delivery") == {"Treefera_corn_usa_Hindcast_run.csv"}
     national = rd.read_parquet(rd.root / "postprocessed" / "national.parquet")
     assert national["season_year"].tolist() == [2009, 2010, 2011] and set(national["geo_id"]) == {"NATIONAL"}
+    # at the end-of-season init date (the features' own as_of) the forecast path is the hindcast path
+    by_init = pd.read_csv(rd.root / "reports" / "skill_by_init_date.csv").set_index(["init_md", "level"])
+    assert len(by_init) == 2 * len(cfg.forecast.init_dates)
+    skill = pd.read_csv(rd.root / "reports" / "skill.csv").set_index(["level", "predictor"])
+    assert by_init.loc[("10-01", "geo"), "rmse"] == pytest.approx(skill.loc[("geo", "model"), "rmse"])
+    assert by_init.loc[("06-01", "geo"), "rmse"] != by_init.loc[("10-01", "geo"), "rmse"]
     assert len(instance.get_runs()) == 1  # one Dagster run for all partitions
     model_mats = instance.fetch_materializations(AssetKey(["corn_usa", "model"]), limit=10).records
     assert sorted(r.partition_key for r in model_mats) == ["2009", "2010", "2011", "production"]

@@ -14,7 +14,6 @@ from dagster import (AllPartitionMapping, AssetDep, AssetExecutionContext, Asset
 from hindcast_assets.config import ExperimentConfig
 from hindcast_assets.core import artefacts as art
 from hindcast_assets.core import forecast as fc
-from hindcast_assets.core import hindcast as hc
 from hindcast_assets.core import postprocess as pp
 from hindcast_assets.core.delivery import delivery_file_name, delivery_frame
 from hindcast_assets.core.indices_store import read_indices, write_indices
@@ -72,22 +71,15 @@ def features_step(view: art.RunDirView, season: int, init: str) -> FoldRecord:
 def preds_step(view: art.RunDirView, season: int, init: str) -> FoldRecord:
     rd, cfg = view.run_dir, view.cfg
     fold = art.forecast_fold(rd, view.key, cfg, season)
-    detrender, fill, model, members, bias = art.read_fold_models(rd, view.key, fold)
+    models = art.read_fold_models(rd, view.key, fold)
     folder = art.forecast_dir(rd, season, init)
-    rows = rd.read_parquet(folder / "features" / "pred.parquet")
-    rows.insert(2, "trend", detrender.trend(rows["geo_id"], rows["season_year"]))
-    inputs = hc.model_inputs(cfg, rows, fill)
-    residuals = {name: m.predict(inputs) for name, m in (members or {cfg.model.name: model}).items()}
-    out = rows[["geo_id", "season_year", "init_date", "trend"]].copy()
-    out["pred_residual"] = fc.combine(model, residuals)
-    out["prediction_raw"] = out["trend"] + out["pred_residual"]
-    out["bias"] = bias.bias(out["geo_id"]) if bias is not None else 0.0
-    out["prediction"] = out["prediction_raw"] + out["bias"]
+    out = fc.predict_rows(cfg, models, rd.read_parquet(folder / "features" / "pred.parquet"))
     actual = view.data.yields.set_index(["geo_id", "season_year"])["target"]
     out["actual"] = actual.reindex(pd.MultiIndex.from_frame(out[["geo_id", "season_year"]])).to_numpy(float)
-    out = out.assign(fold=fold, model=model.name if hasattr(model, "members") else model.plugin.name)
+    out = out.assign(fold=fold)
     written = rd.write_parquet(folder / "preds" / "walk_forward_preds.parquet", out)
-    return FoldRecord(f"{season}/{init} (fold {fold})", [written], len(out), {"bias_corrected": float(bias is not None)})
+    return FoldRecord(f"{season}/{init} (fold {fold})", [written], len(out),
+                      {"bias_corrected": float(models[-1] is not None)})
 
 
 def _sidecars(view: art.RunDirView) -> dict[str, pd.DataFrame]:

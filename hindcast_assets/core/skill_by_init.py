@@ -1,0 +1,56 @@
+"""Hindcast skill by init date: every test season re-predicted by its own walk-forward fold with
+only the data known at each init month-day, so the table shows what a forecast on that day of
+the season was worth (the earlier the date, the less it may know)."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+
+from hindcast_assets.config import ExperimentConfig, parse_month_day
+from hindcast_assets.core import postprocess as pp
+from hindcast_assets.core.aggregate import aggregation_weights, national_from_geo
+from hindcast_assets.core.data import ExperimentData
+from hindcast_assets.core.evaluation import coverage_table
+from hindcast_assets.core.forecast import forecast_features, indices_known_at, predict_rows
+from hindcast_assets.core.metrics import mape, rmse
+
+
+def predictions_by_init_date(cfg: ExperimentConfig, data: ExperimentData, geos: list[str],
+                             fold_models: dict[str, tuple]) -> pd.DataFrame:
+    """Geo rows of every test season x init month-day, with the season's actual yield."""
+    actual = data.yields.set_index(["geo_id", "season_year"])["target"]
+    frames = []
+    for fold, models in fold_models.items():
+        season = int(fold)
+        present = sorted(set(data.yields.loc[data.yields["season_year"] == season, "geo_id"]) & set(geos))
+        for md in cfg.forecast.init_dates:
+            init = dt.date(season, *parse_month_day(md))
+            known = indices_known_at(data.indices, present, season, init)
+            preds = predict_rows(cfg, models, forecast_features(cfg, known, present, season, init))
+            keys = pd.MultiIndex.from_frame(preds[["geo_id", "season_year"]])
+            frames.append(preds.assign(fold=fold, init_md=md, actual=actual.reindex(keys).to_numpy(float)))
+    return pd.concat(frames, ignore_index=True)
+
+
+def skill_by_init_date(cfg: ExperimentConfig, geo: pd.DataFrame, yields: pd.DataFrame,
+                       sidecars: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """RMSE, MAPE and interval coverage per init month-day, geo and national, model vs trend.
+    National predictions weight by the previous season's areas (what a forecaster has)."""
+    rows = []
+    mode = cfg.conformal.modes[0]
+    for md, g in geo.groupby("init_md", sort=False):
+        predicted = national_from_geo(g, ["prediction", "trend"], aggregation_weights(g, yields, "previous"))
+        truth = national_from_geo(g, ["actual"], aggregation_weights(g, yields, "actual"))
+        national = predicted.merge(truth[["season_year", "actual"]], on="season_year")
+        national["fold"] = national["season_year"].astype(str)
+        for level, frame in (("geo", g), ("national", national)):
+            scope = pp.with_intervals(frame, {mode: sidecars[mode]}, level) if mode in sidecars else frame
+            cover = coverage_table(scope, [mode], cfg.conformal.levels, level) if mode in sidecars else None
+            row = {"init_md": md, "level": level, "n": len(frame),
+                   "rmse": rmse(frame["actual"], frame["prediction"]), "mape": mape(frame["actual"], frame["prediction"]),
+                   "rmse_trend": rmse(frame["actual"], frame["trend"]), "mape_trend": mape(frame["actual"], frame["trend"])}
+            if cover is not None:
+                row |= {f"coverage_{mode}_{round(r.level * 100)}": r.coverage for r in cover.itertuples()}
+            rows.append(row)
+    return pd.DataFrame(rows)
