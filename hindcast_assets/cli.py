@@ -48,18 +48,55 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _national_line(rd, season_year: int, init_date: str) -> str:
+    from hindcast_assets.core import artefacts as art
+
+    national = rd.read_parquet(art.forecast_dir(rd, season_year, init_date) / "postprocessed"
+                               / "national.parquet").iloc[0]
+    bounds = [c for c in national.index if c.startswith(("lower_", "upper_"))]
+    return (f"national forecast {season_year} as of {init_date}: {national['prediction']:.2f} "
+            + " ".join(f"{c}={national[c]:.2f}" for c in bounds))
+
+
 def cmd_forecast(args: argparse.Namespace) -> int:
     from hindcast_assets.core import artefacts as art
     from hindcast_assets.runner import run_forecast
 
     _ensure_dagster_home()
     rd = run_forecast(args.run_dir, args.season_year, args.init_date)
-    national = rd.read_parquet(art.forecast_dir(rd, args.season_year, args.init_date) / "postprocessed"
-                               / "national.parquet").iloc[0]
-    bounds = [c for c in national.index if c.startswith(("lower_", "upper_"))]
-    print(f"national forecast {args.season_year} as of {args.init_date}: {national['prediction']:.2f} "
-          + " ".join(f"{c}={national[c]:.2f}" for c in bounds))
+    print(_national_line(rd, args.season_year, args.init_date))
     print(art.forecast_dir(rd, args.season_year, args.init_date))
+    return 0
+
+
+def cmd_backfill(args: argparse.Namespace) -> int:
+    from hindcast_assets.runner import run_forecasts
+
+    _ensure_dagster_home()
+    _progress_to_stderr()
+    partitions = [(y, f"{y}-{md}") for y in args.season_years for md in args.init_dates]
+    rd = run_forecasts(args.run_dir, partitions)
+    for season_year, init_date in partitions:
+        print(_national_line(rd, season_year, init_date))
+    print(rd)
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from hindcast_assets.replay import replay
+
+    _ensure_dagster_home()
+    for arrival in replay(args.run_dir, args.season_year):
+        made = []
+        for init, row in arrival.forecasts:
+            lower = sorted(c for c in row.index if c.startswith("lower_"))
+            interval = (f" [{row[lower[0]]:.1f}, {row[lower[0].replace('lower_', 'upper_')]:.1f}]"
+                        if lower and pd.notna(row[lower[0]]) else "")
+            made.append(f"{init}: {row['prediction']:.1f}{interval}")
+        print(f"data through {arrival.data_through}: {'; '.join(made) or 'no new forecast'}")
+    print(args.run_dir)
     return 0
 
 
@@ -85,6 +122,16 @@ def parser() -> argparse.ArgumentParser:
     forecast.add_argument("--season-year", required=True, type=int)
     forecast.add_argument("--init-date", required=True, help="YYYY-MM-DD")
     forecast.set_defaults(func=cmd_forecast)
+    backfill = sub.add_parser("backfill", help="forecast many (season_year, init_date) partitions")
+    backfill.add_argument("what", choices=["forecast"])
+    backfill.add_argument("--run-dir", required=True)
+    backfill.add_argument("--season-years", required=True, type=int, nargs="+")
+    backfill.add_argument("--init-dates", required=True, nargs="+", help="month-days, e.g. 07-01 08-01")
+    backfill.set_defaults(func=cmd_backfill)
+    replay = sub.add_parser("replay", help="replay a past season's data month by month through the sensor")
+    replay.add_argument("--run-dir", required=True, help="a run_dir with models (e.g. from `run hindcast`)")
+    replay.add_argument("--season-year", required=True, type=int)
+    replay.set_defaults(func=cmd_replay)
     show = sub.add_parser("show", help="what ExperimentResult.from_run_dir sees in a run_dir")
     show.add_argument("run_dir")
     show.set_defaults(func=cmd_show)

@@ -81,6 +81,14 @@ def run_experiment(cfg: ExperimentConfig, what: str, runs_dir: str) -> RunOutcom
 
 def run_forecast(run_dir: str, season_year: int, init_date: str) -> RunDir:
     """Materialise the forecast of (season_year, init_date) into an existing run_dir."""
+    return run_forecasts(run_dir, [(season_year, init_date)])
+
+
+def run_forecasts(run_dir: str, partitions: list[tuple[int, str]]) -> RunDir:
+    """Forecasts of several (season_year, init_date) into an existing run_dir, validated first
+    (nothing runs on a bad date, season or missing model), then one in-process Dagster run each:
+    a multi-partition range would also span other seasons' init dates, so each forecast is its
+    own small run (~1 s here), all in one process."""
     from dagster import DagsterInstance, MultiPartitionKey
 
     from hindcast_assets.core.artefacts import forecast_fold, read_config, read_fold_models
@@ -91,20 +99,22 @@ def run_forecast(run_dir: str, season_year: int, init_date: str) -> RunDir:
 
     rd = RunDir(run_dir)
     cfg = read_config(rd)
-    parse_init_date(init_date, season_year)
-    if season_year not in cfg.forecast_season_years:
-        raise PreflightError(f"{rd.config_path}: forecast: season {season_year} is outside "
-                             f"{cfg.forecast_season_years[0]}-{cfg.forecast_season_years[-1]}")
-    # a missing model: one clear error, before anything runs
-    read_fold_models(rd, cfg.experiment_key, forecast_fold(rd, cfg.experiment_key, cfg, season_year))
+    key = cfg.experiment_key
+    for season_year, init_date in partitions:
+        parse_init_date(init_date, season_year)
+        if season_year not in cfg.forecast_season_years:
+            raise PreflightError(f"{rd.config_path}: forecast: season {season_year} is outside "
+                                 f"{cfg.forecast_season_years[0]}-{cfg.forecast_season_years[-1]}")
+        read_fold_models(rd, key, forecast_fold(rd, key, cfg, season_year))  # a missing model: one clear error
     instance = DagsterInstance.get()
-    instance.add_dynamic_partitions(init_date_partitions_name(cfg.experiment_key), [init_date])
-    job = build_definitions([cfg]).resolve_job_def(forecast_job_name(cfg.experiment_key))
-    key = MultiPartitionKey({"season_year": str(season_year), "init_date": init_date})
-    result = job.execute_in_process(instance=instance, partition_key=key, raise_on_error=False,
-                                    run_config={**QUIET, "resources": {"run_dir": {"config": {"run_dir": str(rd)}}}},
-                                    tags={"run_dir": str(rd)})
-    if not result.success:
-        failures = [e.message for e in result.all_events if e.is_step_failure]
-        raise RunFailed(f"dagster run {result.run_id} failed (run_dir {rd}): {failures[:1]}")
+    instance.add_dynamic_partitions(init_date_partitions_name(key), sorted({i for _, i in partitions}))
+    job = build_definitions([cfg]).resolve_job_def(forecast_job_name(key))
+    run_config = {**QUIET, "resources": {"run_dir": {"config": {"run_dir": str(rd)}}}}
+    for season_year, init_date in partitions:
+        partition = MultiPartitionKey({"season_year": str(season_year), "init_date": init_date})
+        result = job.execute_in_process(instance=instance, partition_key=partition, raise_on_error=False,
+                                        run_config=run_config, tags={"run_dir": str(rd)})
+        if not result.success:
+            failures = [e.message for e in result.all_events if e.is_step_failure]
+            raise RunFailed(f"dagster run {result.run_id} failed (run_dir {rd}): {failures[:1]}")
     return rd

@@ -80,3 +80,34 @@ def test_forecast_errors_name_what_is_missing(small_config, tmp_path, capsys):
     assert main(["run", "forecast", "--run-dir", str(rd), "--season-year", "2011", "--init-date", "2011-08-01"]) == 2
     assert "models/corn_usa/production/ has no model" in capsys.readouterr().err
     assert not (rd.root / "forecast").exists()
+
+
+def test_backfill_over_two_seasons_and_three_init_dates(hindcast_dir, capsys):
+    from dagster import DagsterInstance
+
+    before = len(DagsterInstance.get().get_runs())
+    argv = ["backfill", "forecast", "--run-dir", str(hindcast_dir), "--season-years", "2010", "2011",
+            "--init-dates", "07-01", "08-01", "09-01"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 7 and out[-1] == str(hindcast_dir) and out[0].startswith("national forecast 2010 as of 2010-07-01")
+    for season in (2010, 2011):
+        for md in ("07-01", "08-01", "09-01"):
+            folder = hindcast_dir.root / "forecast" / str(season) / f"{season}-{md}"
+            assert (folder / "postprocessed" / "national.parquet").exists()
+            preds = hindcast_dir.read_parquet(folder / "preds" / "walk_forward_preds.parquet")
+            assert set(preds["fold"]) == {str(season)}
+    runs = DagsterInstance.get().get_runs()[: len(DagsterInstance.get().get_runs()) - before]
+    assert len(runs) == 6 and all(r.is_success for r in runs)
+    assert main(argv) == 0  # a second backfill of the same partitions rewrites nothing and succeeds
+
+
+def test_replay_lets_the_sensor_make_each_forecast_as_its_data_arrives(hindcast_dir, capsys):
+    assert main(["replay", "--run-dir", str(hindcast_dir), "--season-year", "2011"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out[-1] == str(hindcast_dir) and len(out) == 13
+    assert out[3] == "data through 2011-04-30: no new forecast"
+    assert out[4].startswith("data through 2011-05-31: 2011-06-01: ")
+    assert out[8].startswith("data through 2011-09-30: 2011-10-01: ") and out[9].endswith("no new forecast")
+    made = sorted(p.name for p in (hindcast_dir.root / "forecast" / "2011").iterdir())
+    assert made == ["2011-06-01", "2011-07-01", "2011-08-01", "2011-09-01", "2011-10-01"]
