@@ -156,6 +156,11 @@ def conformal_path(rd: RunDir, mode: str):
     return rd.root / "conformal" / f"{mode}.parquet"
 
 
+def conformal_by_init_path(rd: RunDir, mode: str):
+    """Sidecars calibrated per forecast init month-day (column `init_md`), from the hindcast by init date."""
+    return rd.root / "conformal" / "by_init_date" / f"{mode}.parquet"
+
+
 def postprocessed_path(rd: RunDir, name: str):
     """`national` (DESIGN.md §4) or `geo` (the geo-level rows the national figures come from)."""
     return rd.root / "postprocessed" / f"{name}.parquet"

@@ -33,24 +33,47 @@ def predictions_by_init_date(cfg: ExperimentConfig, data: ExperimentData, geos: 
     return pd.concat(frames, ignore_index=True)
 
 
-def skill_by_init_date(cfg: ExperimentConfig, geo: pd.DataFrame, yields: pd.DataFrame,
-                       sidecars: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """RMSE, MAPE and interval coverage per init month-day, geo and national, model vs trend.
-    National predictions weight by the previous season's areas (what a forecaster has)."""
-    rows = []
-    mode = cfg.conformal.modes[0]
+def national_by_init_date(geo: pd.DataFrame, yields: pd.DataFrame) -> pd.DataFrame:
+    """National rows per (init month-day, season): predictions weighted by the previous season's
+    areas (what a forecaster has), the actual by the season's own areas."""
+    frames = []
     for md, g in geo.groupby("init_md", sort=False):
         predicted = national_from_geo(g, ["prediction", "trend"], aggregation_weights(g, yields, "previous"))
         truth = national_from_geo(g, ["actual"], aggregation_weights(g, yields, "actual"))
         national = predicted.merge(truth[["season_year", "actual"]], on="season_year")
-        national["fold"] = national["season_year"].astype(str)
-        for level, frame in (("geo", g), ("national", national)):
-            scope = pp.with_intervals(frame, {mode: sidecars[mode]}, level) if mode in sidecars else frame
-            cover = coverage_table(scope, [mode], cfg.conformal.levels, level) if mode in sidecars else None
-            row = {"init_md": md, "level": level, "n": len(frame),
-                   "rmse": rmse(frame["actual"], frame["prediction"]), "mape": mape(frame["actual"], frame["prediction"]),
-                   "rmse_trend": rmse(frame["actual"], frame["trend"]), "mape_trend": mape(frame["actual"], frame["trend"])}
-            if cover is not None:
-                row |= {f"coverage_{mode}_{round(r.level * 100)}": r.coverage for r in cover.itertuples()}
-            rows.append(row)
+        frames.append(national.assign(init_md=md, fold=national["season_year"].astype(str)))
+    return pd.concat(frames, ignore_index=True)
+
+
+def sidecars_by_init_date(cfg: ExperimentConfig, geo: pd.DataFrame, national: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Conformal sidecars per init month-day: a forecast made on 1 July is calibrated on the
+    residuals of earlier seasons' 1 July forecasts (end-of-season residuals are too narrow)."""
+    out = {}
+    for md in cfg.forecast.init_dates:
+        per_md = pp.conformal_sidecars(cfg, geo[geo["init_md"] == md], national[national["init_md"] == md])
+        for mode, table in per_md.items():
+            out.setdefault(mode, []).append(table.assign(init_md=md))
+    return {mode: pd.concat(tables, ignore_index=True) for mode, tables in out.items()}
+
+
+def for_init(sidecars: dict[str, pd.DataFrame], init_md: str) -> dict[str, pd.DataFrame]:
+    return {mode: t[t["init_md"] == init_md] for mode, t in sidecars.items()}
+
+
+def skill_by_init_date(cfg: ExperimentConfig, geo: pd.DataFrame, national: pd.DataFrame,
+                       sidecars: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """RMSE, MAPE and interval coverage (per-init-date calibration) per init month-day, geo and
+    national, model vs trend."""
+    rows = []
+    mode = cfg.conformal.modes[0]
+    for md in cfg.forecast.init_dates:
+        for level, frame in (("geo", geo[geo["init_md"] == md]), ("national", national[national["init_md"] == md])):
+            cover = coverage_table(pp.with_intervals(frame, for_init(sidecars, md), level), [mode],
+                                   cfg.conformal.levels, level)
+            rows.append({"init_md": md, "level": level, "n": len(frame),
+                         "rmse": rmse(frame["actual"], frame["prediction"]),
+                         "mape": mape(frame["actual"], frame["prediction"]),
+                         "rmse_trend": rmse(frame["actual"], frame["trend"]),
+                         "mape_trend": mape(frame["actual"], frame["trend"]),
+                         **{f"coverage_{mode}_{round(r.level * 100)}": r.coverage for r in cover.itertuples()}})
     return pd.DataFrame(rows)

@@ -42,7 +42,8 @@ def test_one_range_run_writes_every_fold_in_the_rundir_layout(small_config, tmp_
     for fold in ["2009", "2010", "2011"]:
         assert _files(rd.preds_dir("corn_usa", fold)) == PRED_FILES
     assert _files(rd.preds_dir("corn_usa", "production")) == {"train_preds.parquet", "lightgbm"}
-    assert _files(rd.root / "conformal") == {"absolute.parquet", "relative.parquet"}
+    assert _files(rd.root / "conformal") == {"absolute.parquet", "relative.parquet", "by_init_date"}
+    assert _files(rd.root / "conformal" / "by_init_date") == {"absolute.parquet", "relative.parquet"}
     assert _files(rd.root / "postprocessed") == {"geo.parquet", "national.parquet"}
     assert _files(rd.root / "reports") == REPORTS
     assert _files(rd.root / "delivery") == {"Treefera_corn_usa_Hindcast_run.csv"}

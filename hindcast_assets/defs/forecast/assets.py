@@ -82,10 +82,19 @@ def preds_step(view: art.RunDirView, season: int, init: str) -> FoldRecord:
                       {"bias_corrected": float(models[-1] is not None)})
 
 
-def _sidecars(view: art.RunDirView) -> dict[str, pd.DataFrame]:
-    """The run's conformal sidecars, or none (a production-only run_dir: forecasts without intervals)."""
-    modes = [m for m in view.cfg.conformal.modes if art.conformal_path(view.run_dir, m).exists()]
-    return art.read_sidecars(view.run_dir, modes)
+def _sidecars(view: art.RunDirView, init: str) -> dict[str, pd.DataFrame]:
+    """Sidecars calibrated for this init month-day where the hindcast made them, else the
+    end-of-season ones, else none (a production-only run_dir: forecasts without intervals)."""
+    rd, md = view.run_dir, init[5:]
+    out = {}
+    for mode in view.cfg.conformal.modes:
+        by_init = art.conformal_by_init_path(rd, mode)
+        table = rd.read_parquet(by_init) if by_init.exists() else None
+        if table is not None and md in set(table["init_md"]):
+            out[mode] = table[table["init_md"] == md]
+        elif art.conformal_path(rd, mode).exists():
+            out[mode] = rd.read_parquet(art.conformal_path(rd, mode))
+    return out
 
 
 def national_step(view: art.RunDirView, season: int, init: str) -> FoldRecord:
@@ -95,7 +104,7 @@ def national_step(view: art.RunDirView, season: int, init: str) -> FoldRecord:
     actual = pp.national_preds(view.cfg, geo.dropna(subset=["actual"]), view.data.yields) if geo["actual"].notna().all() \
         else None
     national["actual"] = actual["actual"].to_numpy() if actual is not None else np.nan
-    national = pp.with_intervals(national, _sidecars(view), "national")
+    national = pp.with_intervals(national, _sidecars(view, init), "national")
     written = view.run_dir.write_parquet(folder / "postprocessed" / "national.parquet", national)
     return FoldRecord(f"{season}/{init}", [written], len(national),
                       {"national_prediction": float(national["prediction"].iloc[0])})
@@ -104,7 +113,7 @@ def national_step(view: art.RunDirView, season: int, init: str) -> FoldRecord:
 def delivery_step(view: art.RunDirView, season: int, init: str) -> FoldRecord:
     rd = view.run_dir
     folder = art.forecast_dir(rd, season, init)
-    sidecars = _sidecars(view)
+    sidecars = _sidecars(view, init)
     geo = pp.with_intervals(rd.read_parquet(folder / "preds" / "walk_forward_preds.parquet"), sidecars, "geo")
     national = rd.read_parquet(folder / "postprocessed" / "national.parquet")
     for frame in (geo, national):

@@ -13,8 +13,7 @@ from hindcast_assets.core import report
 from hindcast_assets.core.data import load_references
 from hindcast_assets.core.delivery import delivery_file_name, delivery_frame
 from hindcast_assets.core.evaluation import compare_models, evaluate
-from hindcast_assets.core.skill_by_init import predictions_by_init_date
-from hindcast_assets.core.skill_by_init import skill_by_init_date as skill_by_init
+from hindcast_assets.core import skill_by_init as sbi
 from hindcast_assets.defs.hindcast.fold_runs import run_folds, track
 from hindcast_assets.defs.metadata import FoldRecord, artefact_metadata, fold_metadata
 from hindcast_assets.defs.resources import MlflowTracking, RunDirResource
@@ -122,17 +121,21 @@ def build_evaluation_assets(cfg: ExperimentConfig, folds: PartitionsDefinition,
         return [bias_corrector, conformal, national, evaluation, hindcast_delivery]
 
     @asset(key=AssetKey([key, "skill_by_init_date"]), group_name=key, deps=[conformal],
-           description="Walk-forward skill at each forecast init date (only data known by then).")
+           description="Walk-forward skill at each forecast init date (only data known by then), and "
+                       "conformal sidecars calibrated per init date for the forecasts.")
     def skill_by_init_date(context: AssetExecutionContext, run_dir: RunDirResource,
                            mlflow: MlflowTracking) -> MaterializeResult:
         view = art.RunDirView(run_dir.for_experiment(key))
         rd, c = view.run_dir, view.cfg
         models = {f: art.read_fold_models(rd, key, f) for f in c.test_folds}
-        geo = predictions_by_init_date(c, view.data, view.geos, models)
-        table = skill_by_init(c, geo, view.data.yields, art.read_sidecars(rd, c.conformal.modes))
+        geo = sbi.predictions_by_init_date(c, view.data, view.geos, models)
+        national = sbi.national_by_init_date(geo, view.data.yields)
+        sidecars = sbi.sidecars_by_init_date(c, geo, national)
+        table = sbi.skill_by_init_date(c, geo, national, sidecars)
         reports = rd.root / "reports"
-        written = [rd.write_text(reports / "skill_by_init_date.csv", table.to_csv(index=False)),
-                   rd.write_bytes(reports / "skill_by_init_date.png", report.skill_by_init_plot(c, table))]
+        written = [rd.write_parquet(art.conformal_by_init_path(rd, m), t) for m, t in sidecars.items()]
+        written += [rd.write_text(reports / "skill_by_init_date.csv", table.to_csv(index=False)),
+                    rd.write_bytes(reports / "skill_by_init_date.png", report.skill_by_init_plot(c, table))]
         track(context, mlflow, view, metrics={f"init_{r.init_md}_{r.level}_rmse": float(r.rmse)
                                               for r in table.itertuples()})
         return MaterializeResult(metadata=artefact_metadata(rd, written, len(table)) | {
