@@ -5,6 +5,8 @@ init date the months not yet ended are unknown, and they take the geo's training
 (its fill value), so their anomaly features are zero ("an average rest of season"). The same
 as-of feature function as the hindcast builds the known months. Static season features are
 never known at an init date and are refused.
+Measured against a model per init date (corn_usa, LightGBM, state RMSE 1990-2011): 1 Jun 17.12 vs
+17.87, 1 Jul 16.32 vs 16.56, 1 Aug 14.58 vs 14.37, 1 Sep 14.08 vs 14.07, 1 Oct equal.
 """
 from __future__ import annotations
 
