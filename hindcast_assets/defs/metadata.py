@@ -18,6 +18,23 @@ class FoldRecord:
     events: list[dict] = field(default_factory=list)
 
 
+@dataclass
+class StepRecord:
+    """What a whole-run (unpartitioned) step wrote: files, rows, scalar metadata, tables for the
+    UI (markdown) and metrics for MLflow."""
+
+    written: Sequence[Written]
+    rows: int
+    extra: dict[str, float] = field(default_factory=dict)
+    tables: dict[str, str] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+def step_metadata(run_dir: RunDir, record: StepRecord) -> dict:
+    return artefact_metadata(run_dir, record.written, record.rows, **record.extra) | {
+        name: MetadataValue.md(table) for name, table in record.tables.items()}
+
+
 def artefact_metadata(run_dir: RunDir, written: Sequence[Written], rows: int, **extra) -> dict:
     meta = {"run_dir": MetadataValue.path(str(run_dir)), "rows": rows}
     meta |= {"path": MetadataValue.path(written[0].path), "sha256": written[0].sha256} if len(written) == 1 else {}
