@@ -5,9 +5,12 @@ static features `geo_id, season_year, <feature columns>`.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+from collections import OrderedDict
+from dataclasses import dataclass, field
 
 import fsspec
+from fsspec.implementations.local import LocalFileSystem
 import pandas as pd
 
 from hindcast_assets.config import ExperimentConfig
@@ -17,11 +20,16 @@ class InputError(ValueError):
     """Bad input data; the message names the file and the field."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ExperimentData:
+    """Validated inputs. Shared by every stage of a process (see `load_experiment_data`): treat
+    the frames as read-only. `derived` memoises what is computed from them (e.g. the season
+    feature table), living and dying with the data it came from."""
+
     yields: pd.DataFrame
     indices: pd.DataFrame | None = None
     static: pd.DataFrame | None = None
+    derived: dict = field(default_factory=dict, repr=False)
 
 
 def _read(url: str, what: str) -> pd.DataFrame:
@@ -107,9 +115,44 @@ def load_static(cfg: ExperimentConfig) -> pd.DataFrame | None:
     return df
 
 
+_LOADED: OrderedDict[tuple, ExperimentData] = OrderedDict()
+_KEEP = 2  # experiments' inputs kept per process
+
+
+def _signature(url: str | None) -> tuple | None:
+    """What identifies a file's content without reading it: size, mtime (ns) and inode locally;
+    size and etag or mtime elsewhere. A rewritten input gets a new signature."""
+    if url is None:
+        return None
+    fs, path = fsspec.core.url_to_fs(url)
+    if not fs.exists(path):
+        return (url, "missing")
+    if isinstance(fs, LocalFileSystem):
+        st = os.stat(path)
+        return (url, st.st_size, st.st_mtime_ns, st.st_ino)
+    info = fs.info(path)
+    return (url, info.get("size"), str(info.get("ETag") or info.get("etag") or info.get("mtime")
+                                       or info.get("LastModified")))
+
+
 def load_experiment_data(cfg: ExperimentConfig) -> ExperimentData:
-    """All inputs of an experiment, validated (this is the preflight's data half)."""
-    return ExperimentData(yields=load_yields(cfg), indices=load_indices(cfg), static=load_static(cfg))
+    """All inputs of an experiment, validated (this is the preflight's data half).
+
+    Memoised per process on the config's input fields and the files' signatures: in a run every
+    asset opens the run_dir afresh, and re-reading and re-validating a county-scale indices table
+    (7 M rows) per asset cost more than the orchestration itself (benchmarks/README.md)."""
+    c = cfg
+    key = (c.inputs.model_dump_json(), c.columns.model_dump_json(), c.features.model_dump_json(),
+           c.hindcast.last_test_year, *(_signature(u) for u in (c.inputs.yields, c.inputs.indices,
+                                                               c.inputs.static_features)))
+    if key in _LOADED:
+        _LOADED.move_to_end(key)
+        return _LOADED[key]
+    data = ExperimentData(yields=load_yields(cfg), indices=load_indices(cfg), static=load_static(cfg))
+    _LOADED[key] = data
+    while len(_LOADED) > _KEEP:
+        _LOADED.popitem(last=False)
+    return data
 
 
 def load_references(cfg: ExperimentConfig) -> pd.DataFrame | None:

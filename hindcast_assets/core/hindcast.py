@@ -11,7 +11,7 @@ from hindcast_assets.config import ExperimentConfig
 from hindcast_assets.core.data import ExperimentData
 from hindcast_assets.core.detrend import LinearTrend
 from hindcast_assets.core.features import (KEYS, apply_fill_values, feature_columns, model_feature_columns,
-                                            season_features, with_anomalies)
+                                            season_feature_table, with_anomalies)
 from hindcast_assets.core.features import fit_fill_values as _fit_fill_values
 from hindcast_assets.core.splits import Fold, walk_forward_fold
 from hindcast_assets.models import TrainedModel, train_one
@@ -46,8 +46,7 @@ def design_frame(cfg: ExperimentConfig, data: ExperimentData, geos: list[str], s
     Geo-seasons with no yield row are dropped: there is nothing to train on or score there.
     """
     rows = _rows(data.yields, geos, seasons)
-    feats = season_features(data, cfg, rows["geo_id"], rows["season_year"])
-    frame = rows.merge(feats, on=KEYS, how="left")
+    frame = rows.merge(season_feature_table(data, cfg, geos), on=KEYS, how="left")
     frame.insert(4, "trend", detrender.trend(frame["geo_id"], frame["season_year"]))
     frame.insert(5, "residual", frame["target"] - frame["trend"])
     return frame.reset_index(drop=True)

@@ -24,12 +24,14 @@ def predictions_by_init_date(cfg: ExperimentConfig, data: ExperimentData, geos: 
     for fold, models in fold_models.items():
         season = int(fold)
         present = sorted(set(data.yields.loc[data.yields["season_year"] == season, "geo_id"]) & set(geos))
-        for md in cfg.forecast.init_dates:
-            init = dt.date(season, *parse_month_day(md))
-            known = indices_known_at(data.indices, present, season, init)
-            preds = predict_rows(cfg, models, forecast_features(cfg, known, present, season, init))
-            keys = pd.MultiIndex.from_frame(preds[["geo_id", "season_year"]])
-            frames.append(preds.assign(fold=fold, init_md=md, actual=actual.reindex(keys).to_numpy(float)))
+        in_season = data.indices[data.indices["date"].dt.year == season]  # once, not per init date
+        inits = [dt.date(season, *parse_month_day(md)) for md in cfg.forecast.init_dates]
+        rows = pd.concat([forecast_features(cfg, indices_known_at(in_season, present, season, init), present,
+                                            season, init) for init in inits], ignore_index=True)
+        preds = predict_rows(cfg, models, rows)  # every init date at once: rows are independent
+        keys = pd.MultiIndex.from_frame(preds[["geo_id", "season_year"]])
+        frames.append(preds.assign(fold=fold, init_md=preds["init_date"].str[5:],
+                                   actual=actual.reindex(keys).to_numpy(float)))
     return pd.concat(frames, ignore_index=True)
 
 
