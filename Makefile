@@ -7,14 +7,14 @@ VENV := .venv
 export DAGSTER_HOME := $(CURDIR)/.state/dagster
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: install demo test dev clean
+.PHONY: install demo test dev clean bench
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
 $(VENV)/.installed: pyproject.toml uv.lock | $(UV)
-	$(UV) sync --frozen --extra dev --quiet
+	$(UV) sync --frozen --extra dev --quiet --compile-bytecode
 	touch $@
 
 $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
@@ -34,3 +34,6 @@ dev: install  ## the Dagster UI (and daemon) on http://127.0.0.1:3000
 
 clean:
 	rm -rf $(VENV) .state
+
+bench: install  ## benchmarks/results/<date>.{json,md}; not part of make test
+	$(VENV)/bin/python benchmarks/bench.py

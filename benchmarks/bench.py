@@ -1,0 +1,292 @@
+"""`make bench`: what the pipeline costs on this machine, and how the cost grows.
+
+Every timed run is a fresh Python process (`bench.py worker ...`), so no figure is helped by what
+an earlier one left in memory, and each reports its own peak RSS. Figures are medians of the
+repeats given below. Writes `benchmarks/results/<date>.json` and `<date>.md`; see
+benchmarks/README.md for what each figure means and how to reproduce it.
+
+    python benchmarks/bench.py            # the full set (~15 min on 2 cores)
+    python benchmarks/bench.py --quick    # tiny sizes, a smoke run (the test suite runs it)
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from importlib.metadata import version
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+
+from synthetic import write_config, write_synthetic  # noqa: E402
+
+STATE_CONFIG = ROOT / "configs" / "corn_usa.yaml"
+# The county-scale runs take minutes each, so each runs once (their figures are single runs, said
+# so in the table); the cheap ones are medians of `repeats`. The whole set stays under 20 min.
+FULL = {"geos": [500, 1000, 2000, 3000], "folds": [5, 10, 20], "fold_geos": 1000, "seasons": 40,
+        "repeats": 3, "state": True, "install": True}
+QUICK = {"geos": [30, 60], "folds": [2, 3], "fold_geos": 30, "seasons": 15, "repeats": 1, "state": False,
+         "install": False}
+
+
+# ---- worker: one measured job in this process --------------------------------------------------
+
+def plain_hindcast(cfg, runs_dir: str):
+    """The hindcast's steps, fold by fold, with no Dagster: the same fits and the same writes."""
+    from hindcast_assets.core import artefacts as art
+    from hindcast_assets.core.geos import included_geos
+    from hindcast_assets.core.rundir import RunDir
+    from hindcast_assets.defs.hindcast import assets as ha
+    from hindcast_assets.defs.hindcast import evaluation_assets as ea
+
+    rd = RunDir.mint(runs_dir, cfg.experiment_key)
+    art.write_config(rd, cfg)
+    view = art.RunDirView(rd)
+    art.write_included_geos(rd, included_geos(view.data.yields, cfg.geos, cfg.hindcast.first_test_year))
+    fold_steps = [ha.detrender_step, ha.fill_values_step, ha.model_step, ha.fold_preds_step,
+                  *([ha.ensembles_step] if cfg.ensembles else []), ea.bias_corrector_step]
+    for step in fold_steps:
+        for fold in cfg.folds:
+            step(view, fold)
+    for step in ea.whole_run_steps(cfg).values():
+        step(view)
+    return rd
+
+
+def forecast_refresh(run_dir: str) -> float:
+    """Seconds from a sensor tick that sees one new init date to its delivery CSV: the replay's
+    arrivals that make exactly one forecast (2011, month by month), median."""
+    from hindcast_assets.replay import replay
+
+    times, start = [], time.perf_counter()
+    for arrival in replay(run_dir, 2011):
+        if len(arrival.forecasts) == 1:
+            times.append(time.perf_counter() - start)
+        start = time.perf_counter()
+    return statistics.median(times)
+
+
+def worker(what: str, config: str, runs_dir: str) -> dict:
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    from hindcast_assets.config import load_config
+    from hindcast_assets.runner import run_experiment
+
+    if what == "forecast-refresh":  # `config` is the run_dir of a hindcast here
+        return {"seconds": forecast_refresh(config), "max_rss_mb": _max_rss_mb()}
+    cfg = load_config(config)
+    start = time.perf_counter()
+    run_dir = None
+    if what in ("hindcast", "fit-production"):
+        run_dir = str(run_experiment(cfg, what, runs_dir).run_dir)
+    elif what == "plain":
+        run_dir = str(plain_hindcast(cfg, runs_dir))
+    else:
+        raise SystemExit(f"bench.py worker: unknown job {what!r}")
+    return {"seconds": time.perf_counter() - start, "max_rss_mb": _max_rss_mb(), "run_dir": run_dir}
+
+
+def _max_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kB
+
+
+# ---- driver -------------------------------------------------------------------------------------
+
+class Bench:
+    def __init__(self, scratch: Path):
+        self.scratch = scratch
+        self.env = {**os.environ, "DAGSTER_HOME": str(scratch / "dagster"),
+                    "MLFLOW_TRACKING_URI": f"sqlite:///{scratch / 'mlflow.db'}", "PYTHONWARNINGS": "ignore"}
+        (scratch / "dagster").mkdir(parents=True)
+        shutil.copy(ROOT / "dagster.yaml", scratch / "dagster" / "dagster.yaml")
+
+    def job(self, what: str, config: Path | str, repeats: int = 1) -> dict:
+        """Median seconds and max peak RSS of `repeats` fresh-process runs of one job."""
+        runs = []
+        for _ in range(repeats):
+            cmd = [sys.executable, __file__, "worker", what, str(config), str(self.scratch / "runs")]
+            out = subprocess.run(cmd, env=self.env, check=True, capture_output=True, text=True)
+            runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+            print(f"  {what} {Path(config).name}: {runs[-1]['seconds']:.1f} s, {runs[-1]['max_rss_mb']:.0f} MB",
+                  file=sys.stderr)
+        return {"seconds": statistics.median(r["seconds"] for r in runs),
+                "max_rss_mb": max(r["max_rss_mb"] for r in runs), "runs": [r["seconds"] for r in runs],
+                "run_dir": runs[-1].get("run_dir")}
+
+
+def startup(repeats: int = 5) -> dict:
+    """Seconds to import the code location in a fresh interpreter (what `dagster dev`, the daemon
+    and every sensor tick's code server pay), beside a bare interpreter."""
+    def median_run(code: str) -> float:
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, cwd=ROOT)
+            times.append(time.perf_counter() - start)
+        return statistics.median(times)
+
+    return {"code_location_s": median_run("import hindcast_assets.definitions"), "python_s": median_run("pass")}
+
+
+def exponent(sizes: list[int], seconds: list[float]) -> float:
+    """Slope of log(seconds) on log(size): 1.0 is linear growth."""
+    return float(np.polyfit(np.log(sizes), np.log(seconds), 1)[0])
+
+
+def install(scratch: Path) -> dict:
+    """The README's first set-up step on a fresh clone with an empty uv cache: time and size."""
+    clone = scratch / "clone"
+    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True)
+    env = {**os.environ, "UV_CACHE_DIR": str(scratch / "uv-cache")}
+    env.pop("VIRTUAL_ENV", None)
+    start = time.perf_counter()
+    subprocess.run(["make", "install"], cwd=clone, env=env, check=True, capture_output=True)
+    seconds = time.perf_counter() - start
+    size = subprocess.run(["du", "-sm", ".venv", ".state/tools"], cwd=clone, capture_output=True, text=True,
+                          check=True).stdout.split()
+    return {"seconds": seconds, "venv_mb": int(size[0]), "tools_mb": int(size[2])}
+
+
+def run(sizes: dict, out: Path) -> dict:
+    started = time.perf_counter()
+    figures: dict = {}
+    with tempfile.TemporaryDirectory(prefix="hindcast_bench_") as tmp:
+        scratch = Path(tmp)
+        bench = Bench(scratch)
+        figures["startup"] = startup(max(sizes["repeats"], 3))
+        growth, configs = {}, {}
+        for n in sizes["geos"]:
+            data = write_synthetic(scratch / f"geos{n}", n, sizes["seasons"])
+            configs[n] = write_config(data, "synthetic", sizes["folds"][-1], sizes["seasons"])
+            growth[n] = bench.job("hindcast", configs[n])
+        figures["growth_geos"] = {"points": growth, "exponent": exponent(sizes["geos"],
+                                                                          [growth[n]["seconds"] for n in growth])}
+        n, k = sizes["geos"][-1], sizes["folds"][-1]
+        plain = bench.job("plain", configs[n])
+        figures["overhead_county"] = {"geos": n, "folds": k, "dagster": growth[n], "plain": plain,
+                                      "ratio": growth[n]["seconds"] / plain["seconds"]}
+        production = bench.job("fit-production", configs[n])
+        figures["fit_production_county"] = {"seconds": production["seconds"], "runs": production["runs"],
+                                            "hindcast_s": growth[n]["seconds"],
+                                            "ratio": production["seconds"] / growth[n]["seconds"],
+                                            "one_fold_share": 1 / (k + 1)}
+        m = sizes["fold_geos"]
+        folder = configs[m].parent
+        by_folds = {f: bench.job("hindcast", write_config(folder, f"folds{f}", f, sizes["seasons"]))
+                    for f in sizes["folds"][:-1]} | {k: growth[m]}
+        figures["growth_folds"] = {"geos": m, "points": by_folds,
+                                   "exponent": exponent(list(by_folds), [p["seconds"] for p in by_folds.values()])}
+        two = bench.job("hindcast", write_config(folder, "threads2", k, sizes["seasons"], threads=2))
+        figures["parallel"] = {"geos": m, "threads_1_s": growth[m]["seconds"], "threads_2_s": two["seconds"],
+                               "speedup": growth[m]["seconds"] / two["seconds"]}
+        if sizes["state"]:
+            hindcast, plain = bench.job("hindcast", STATE_CONFIG), bench.job("plain", STATE_CONFIG)
+            production = bench.job("fit-production", STATE_CONFIG, sizes["repeats"])
+            figures["overhead_state"] = {"dagster": hindcast, "plain": plain,
+                                         "ratio": hindcast["seconds"] / plain["seconds"]}
+            figures["fit_production_state"] = {"seconds": production["seconds"], "runs": production["runs"],
+                                               "hindcast_s": hindcast["seconds"],
+                                               "ratio": production["seconds"] / hindcast["seconds"],
+                                               "one_fold_share": 1 / 23}
+            refresh = bench.job("forecast-refresh", hindcast["run_dir"])
+            figures["forecast_refresh_state"] = {"seconds": refresh["seconds"],
+                                                 "ratio": refresh["seconds"] / hindcast["seconds"]}
+        if sizes["install"]:
+            figures["install"] = install(scratch)
+    figures["bench_wall_s"] = time.perf_counter() - started
+    return write_results(figures, sizes, out)
+
+
+def write_results(figures: dict, sizes: dict, out: Path) -> dict:
+    meta = {"date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "machine": platform.machine(),
+            "cpus": os.cpu_count(), "python": platform.python_version(), "sizes": sizes,
+            "versions": {p: version(p) for p in ("dagster", "lightgbm", "xgboost-cpu", "pandas", "scikit-learn")}}
+    result = {"meta": meta, "figures": figures}
+    out.mkdir(parents=True, exist_ok=True)
+    stamp = meta["date"][:10]
+    (out / f"{stamp}.json").write_text(json.dumps(result, indent=2))
+    (out / f"{stamp}.md").write_text(markdown(result))
+    print(markdown(result))
+    return result
+
+
+def _runs(figure: dict) -> str:
+    n = len(figure.get("runs", [None]))
+    return "1 run" if n == 1 else f"median of {n}"
+
+
+def rows(f: dict) -> list[tuple[str, str, str]]:
+    """(figure, value, bar) lines of the results table, for the figures present."""
+    out = [("code location start-up", f"{f['startup']['code_location_s']:.2f} s (bare Python "
+            f"{f['startup']['python_s']:.2f} s)", "<= 3 s")]
+    for scope in ("county", "state"):
+        o = f.get(f"overhead_{scope}")
+        if o:
+            where = f"{o['geos']} geos x {o['folds']} folds" if scope == "county" else "corn_usa, 23 folds"
+            out.append((f"orchestration overhead, {where}", f"{o['ratio']:.3f} (Dagster {o['dagster']['seconds']:.1f} s"
+                        f" / plain loop {o['plain']['seconds']:.1f} s; {_runs(o['plain'])})", "<= 1.10"))
+        p = f.get(f"fit_production_{scope}")
+        if p:
+            out.append((f"fit-production / hindcast, {scope}", f"{p['ratio']:.3f} ({p['seconds']:.1f} s / "
+                        f"{p['hindcast_s']:.1f} s; one fold's share {p['one_fold_share']:.3f}; {_runs(p)})",
+                        "-> one fold"))
+    r = f.get("forecast_refresh_state")
+    if r:
+        out.append(("forecast refresh, sensor tick to delivery CSV", f"{r['seconds']:.1f} s ({r['ratio']:.3f} of "
+                    "the hindcast)", "-"))
+    for dim in ("geos", "folds"):
+        g = f[f"growth_{dim}"]
+        points = ", ".join(f"{k}: {v['seconds']:.0f} s / {v['max_rss_mb']:.0f} MB" for k, v in g["points"].items())
+        out.append((f"growth in {dim} (wall / peak RSS)", f"{points}; exponent {g['exponent']:.2f}", "<= 1 (linear)"))
+    par = f["parallel"]
+    out.append((f"model threads 2 vs 1, {par['geos']} geos", f"speed-up {par['speedup']:.2f} "
+                f"({par['threads_1_s']:.1f} s -> {par['threads_2_s']:.1f} s)", "-"))
+    if "install" in f:
+        i = f["install"]
+        out.append(("install (make install, fresh clone, empty uv cache)",
+                    f"{i['seconds']:.0f} s, .venv {i['venv_mb']} MB + uv {i['tools_mb']} MB", "-"))
+    out.append(("make bench wall time", f"{f['bench_wall_s'] / 60:.1f} min", "< 20 min"))
+    return out
+
+
+def markdown(result: dict) -> str:
+    meta = result["meta"]
+    head = [f"# Benchmarks {meta['date']}", "",
+            f"{meta['machine']}, {meta['cpus']} CPUs, Python {meta['python']}; "
+            + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()), "",
+            "| figure | value | bar |", "|---|---|---|"]
+    return "\n".join(head + [f"| {a} | {b} | {c} |" for a, b, c in rows(result["figures"])]) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command")
+    w = sub.add_parser("worker", help="internal: time one job in this process, print JSON")
+    w.add_argument("what", choices=["hindcast", "plain", "fit-production", "forecast-refresh"])
+    w.add_argument("config")
+    w.add_argument("runs_dir")
+    p.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run")
+    p.add_argument("--out", default=str(HERE / "results"), help="folder for <date>.json and <date>.md")
+    args = p.parse_args(argv)
+    if args.command == "worker":
+        print(json.dumps(worker(args.what, args.config, args.runs_dir)))
+    else:
+        run(QUICK if args.quick else FULL, Path(args.out))
+
+
+if __name__ == "__main__":
+    main()
