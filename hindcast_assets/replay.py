@@ -48,7 +48,8 @@ def replay(run_dir: str, season_year: int) -> Iterator[Arrival]:
             made = []
             if isinstance(result, SensorResult):
                 cursor = result.cursor
-                inits = [r.partition_key.keys_by_dimension["init_date"] for r in result.run_requests]
+                inits = [f"{season_year}-{r.partition_key.keys_by_dimension['init_date']}"
+                         for r in result.run_requests]
                 run_forecasts(run_dir, [(season_year, init) for init in inits])
                 made = [(init, rd.read_parquet(art.forecast_dir(rd, season_year, init) / "postprocessed"
                                                / "national.parquet").iloc[0]) for init in inits]

@@ -89,12 +89,12 @@ def run_forecasts(run_dir: str, partitions: list[tuple[int, str]]) -> RunDir:
     (nothing runs on a bad date, season or missing model), then one in-process Dagster run each:
     a multi-partition range would also span other seasons' init dates, so each forecast is its
     own small run (~1 s here), all in one process."""
-    from dagster import DagsterInstance, MultiPartitionKey
+    from dagster import DagsterInstance
 
     from hindcast_assets.core.artefacts import forecast_fold, read_config, read_fold_models
     from hindcast_assets.core.forecast import parse_init_date
     from hindcast_assets.definitions import build_definitions
-    from hindcast_assets.defs.forecast.assets import init_date_partitions_name
+    from hindcast_assets.defs.forecast.assets import init_date_partitions_name, partition_key
     from hindcast_assets.defs.hindcast.jobs import forecast_job_name
 
     rd = RunDir(run_dir)
@@ -107,12 +107,12 @@ def run_forecasts(run_dir: str, partitions: list[tuple[int, str]]) -> RunDir:
                                  f"{cfg.forecast_season_years[0]}-{cfg.forecast_season_years[-1]}")
         read_fold_models(rd, key, forecast_fold(rd, key, cfg, season_year))  # a missing model: one clear error
     instance = DagsterInstance.get()
-    instance.add_dynamic_partitions(init_date_partitions_name(key), sorted({i for _, i in partitions}))
+    instance.add_dynamic_partitions(init_date_partitions_name(key), sorted({i[5:] for _, i in partitions}))
     job = build_definitions([cfg]).resolve_job_def(forecast_job_name(key))
     run_config = {**QUIET, "resources": {"run_dir": {"config": {"run_dir": str(rd)}}}}
     for season_year, init_date in partitions:
-        partition = MultiPartitionKey({"season_year": str(season_year), "init_date": init_date})
-        result = job.execute_in_process(instance=instance, partition_key=partition, raise_on_error=False,
+        result = job.execute_in_process(instance=instance, partition_key=partition_key(season_year, init_date),
+                                        raise_on_error=False,
                                         run_config=run_config, tags={"run_dir": str(rd)})
         if not result.success:
             failures = [e.message for e in result.all_events if e.is_step_failure]

@@ -111,3 +111,27 @@ def test_replay_lets_the_sensor_make_each_forecast_as_its_data_arrives(hindcast_
     assert out[8].startswith("data through 2011-09-30: 2011-10-01: ") and out[9].endswith("no new forecast")
     made = sorted(p.name for p in (hindcast_dir.root / "forecast" / "2011").iterdir())
     assert made == ["2011-06-01", "2011-07-01", "2011-08-01", "2011-09-01", "2011-10-01"]
+
+
+def test_a_range_over_seasons_is_one_run_as_a_ui_backfill_makes_it(hindcast_dir):
+    """Every season x init month-day is a valid partition, so the single-run ranges that a UI
+    backfill of a rectangle becomes (one init month-day, consecutive seasons) all succeed."""
+    from dagster import AssetKey, DagsterInstance
+
+    from hindcast_assets.core.artefacts import read_config
+    from hindcast_assets.definitions import build_definitions
+    from hindcast_assets.runner import RANGE_END, RANGE_START
+
+    instance = DagsterInstance.get()
+    instance.add_dynamic_partitions("corn_usa__init_date", ["07-01", "08-01"])
+    job = build_definitions([read_config(hindcast_dir)]).resolve_job_def("corn_usa__forecast")
+    result = job.execute_in_process(
+        instance=instance, tags={RANGE_START: "08-01|2010", RANGE_END: "08-01|2011"},
+        run_config={"resources": {"run_dir": {"config": {"run_dir": str(hindcast_dir)}}}})
+    assert result.success
+    for season in (2010, 2011):
+        assert (hindcast_dir.root / "forecast" / str(season) / f"{season}-08-01" / "delivery"
+                / f"Treefera_corn_usa_Forecast_{season}_{season}-08-01.csv").exists()
+    assert not (hindcast_dir.root / "forecast" / "2011" / "2011-07-01").exists()
+    done = instance.get_materialized_partitions(AssetKey(["corn_usa", "forecast_delivery"]))
+    assert {str(k) for k in done} == {"08-01|2010", "08-01|2011"}

@@ -32,19 +32,18 @@ def test_sensor_requests_each_new_init_date_once(small_config, input_dir, tmp_pa
     _data_through(input_dir, "2011-06-30")
     first = _tick(sensor, instance, None)
     assert isinstance(first, SensorResult)
-    assert [r.partition_key.keys_by_dimension["init_date"] for r in first.run_requests] == ["2011-06-01",
-                                                                                          "2011-07-01"]
+    assert [r.partition_key.keys_by_dimension["init_date"] for r in first.run_requests] == ["06-01", "07-01"]
     full[full["date"] <= pd.Timestamp("2011-07-31")].to_parquet(input_dir / "us_state_corn" / "indices.parquet",
                                                                  index=False)
     second = _tick(sensor, instance, first.cursor)
     assert len(second.run_requests) == 1 and second.run_requests[0].partition_key.keys_by_dimension == {
-        "season_year": "2011", "init_date": "2011-08-01"}
+        "season_year": "2011", "init_date": "08-01"}
     (added,) = second.dynamic_partitions_requests
-    assert added.partition_keys == ["2011-08-01"] and added.partitions_def_name == "corn_usa__init_date"
+    assert added.partition_keys == ["08-01"] and added.partitions_def_name == "corn_usa__init_date"
     assert isinstance(_tick(sensor, instance, second.cursor), SkipReason)  # the same data again: nothing
 
     newer = run_experiment(cfg, "hindcast", runs).run_dir  # a new production model, now current
     again = _tick(sensor, instance, second.cursor)
     assert sorted(r.partition_key.keys_by_dimension["init_date"] for r in again.run_requests) == [
-        "2011-06-01", "2011-07-01", "2011-08-01"]
+        "06-01", "07-01", "08-01"]
     assert {r.tags["run_dir"] for r in again.run_requests} == {str(newer)}

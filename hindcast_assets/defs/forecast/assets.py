@@ -1,5 +1,5 @@
 """Forecast assets of one experiment (DESIGN.md §4 `forecast/`, §5 `forecast_*`), partitioned by
-season_year x init_date (init dates are dynamic: added as predictor data arrives).
+season_year x init_date (init month-days are dynamic: added as predictor data reaches them).
 
 Each writes `forecast/<season_year>/<init_date>/`. A season is forecast by the production fold,
 or, for a season the hindcast tested, by that season's own walk-forward fold, so a replay of a
@@ -8,10 +8,11 @@ past season never uses a model that saw it.
 import numpy as np
 import pandas as pd
 from dagster import (AllPartitionMapping, AssetDep, AssetExecutionContext, AssetKey, AssetsDefinition,
-                     BackfillPolicy, DynamicPartitionsDefinition, MaterializeResult, MultiPartitionsDefinition,
+                     BackfillPolicy, DynamicPartitionsDefinition, MaterializeResult, MultiPartitionKey,
+                     MultiPartitionsDefinition,
                      StaticPartitionsDefinition, asset)
 
-from hindcast_assets.config import ExperimentConfig
+from hindcast_assets.config import ExperimentConfig, parse_month_day
 from hindcast_assets.core import artefacts as art
 from hindcast_assets.core import forecast as fc
 from hindcast_assets.core import postprocess as pp
@@ -28,17 +29,31 @@ def init_date_partitions_name(key: str) -> str:
 
 
 def forecast_partitions(cfg: ExperimentConfig) -> MultiPartitionsDefinition:
+    """season_year x init_date, where an init_date key is the month-day in the season (`08-01`):
+    the date is `<season_year>-<MM-DD>`. Every combination is a valid forecast, so any
+    selection in the UI (a season x all init dates, a rectangle) backfills; with full dates as
+    keys, most combinations were impossible (2010 as of 2011-08-01) and failed their runs."""
     return MultiPartitionsDefinition({
         SEASON: StaticPartitionsDefinition([str(y) for y in cfg.forecast_season_years]),
         INIT: DynamicPartitionsDefinition(name=init_date_partitions_name(cfg.experiment_key))})
 
 
+def partition_key(season_year: int, init_date: str) -> MultiPartitionKey:
+    """The partition of the forecast of `season_year` as of `init_date` (YYYY-MM-DD)."""
+    fc.parse_init_date(init_date, season_year)
+    return MultiPartitionKey({SEASON: str(season_year), INIT: init_date[5:]})
+
+
 def partition_dims(key) -> tuple[int, str]:
-    """(season_year, init_date) of a multi-partition key (object or 'init|season' string)."""
+    """(season_year, init date YYYY-MM-DD) of a multi-partition key (object or 'MM-DD|season')."""
     dims = key.keys_by_dimension if hasattr(key, "keys_by_dimension") else dict(zip((INIT, SEASON), key.split("|")))
     season = int(dims[SEASON])
-    fc.parse_init_date(dims[INIT], season)
-    return season, dims[INIT]
+    try:
+        parse_month_day(dims[INIT])
+    except ValueError as exc:
+        raise fc.ForecastError(f"init_date partition {dims[INIT]!r}: {exc} (keys are month-days, e.g. 08-01)") \
+            from None
+    return season, f"{season}-{dims[INIT]}"
 
 
 def _each(context: AssetExecutionContext, view: art.RunDirView, step) -> list[FoldRecord]:

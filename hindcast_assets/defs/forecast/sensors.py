@@ -3,14 +3,14 @@ run_dir's production model changes. Idempotent: the cursor remembers what was re
 import json
 
 import pandas as pd
-from dagster import (AddDynamicPartitionsRequest, DefaultSensorStatus, MultiPartitionKey, RunRequest,
+from dagster import (AddDynamicPartitionsRequest, DefaultSensorStatus, RunRequest,
                      SensorEvaluationContext, SensorResult, SkipReason, sensor)
 
 from hindcast_assets.config import ExperimentConfig
 from hindcast_assets.core import artefacts as art
 from hindcast_assets.core.forecast import available_init_dates
 from hindcast_assets.core.rundir import RunDir, content_hash
-from hindcast_assets.defs.forecast.assets import init_date_partitions_name
+from hindcast_assets.defs.forecast.assets import init_date_partitions_name, partition_key
 from hindcast_assets.defs.hindcast.jobs import forecast_job_name
 from hindcast_assets.defs.resources import read_current
 from hindcast_assets.paths import default_runs_dir
@@ -47,11 +47,10 @@ def build_forecast_sensor(cfg: ExperimentConfig, runs_dir: str | None = None):
         if not new:
             return SkipReason(f"{key}: nothing new (data through {latest})")
         new_inits = [k.rsplit("|", 1)[1] for k in new]
-        requests = [RunRequest(run_key=k, partition_key=MultiPartitionKey(
-            {"season_year": str(latest.year), "init_date": init}), tags={"run_dir": current})
+        requests = [RunRequest(run_key=k, partition_key=partition_key(latest.year, init), tags={"run_dir": current})
                     for k, init in zip(new, new_inits)]
         return SensorResult(run_requests=requests, cursor=json.dumps(sorted(done | wanted)),
                             dynamic_partitions_requests=[AddDynamicPartitionsRequest(
-                                init_date_partitions_name(key), new_inits)])
+                                init_date_partitions_name(key), sorted({init[5:] for init in new_inits}))])
 
     return forecast_refresh
