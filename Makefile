@@ -35,5 +35,5 @@ dev: install  ## the Dagster UI (and daemon) on http://127.0.0.1:3000
 clean:
 	rm -rf $(VENV) .state
 
-bench: install  ## benchmarks/results/<date>.{json,md}; not part of make test
+bench: install  ## benchmarks/results/<date>T<HHMM>.{json,md}; not part of make test
 	$(VENV)/bin/python benchmarks/bench.py

@@ -83,7 +83,8 @@ def test_every_model_emits_the_same_training_events(tmp_path, input_dir, extra_m
     cfg = load_config(config)
     outcome = run_experiment(cfg, "fit-production", str(tmp_path / "runs"))
     logs = DagsterInstance.get().all_logs(outcome.dagster_run_id)
-    events = [json.loads(e.user_message) for e in logs if e.user_message.startswith('{"event"')]
+    lines = [line for e in logs for line in e.user_message.splitlines()]  # a fold's events: JSON lines
+    events = [json.loads(line) for line in lines if line.startswith('{"event"')]
     complete = [e for e in events if e["event"] == "training_complete"]
     assert sorted(e["model"] for e in complete) == sorted(cfg.base_models) and "shrunk_mean" in cfg.base_models
     assert len({tuple(sorted(e)) for e in complete}) == 1  # identical fields for every model

@@ -133,7 +133,8 @@ def build_evaluation_assets(cfg: ExperimentConfig, folds: PartitionsDefinition,
         step = whole_run_steps(cfg)[name]
 
         @asset(key=AssetKey([key, name]), group_name=key, deps=deps, description=description)
-        def _asset(context: AssetExecutionContext, run_dir: RunDirResource, mlflow: MlflowTracking) -> MaterializeResult:
+        def _asset(context: AssetExecutionContext, run_dir: RunDirResource,
+                   mlflow: MlflowTracking) -> MaterializeResult:
             view = art.RunDirView(run_dir.for_experiment(key))
             record = step(view)
             if record.metrics:
