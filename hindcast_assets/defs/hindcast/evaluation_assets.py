@@ -6,7 +6,7 @@ work is in plain `*_step(view)` functions (the benchmarks' plain loop calls the 
 assets only run them, attach metadata and track metrics.
 """
 from dagster import (AllPartitionMapping, AssetDep, AssetExecutionContext, AssetKey, AssetsDefinition,
-                     BackfillPolicy, MaterializeResult, MetadataValue, PartitionsDefinition, asset)
+                     BackfillPolicy, MaterializeResult, PartitionsDefinition, asset)
 
 from hindcast_assets.config import ExperimentConfig
 from hindcast_assets.core import artefacts as art
