@@ -45,28 +45,6 @@ QUICK = {"geos": [30, 60], "folds": [2, 3], "fold_geos": 30, "seasons": 15, "rep
 
 # ---- worker: one measured job in this process --------------------------------------------------
 
-def plain_hindcast(cfg, runs_dir: str):
-    """The hindcast's steps, fold by fold, with no Dagster: the same fits and the same writes."""
-    from hindcast_assets.core import artefacts as art
-    from hindcast_assets.core.geos import included_geos
-    from hindcast_assets.core.rundir import RunDir
-    from hindcast_assets.defs.hindcast import assets as ha
-    from hindcast_assets.defs.hindcast import evaluation_assets as ea
-
-    rd = RunDir.mint(runs_dir, cfg.experiment_key)
-    art.write_config(rd, cfg)
-    view = art.RunDirView(rd)
-    art.write_included_geos(rd, included_geos(view.data.yields, cfg.geos, cfg.hindcast.first_test_year))
-    fold_steps = [ha.detrender_step, ha.fill_values_step, ha.model_step, ha.fold_preds_step,
-                  *([ha.ensembles_step] if cfg.ensembles else []), ea.bias_corrector_step]
-    for step in fold_steps:
-        for fold in cfg.folds:
-            step(view, fold)
-    for step in ea.whole_run_steps(cfg).values():
-        step(view)
-    return rd
-
-
 def forecast_refresh(run_dir: str) -> float:
     """Seconds from a sensor tick that sees one new init date to its delivery CSV: the replay's
     arrivals that make exactly one forecast (2011, month by month), median."""
@@ -95,6 +73,8 @@ def worker(what: str, config: str, runs_dir: str) -> dict:
     if what in ("hindcast", "fit-production"):
         run_dir = str(run_experiment(cfg, what, runs_dir).run_dir)
     elif what == "plain":
+        from hindcast_assets.pipeline.loop import plain_hindcast
+
         run_dir = str(plain_hindcast(cfg, runs_dir))
     else:
         raise SystemExit(f"bench.py worker: unknown job {what!r}")

@@ -29,7 +29,7 @@ def _progress_to_stderr() -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(message)s"))
     log = logging.getLogger("hindcast_assets.progress")
-    log.addHandler(handler)
+    log.handlers = [handler]  # one handler, on this call's stderr
     log.setLevel(logging.INFO)
     log.propagate = False
 
@@ -42,42 +42,44 @@ def cmd_run(args: argparse.Namespace) -> int:
     preflight(cfg, args.config)
     _ensure_dagster_home()
     _progress_to_stderr()
-    result = run_experiment(cfg, args.what, runs_dir=args.runs_dir or default_runs_dir())
+    result = run_experiment(cfg, args.what, runs_dir=args.runs_dir or default_runs_dir(), source=args.config)
     print(result.summary())
     print(result.run_dir)
     return 0
 
 
-def _national_line(rd, season_year: int, init_date: str) -> str:
-    from hindcast_assets.core import artefacts as art
+def _national_line(rd, at) -> str:
+    from hindcast_assets.pipeline import store
 
-    national = rd.read_parquet(art.forecast_dir(rd, season_year, init_date) / "postprocessed"
-                               / "national.parquet").iloc[0]
+    national = store.FORECAST_NATIONAL.read(rd, **store.forecast_fields(at)).iloc[0]
     bounds = [c for c in national.index if c.startswith(("lower_", "upper_"))]
-    return (f"national forecast {season_year} as of {init_date}: {national['prediction']:.2f} "
+    return (f"national forecast {at.season_year} as of {at}: {national['prediction']:.2f} "
             + " ".join(f"{c}={national[c]:.2f}" for c in bounds))
 
 
 def cmd_forecast(args: argparse.Namespace) -> int:
-    from hindcast_assets.core import artefacts as art
-    from hindcast_assets.runner import run_forecast
+    from hindcast_assets.core.season_dates import ForecastDate
+    from hindcast_assets.pipeline import store
+    from hindcast_assets.runner import run_forecasts
 
     _ensure_dagster_home()
-    rd = run_forecast(args.run_dir, args.season_year, args.init_date)
-    print(_national_line(rd, args.season_year, args.init_date))
-    print(art.forecast_dir(rd, args.season_year, args.init_date))
+    at = ForecastDate.parse(args.init_date, args.season_year)
+    rd = run_forecasts(args.run_dir, [at])
+    print(_national_line(rd, at))
+    print(store.FORECAST_NATIONAL.path(rd, **store.forecast_fields(at)).parent.parent)
     return 0
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:
+    from hindcast_assets.core.season_dates import ForecastDate, MonthDay
     from hindcast_assets.runner import run_forecasts
 
     _ensure_dagster_home()
     _progress_to_stderr()
-    partitions = [(y, f"{y}-{md}") for y in args.season_years for md in args.init_dates]
-    rd = run_forecasts(args.run_dir, partitions)
-    for season_year, init_date in partitions:
-        print(_national_line(rd, season_year, init_date))
+    dates = [ForecastDate(y, MonthDay.parse(md)) for y in args.season_years for md in args.init_dates]
+    rd = run_forecasts(args.run_dir, dates)
+    for at in dates:
+        print(_national_line(rd, at))
     print(rd)
     return 0
 
@@ -101,7 +103,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from hindcast_assets.core.result import ExperimentResult
+    from hindcast_assets.pipeline.result import ExperimentResult
 
     print(ExperimentResult.from_run_dir(args.run_dir).describe())
     return 0
@@ -144,11 +146,14 @@ def main(argv: list[str] | None = None) -> int:
     from hindcast_assets.config import ConfigError
     from hindcast_assets.core.data import InputError
     from hindcast_assets.core.forecast import ForecastError
+    from hindcast_assets.core.rundir import UnsafeArtefactError
+    from hindcast_assets.core.season_dates import SeasonDateError
     from hindcast_assets.runner import PreflightError, RunFailed
 
     try:
         return args.func(args)
-    except (ConfigError, InputError, PreflightError, ForecastError, FileNotFoundError, RunFailed) as exc:
+    except (ConfigError, InputError, PreflightError, ForecastError, SeasonDateError, FileNotFoundError, RunFailed,
+            UnsafeArtefactError) as exc:
         print(f"hindcast: error: {exc}", file=sys.stderr)
         return 2
 

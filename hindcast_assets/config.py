@@ -4,7 +4,6 @@ Every error names the file and the dotted key, so a user can fix it without read
 """
 from __future__ import annotations
 
-import datetime as dt
 import os
 import re
 from pathlib import Path
@@ -13,6 +12,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
+from hindcast_assets.core.season_dates import MonthDay
+from hindcast_assets.core.splits import PRODUCTION
 from hindcast_assets.paths import input_data_dir
 
 _ENV_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -24,19 +25,6 @@ class ConfigError(ValueError):
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def parse_month_day(value: str) -> tuple[int, int]:
-    """'MM-DD' -> (month, day); rejects impossible days (29 Feb is refused: not every season has it)."""
-    match = re.fullmatch(r"(\d{2})-(\d{2})", str(value))
-    if not match:
-        raise ValueError(f"{value!r} is not a month-day in MM-DD form")
-    month, day = int(match[1]), int(match[2])
-    try:
-        dt.date(2001, month, day)
-    except ValueError as exc:
-        raise ValueError(f"{value!r} is not a valid month-day: {exc}") from None
-    return month, day
 
 
 class Inputs(_Strict):
@@ -82,7 +70,7 @@ class FeatureConfig(_Strict):
     @classmethod
     def _month_day(cls, value: str | None) -> str | None:
         if value is not None:
-            parse_month_day(value)
+            MonthDay.parse(value)
         return value
 
     @field_validator("months")
@@ -92,7 +80,7 @@ class FeatureConfig(_Strict):
         if bad:
             raise ValueError(f"months must be 1..12, got {bad}")
         as_of = info.data.get("as_of")
-        late = [m for m in value if as_of and (m + 1, 1) > parse_month_day(as_of)]
+        late = [m for m in value if as_of and MonthDay(m + 1, 1) > MonthDay.parse(as_of)]
         if late:
             raise ValueError(f"months {late} end on or after as_of {as_of}, so they are never known by then")
         return value
@@ -140,7 +128,7 @@ class ForecastConfig(_Strict):
     @classmethod
     def _month_days(cls, value: list[str]) -> list[str]:
         for md in value:
-            parse_month_day(md)
+            MonthDay.parse(md)
         return value
 
 
@@ -267,8 +255,6 @@ class ExperimentConfig(_Strict):
         return self.model_dump(mode="json")
 
 
-PRODUCTION = "production"
-
 
 def _interpolate(node: Any, where: str, source: str) -> Any:
     if isinstance(node, dict):
@@ -354,9 +340,13 @@ def load_config(path: str | os.PathLike[str]) -> ExperimentConfig:
     return config_from_dict(raw, source)
 
 
+def config_files(folder: str | os.PathLike[str]) -> list[Path]:
+    return sorted(Path(folder).glob("*.yaml"))
+
+
 def load_all_configs(folder: str | os.PathLike[str]) -> list[ExperimentConfig]:
     """Every `*.yaml` in a folder, sorted by file name; keys must be unique."""
-    configs = [load_config(p) for p in sorted(Path(folder).glob("*.yaml"))]
+    configs = [load_config(p) for p in config_files(folder)]
     seen: dict[str, int] = {}
     for cfg in configs:
         seen[cfg.experiment_key] = seen.get(cfg.experiment_key, 0) + 1

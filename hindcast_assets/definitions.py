@@ -1,39 +1,48 @@
 """The code location: every config in `configs/` (or `$HINDCAST_CONFIGS_DIR`) becomes its own
-asset group with its own jobs; resources are shared."""
+asset group with its own jobs, generated from the stage table; resources are shared.
+
+Every job and UI backfill runs in-process (DESIGN.md §8: a process per step cost ~40 s per
+forecast run); `HINDCAST_EXECUTOR=multiprocess` opts into Dagster's multiprocess executor."""
 from __future__ import annotations
 
 import os
 import warnings
 from collections.abc import Sequence
 
-from dagster import BetaWarning, Definitions
+from dagster import BetaWarning, Definitions, in_process_executor, multiprocess_executor
 
-from hindcast_assets.config import ExperimentConfig, load_all_configs
-from hindcast_assets.defs.hindcast.assets import build_hindcast_assets
-from hindcast_assets.defs.forecast.assets import build_forecast_assets
-from hindcast_assets.defs.forecast.sensors import build_forecast_sensor
-from hindcast_assets.defs.hindcast.jobs import build_forecast_job, build_hindcast_jobs
+from hindcast_assets.config import ExperimentConfig, config_files, load_all_configs
+from hindcast_assets.defs.assets import build_stage_assets
+from hindcast_assets.defs.inputs import build_input_assets, build_input_checks
+from hindcast_assets.defs.jobs import build_jobs
 from hindcast_assets.defs.resources import MlflowTracking, RunDirResource
+from hindcast_assets.defs.sensors import build_forecast_sensor
 from hindcast_assets.paths import CONFIGS_DIR
+from hindcast_assets.pipeline.table import forecast_stages
+
+warnings.filterwarnings("ignore", category=BetaWarning)  # BackfillPolicy, observable sources: beta in 1.13
+
+EXECUTORS = {"in_process": in_process_executor, "multiprocess": multiprocess_executor}
 
 
-warnings.filterwarnings("ignore", category=BetaWarning)  # BackfillPolicy is beta in 1.13
+def executor():
+    name = os.environ.get("HINDCAST_EXECUTOR", "in_process")
+    if name not in EXECUTORS:
+        raise ValueError(f"HINDCAST_EXECUTOR={name!r}: expected one of {sorted(EXECUTORS)}")
+    return EXECUTORS[name]
 
 
-def build_definitions(configs: Sequence[ExperimentConfig]) -> Definitions:
-    assets, jobs, sensors = [], [], []
-    for cfg in configs:
-        experiment_assets = build_hindcast_assets(cfg)
-        assets += experiment_assets
-        jobs += build_hindcast_jobs(cfg.experiment_key, experiment_assets)
-        if cfg.features.static:  # whole-season features are never known in season: no forecasts
-            continue
-        forecast_assets = build_forecast_assets(cfg, experiment_assets)
-        assets += forecast_assets
-        jobs.append(build_forecast_job(cfg.experiment_key, forecast_assets))
-        if cfg.inputs.indices:
+def build_definitions(configs: Sequence[ExperimentConfig], sources: Sequence[str] | None = None) -> Definitions:
+    """`sources`: each config's file, named in errors (default `configs/<key>.yaml`)."""
+    assets, checks, jobs, sensors = [], [], [], []
+    for i, cfg in enumerate(configs):
+        source = sources[i] if sources else f"configs/{cfg.experiment_key}.yaml"
+        assets += [build_input_assets(cfg), *build_stage_assets(cfg, source)]
+        checks += build_input_checks(cfg)
+        jobs += build_jobs(cfg)
+        if forecast_stages(cfg) and cfg.inputs.indices:
             sensors.append(build_forecast_sensor(cfg))
-    return Definitions(assets=assets, jobs=jobs, sensors=sensors,
+    return Definitions(assets=assets, asset_checks=checks, jobs=jobs, sensors=sensors, executor=executor(),
                        resources={"run_dir": RunDirResource(), "mlflow": MlflowTracking()})
 
 
@@ -41,4 +50,8 @@ def configs_dir() -> str:
     return os.environ.get("HINDCAST_CONFIGS_DIR") or str(CONFIGS_DIR)
 
 
-defs = build_definitions(load_all_configs(configs_dir()))
+def load_definitions(folder: str) -> Definitions:
+    return build_definitions(load_all_configs(folder), [str(p) for p in config_files(folder)])
+
+
+defs = load_definitions(configs_dir())

@@ -18,22 +18,22 @@ import pandas as pd
 @dataclass
 class Arrival:
     data_through: dt.date
-    forecasts: list[tuple[str, pd.Series]]  # (init_date, national row) made at this arrival
+    forecasts: list[tuple[str, pd.Series]]  # (forecast date, national row) made at this arrival
 
 
 def replay(run_dir: str, season_year: int) -> Iterator[Arrival]:
     from dagster import DagsterInstance, SensorResult, build_sensor_context
 
-    from hindcast_assets.core import artefacts as art
-    from hindcast_assets.core.rundir import RunDir
-    from hindcast_assets.defs.forecast.sensors import build_forecast_sensor
-    from hindcast_assets.defs.resources import set_current
+    from hindcast_assets.core.rundir import RunDir, set_current
+    from hindcast_assets.defs.partitions import forecast_date
+    from hindcast_assets.defs.sensors import build_forecast_sensor
+    from hindcast_assets.pipeline import store
     from hindcast_assets.runner import PreflightError, run_forecasts
 
     rd = RunDir(run_dir)
-    cfg = art.read_config(rd)
+    cfg = store.read_config(rd)
     if cfg.inputs.indices is None:
-        raise PreflightError(f"{rd.config_path}: inputs.indices: nothing arrives in season to replay")
+        raise PreflightError(f"{store.CONFIG.path(rd)}: inputs.indices: nothing arrives in season to replay")
     full = pd.read_parquet(cfg.inputs.indices)
     with tempfile.TemporaryDirectory(prefix="hindcast_replay_") as scratch:
         arrived = f"{scratch}/indices.parquet"
@@ -48,9 +48,8 @@ def replay(run_dir: str, season_year: int) -> Iterator[Arrival]:
             made = []
             if isinstance(result, SensorResult):
                 cursor = result.cursor
-                inits = [f"{season_year}-{r.partition_key.keys_by_dimension['init_date']}"
-                         for r in result.run_requests]
-                run_forecasts(run_dir, [(season_year, init) for init in inits])
-                made = [(init, rd.read_parquet(art.forecast_dir(rd, season_year, init) / "postprocessed"
-                                               / "national.parquet").iloc[0]) for init in inits]
+                dates = [forecast_date(r.partition_key) for r in result.run_requests]
+                run_forecasts(run_dir, dates)
+                made = [(str(at), store.FORECAST_NATIONAL.read(rd, **store.forecast_fields(at)).iloc[0])
+                        for at in dates]
             yield Arrival(through, made)

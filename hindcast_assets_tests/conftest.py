@@ -8,9 +8,29 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hindcast_assets.paths import BUNDLED_DATA_DIR, CONFIGS_DIR
+from hindcast_assets.paths import BUNDLED_DATA_DIR, CONFIGS_DIR, PROJECT_ROOT
 
 warnings.filterwarnings("ignore")
+
+
+def _project_files() -> dict[str, int]:
+    """Files of the checkout that tests must never write: the package, bundled data, run_dirs,
+    configs and local state (bytecode caches aside)."""
+    roots = [PROJECT_ROOT / "hindcast_assets", BUNDLED_DATA_DIR, CONFIGS_DIR, PROJECT_ROOT / ".state" / "dagster",
+             PROJECT_ROOT / ".state" / "mlflow.db"]
+    files = [f for r in roots if r.exists() for f in ([r] if r.is_file() else r.rglob("*"))
+             if f.is_file() and "__pycache__" not in f.parts]
+    return {str(f): f.stat().st_mtime_ns for f in files}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def checkout_untouched():
+    """No test writes into the project's own folders (data/, configs/, .state/)."""
+    before = _project_files()
+    yield
+    after = _project_files()
+    changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+    assert not changed, f"tests wrote into the checkout: {changed[:5]}"
 
 
 @pytest.fixture(autouse=True)
@@ -50,3 +70,23 @@ def small_config(tmp_path, input_dir) -> Path:
     """corn_usa on the real state data with LightGBM alone, three test seasons (2009-2011) plus production."""
     return write_config(tmp_path, hindcast={"first_test_year": 2009, "last_test_year": 2011},
                         model={"name": "lightgbm", "params": {}}, compare={}, ensembles={})
+
+
+@pytest.fixture(scope="session")
+def small_hindcast(tmp_path_factory):
+    """One real-data hindcast (corn_usa, LightGBM, 2009-2011 + production) for the whole session,
+    in its own input copy, Dagster home and MLflow store; tests only add forecasts to it or read it."""
+    from hindcast_assets.config import load_config
+    from hindcast_assets.runner import run_experiment
+
+    root = tmp_path_factory.mktemp("shared_hindcast")
+    with pytest.MonkeyPatch.context() as env:
+        (root / "dagster_home").mkdir()
+        (root / "dagster_home" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+        shutil.copytree(BUNDLED_DATA_DIR, root / "input", ignore=shutil.ignore_patterns("runs"))
+        env.setenv("DAGSTER_HOME", str(root / "dagster_home"))
+        env.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlflow.db'}")
+        env.setenv("INPUT_DATA_DIR", str(root / "input"))
+        config = write_config(root, hindcast={"first_test_year": 2009, "last_test_year": 2011},
+                              model={"name": "lightgbm", "params": {}}, compare={}, ensembles={})
+        return run_experiment(load_config(config), "hindcast", str(root / "runs")).run_dir

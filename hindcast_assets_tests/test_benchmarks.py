@@ -11,6 +11,7 @@ from hindcast_assets.config import load_config
 from hindcast_assets.core.data import load_experiment_data
 from hindcast_assets.core.rundir import content_hash
 from hindcast_assets.paths import PROJECT_ROOT
+from hindcast_assets.pipeline.loop import plain_hindcast
 from hindcast_assets.runner import run_experiment
 
 sys.path.insert(0, str(PROJECT_ROOT / "benchmarks"))
@@ -42,7 +43,7 @@ def _hashes(root, folders=("models", "preds", "conformal", "postprocessed")) -> 
 
 def test_plain_loop_writes_what_the_dagster_hindcast_writes(synthetic_config, tmp_path):
     dagster = run_experiment(synthetic_config, "hindcast", str(tmp_path / "dagster")).run_dir
-    plain = bench.plain_hindcast(synthetic_config, str(tmp_path / "plain"))
+    plain = plain_hindcast(synthetic_config, str(tmp_path / "plain"))
     expected = _hashes(dagster.root)
     assert len(expected) > 30 and any(k.startswith("conformal/by_init_date") for k in expected)
     assert _hashes(plain.root) == expected

@@ -6,9 +6,9 @@ import pytest
 from dagster import DagsterInstance
 
 from hindcast_assets.cli import main
-from hindcast_assets.core.result import ExperimentResult
+from hindcast_assets.pipeline.result import ExperimentResult
 from hindcast_assets.core.rundir import RunDir
-from hindcast_assets.defs.resources import read_current
+from hindcast_assets.core.rundir import read_current
 from hindcast_assets_tests.conftest import write_config
 
 
@@ -50,7 +50,7 @@ def test_hindcast_run_then_show(small_config, tmp_path, capsys):
     assert code == 0, err
     run_dir = out[-1]
     assert any(line.split()[:3] == ["national", "model", "RMSE"] for line in out)
-    assert read_current(str(runs), "corn_usa") == run_dir
+    assert str(read_current(str(runs), "corn_usa")) == run_dir
     result = ExperimentResult.from_run_dir(run_dir)
     assert list(result.hindcast) == ["2009", "2010", "2011", "production"]
     wf = result.walk_forward_preds()

@@ -54,7 +54,8 @@ def test_fold_artefacts_do_not_depend_on_the_test_season_or_later(tmp_path, inpu
     fitted = _fitted(_fold_files(clean, Y))
     assert any(k.endswith("/bias_corrector.pkl") for k in fitted) and any("/stack/" in k for k in fitted)
     assert fitted == _fitted(_fold_files(perturbed, Y))
-    assert clean.included_geos_path.read_text() == perturbed.included_geos_path.read_text()
+    geos = "included_geo_identifiers.txt"
+    assert (clean.root / geos).read_text() == (perturbed.root / geos).read_text()
     # the perturbation did reach the test season's outputs ...
     for name in ("walk_forward_preds.parquet", "year_data.parquet"):
         assert _fold_files(clean, Y, name) != _fold_files(perturbed, Y, name)

@@ -6,6 +6,10 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+NATIONAL = "NATIONAL"  # the geo_id of an aggregated row
+PREDICTED = ("prediction", "prediction_raw", "trend")  # aggregated with the configured area rule
+CARRIED = ("init_date", "fold")  # constant within a season's rows: carried onto its national row
+
 
 def weighted_mean(frame: pd.DataFrame, values: Sequence[str], weight: str, by: Sequence[str]) -> pd.DataFrame:
     """Weighted mean of each value column per group, weights renormalised over the rows where
@@ -48,3 +52,24 @@ def national_from_geo(preds: pd.DataFrame, values: Sequence[str], weights: pd.Se
                       by: Sequence[str] = ("season_year",)) -> pd.DataFrame:
     """Area-weighted national values per season from geo rows (weights renormalised per value)."""
     return weighted_mean(preds.assign(weight=weights), values, "weight", by)
+
+
+def national_rows(geo: pd.DataFrame, yields: pd.DataFrame, area_rule: str,
+                  by: Sequence[str] = ("season_year",)) -> pd.DataFrame:
+    """The one national aggregation (hindcast, skill by init date, forecast): per group of `by`,
+    the predicted columns present weighted by `area_rule` (`previous` is what a forecaster has in
+    season), the actual by the season's own areas and only where every geo has one; `area` is
+    the summed weight, and `init_date` / `fold` are carried over."""
+    by = list(by)
+    predicted = [c for c in PREDICTED if c in geo.columns]
+    out = national_from_geo(geo, predicted, aggregation_weights(geo, yields, area_rule), by)
+    if "actual" in geo.columns:
+        truth = national_from_geo(geo, ["actual"], aggregation_weights(geo, yields, "actual"), by)
+        complete = geo.groupby(by)["actual"].apply(lambda a: bool(a.notna().all())).reset_index(name="_complete")
+        truth = truth.merge(complete, on=by)
+        truth["actual"] = truth["actual"].where(truth["_complete"])
+        out = out.merge(truth[[*by, "actual"]], on=by, how="left")
+    carried = [c for c in CARRIED if c in geo.columns and c not in by]
+    if carried:
+        out = out.merge(geo.groupby(by)[carried].first().reset_index(), on=by, how="left")
+    return out.rename(columns={"weight": "area"}).assign(geo_id=NATIONAL)

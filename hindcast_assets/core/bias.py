@@ -39,3 +39,11 @@ class BiasCorrector:
         if not self.enabled:
             return np.zeros(len(geo_ids))
         return geo_ids.map(self.per_geo).fillna(0.0).to_numpy(float)
+
+    def apply(self, preds: pd.DataFrame) -> pd.DataFrame:
+        """Prediction rows with `prediction_raw` (as predicted), `bias` and the corrected `prediction`."""
+        bias = self.bias(preds["geo_id"])
+        return preds.assign(prediction_raw=preds["prediction"], bias=bias, prediction=preds["prediction"] + bias)
+
+
+NO_CORRECTION = BiasCorrector(0.0, {}, 0, enabled=False)  # a production-only run_dir, or models compared

@@ -30,7 +30,8 @@ def conformal_quantile(values, level: float) -> float:
     return float(v[rank - 1]) if 1 <= rank <= len(v) else float("nan")
 
 
-def interval(predicted, quantile: float, mode: str) -> tuple[np.ndarray, np.ndarray]:
+def interval(predicted, quantile, mode: str) -> tuple[np.ndarray, np.ndarray]:
+    """(lower, upper) of each prediction; `quantile` a scalar or one per prediction."""
     p = np.asarray(predicted, float)
     half = quantile * (np.abs(p) if mode == "relative" else 1.0)
     return p - half, p + half

@@ -10,6 +10,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import fsspec
+import numpy as np
 from fsspec.implementations.local import LocalFileSystem
 import pandas as pd
 
@@ -59,6 +60,19 @@ def _no_duplicates(df: pd.DataFrame, url: str, keys: list[str]) -> None:
         raise InputError(f"{url}: duplicate {' x '.join(keys)}: {len(dup)} rows, first at {where}")
 
 
+def _finite_numbers(df: pd.DataFrame, url: str, checks: dict[str, tuple[str, str]], where: list[str]) -> None:
+    """Each column numeric and never +-inf; the message names the column, its config key and
+    the first bad row."""
+    for canonical, (column, key) in checks.items():
+        if not pd.api.types.is_numeric_dtype(df[canonical]) or pd.api.types.is_bool_dtype(df[canonical]):
+            raise InputError(f"{url}: column {column!r} ({key}) must hold numbers, found {df[canonical].dtype}")
+        infinite = df[np.isinf(df[canonical].to_numpy(float))]
+        if not infinite.empty:
+            row = infinite.iloc[0]
+            at = ", ".join(f"{k}={row[k]}" for k in where)
+            raise InputError(f"{url}: column {column!r} ({key}) is not finite at {at} ({len(infinite)} rows)")
+
+
 def load_yields(cfg: ExperimentConfig) -> pd.DataFrame:
     url, c = cfg.inputs.yields, cfg.columns
     df = _require(_read(url, "yields"), url, {
@@ -69,16 +83,19 @@ def load_yields(cfg: ExperimentConfig) -> pd.DataFrame:
     if not pd.api.types.is_integer_dtype(df["season_year"]):
         raise InputError(f"{url}: column {c.season_year!r} (columns.season_year) must hold whole years")
     _no_duplicates(df, url, ["geo_id", "season_year"])
+    _finite_numbers(df, url, {"target": (c.target, "columns.target"), "area": (c.area, "columns.area")},
+                    ["geo_id", "season_year"])
     negative = df[df["area"] < 0]
     if not negative.empty:
         row = negative.iloc[0]
         raise InputError(f"{url}: column {c.area!r} (columns.area) is negative at "
                          f"geo_id={row.geo_id}, season_year={row.season_year}")
-    missing = df[df["target"].isna() & (df["season_year"] <= cfg.hindcast.last_test_year)]
-    if not missing.empty:
-        row = missing.iloc[0]
-        raise InputError(f"{url}: column {c.target!r} (columns.target) is NaN in a training season at "
-                         f"geo_id={row.geo_id}, season_year={row.season_year} ({len(missing)} rows)")
+    for canonical, column, key in (("target", c.target, "columns.target"), ("area", c.area, "columns.area")):
+        missing = df[df[canonical].isna() & (df["season_year"] <= cfg.hindcast.last_test_year)]
+        if not missing.empty:
+            row = missing.iloc[0]
+            raise InputError(f"{url}: column {column!r} ({key}) is NaN in a training season at "
+                             f"geo_id={row.geo_id}, season_year={row.season_year} ({len(missing)} rows)")
     return df.sort_values(["geo_id", "season_year"]).reset_index(drop=True)
 
 
@@ -96,6 +113,7 @@ def load_indices(cfg: ExperimentConfig) -> pd.DataFrame | None:
     except (ValueError, TypeError) as exc:
         raise InputError(f"{url}: column {c.date!r} (columns.date) holds a bad date ({exc})") from None
     _no_duplicates(df, url, ["geo_id", "date", "variable"])
+    _finite_numbers(df, url, {"value": (c.value, "columns.value")}, ["geo_id", "date", "variable"])
     unknown = sorted(set(cfg.features.variables) - set(df["variable"].unique()))
     if unknown:
         raise InputError(f"{url}: column {c.variable!r} (features.variables) has no rows for {unknown}")
@@ -115,6 +133,7 @@ def load_static(cfg: ExperimentConfig) -> pd.DataFrame | None:
     return df
 
 
+_FRAMES: OrderedDict[tuple, pd.DataFrame | None] = OrderedDict()
 _LOADED: OrderedDict[tuple, ExperimentData] = OrderedDict()
 _KEEP = 2  # experiments' inputs kept per process
 
@@ -135,24 +154,33 @@ def _signature(url: str | None) -> tuple | None:
                                        or info.get("LastModified")))
 
 
-def load_experiment_data(cfg: ExperimentConfig) -> ExperimentData:
-    """All inputs of an experiment, validated (this is the preflight's data half).
+def _remember(cache: OrderedDict, key: tuple, make, keep: int):
+    if key in cache:
+        cache.move_to_end(key)
+        return cache[key]
+    value = cache[key] = make()
+    while len(cache) > keep:
+        cache.popitem(last=False)
+    return value
 
-    Memoised per process on the config's input fields and the files' signatures: in a run every
+
+def load_input(cfg: ExperimentConfig, name: str) -> pd.DataFrame | None:
+    """One validated input (`yields`, `indices`, `static_features`, `references`).
+
+    Memoised per process on the config's input fields and the file's signature: in a run every
     asset opens the run_dir afresh, and re-reading and re-validating a county-scale indices table
     (7 M rows) per asset cost more than the orchestration itself (benchmarks/README.md)."""
-    c = cfg
-    key = (c.inputs.model_dump_json(), c.columns.model_dump_json(), c.features.model_dump_json(),
-           c.hindcast.last_test_year, *(_signature(u) for u in (c.inputs.yields, c.inputs.indices,
-                                                               c.inputs.static_features)))
-    if key in _LOADED:
-        _LOADED.move_to_end(key)
-        return _LOADED[key]
-    data = ExperimentData(yields=load_yields(cfg), indices=load_indices(cfg), static=load_static(cfg))
-    _LOADED[key] = data
-    while len(_LOADED) > _KEEP:
-        _LOADED.popitem(last=False)
-    return data
+    url = getattr(cfg.inputs, name)
+    key = (name, url, cfg.columns.model_dump_json(), cfg.features.model_dump_json(), cfg.hindcast.last_test_year,
+           _signature(url))
+    return _remember(_FRAMES, key, lambda: LOADERS[name](cfg), 4 * _KEEP)
+
+
+def load_experiment_data(cfg: ExperimentConfig) -> ExperimentData:
+    """All inputs of an experiment but references, validated (the preflight's data half); the
+    same object for the same frames, so what is derived from them is computed once."""
+    frames = [load_input(cfg, name) for name in ("yields", "indices", "static_features")]
+    return _remember(_LOADED, tuple(id(f) for f in frames), lambda: ExperimentData(*frames), _KEEP)
 
 
 def load_references(cfg: ExperimentConfig) -> pd.DataFrame | None:
@@ -167,3 +195,17 @@ def load_references(cfg: ExperimentConfig) -> pd.DataFrame | None:
         "reference": (c.reference_target, "columns.reference_target")})
     _no_duplicates(df, url, ["season_year"])
     return df[["season_year", "reference"]]
+
+
+LOADERS = {"yields": load_yields, "indices": load_indices, "static_features": load_static,
+           "references": load_references}  # by their key under `inputs:`
+
+
+def input_problem(cfg: ExperimentConfig, name: str) -> str | None:
+    """Why input `name` cannot be used (the message a user gets), or None: the one validation
+    behind the CLI preflight and the inputs' blocking asset checks."""
+    try:
+        load_input(cfg, name)
+    except InputError as exc:
+        return str(exc)
+    return None

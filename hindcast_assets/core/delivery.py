@@ -4,6 +4,7 @@ from __future__ import annotations
 import pandas as pd
 
 from hindcast_assets.config import ExperimentConfig
+from hindcast_assets.core.aggregate import NATIONAL
 from hindcast_assets.core.postprocess import interval_columns
 
 
@@ -11,10 +12,6 @@ def delivery_columns(cfg: ExperimentConfig) -> list[str]:
     bounds = [f"{side}_{round(level * 100):d}" for level in cfg.conformal.levels for side in ("lower", "upper")]
     return ["season_year", "geo_id", "prediction", *bounds, "actual", "unit", "model", "interval_mode",
             "run_id", "created_at_utc"]
-
-
-def delivery_file_name(cfg: ExperimentConfig, kind: str, stamp: str) -> str:
-    return f"{cfg.delivery_prefix}_{cfg.experiment_key}_{kind}_{stamp}.csv"
 
 
 def delivery_frame(cfg: ExperimentConfig, geo: pd.DataFrame, national: pd.DataFrame, model: str, run_id: str,
@@ -28,6 +25,6 @@ def delivery_frame(cfg: ExperimentConfig, geo: pd.DataFrame, national: pd.DataFr
         pct = round(level * 100)
         out[f"lower_{pct}"], out[f"upper_{pct}"] = rows[lo], rows[hi]
     out = out.assign(unit=cfg.unit, model=model, interval_mode=mode, run_id=run_id, created_at_utc=created_at_utc)
-    out["_national"] = out["geo_id"].eq("NATIONAL")
+    out["_national"] = out["geo_id"].eq(NATIONAL)
     out = out.sort_values(["season_year", "_national", "geo_id"]).drop(columns="_national")
     return out[delivery_columns(cfg)].round(4).reset_index(drop=True)

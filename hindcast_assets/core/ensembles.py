@@ -73,8 +73,6 @@ def member_table(preds: dict[str, pd.DataFrame]) -> pd.DataFrame:
 
 def ensemble_predictions(model: EnsembleModel, members: pd.DataFrame) -> pd.DataFrame:
     """The prediction frame of an ensemble, in the same columns as a base model's."""
-    out = members[["fold", "geo_id", "season_year", "target", "area", "trend"]].copy()
-    out["pred_residual"] = model.predict(members)
-    out["prediction"] = out["trend"] + out["pred_residual"]
-    out.insert(1, "model", model.name)
-    return out
+    from hindcast_assets.core.predictions import prediction_frame  # late: predictions imports this module
+
+    return prediction_frame(members, model.predict(members), model.name, members["fold"].iloc[0])

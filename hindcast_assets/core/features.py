@@ -5,22 +5,17 @@ season Y sees only values dated strictly before D. Nothing later can enter.
 """
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
 
-from hindcast_assets.config import ExperimentConfig, parse_month_day
+from hindcast_assets.config import ExperimentConfig
 from hindcast_assets.core.data import ExperimentData
+from hindcast_assets.core.season_dates import MonthDay
 
 MONTH_NAMES = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 KEYS = ["geo_id", "season_year"]
-
-
-def as_of_date(season_year: int, month_day: str) -> dt.date:
-    month, day = parse_month_day(month_day)
-    return dt.date(season_year, month, day)
 
 
 def monthly_feature_names(variables: Sequence[str], months: Sequence[int]) -> list[str]:
@@ -34,7 +29,7 @@ def monthly_features_as_of(indices: pd.DataFrame, seasons: Iterable[int], as_of:
     A month not yet ended at the as-of day is NaN: it is not known yet.
     """
     seasons = sorted(set(seasons))
-    cutoff = pd.Series({s: pd.Timestamp(as_of_date(s, as_of)) for s in seasons}, dtype="datetime64[ns]")
+    cutoff = pd.Series({s: pd.Timestamp(MonthDay.parse(as_of).in_season(s)) for s in seasons}, dtype="datetime64[ns]")
     rows = indices[indices["variable"].isin(variables)]
     rows = rows.assign(season_year=rows["date"].dt.year, month=rows["date"].dt.month)
     rows = rows[rows["season_year"].isin(seasons) & rows["month"].isin(months)]

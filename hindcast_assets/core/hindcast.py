@@ -13,6 +13,7 @@ from hindcast_assets.core.detrend import LinearTrend
 from hindcast_assets.core.features import (KEYS, apply_fill_values, feature_columns, model_feature_columns,
                                             season_feature_table, with_anomalies)
 from hindcast_assets.core.features import fit_fill_values as _fit_fill_values
+from hindcast_assets.core.predictions import prediction_frame
 from hindcast_assets.core.splits import Fold, walk_forward_fold
 from hindcast_assets.models import TrainedModel, train_one
 
@@ -72,12 +73,7 @@ def fit_model(cfg: ExperimentConfig, name: str, params: dict, train: pd.DataFram
 def predictions(cfg: ExperimentConfig, model: TrainedModel, frame: pd.DataFrame, fill: pd.DataFrame,
                 fold: Fold) -> pd.DataFrame:
     """Predictions for the rows of `frame`: trend + predicted residual, beside the actual target."""
-    out = frame[[*KEYS, "target", "area", "trend"]].copy()
-    out["pred_residual"] = model.predict(model_inputs(cfg, frame, fill))
-    out["prediction"] = out["trend"] + out["pred_residual"]
-    out.insert(0, "fold", fold.name)
-    out.insert(1, "model", model.plugin.name)
-    return out
+    return prediction_frame(frame, model.predict(model_inputs(cfg, frame, fill)), model.plugin.name, fold.name)
 
 
 def searched_params(cfg: ExperimentConfig, name: str, params: dict, train: pd.DataFrame,

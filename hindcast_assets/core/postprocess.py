@@ -2,16 +2,13 @@
 conformal intervals, each fitted for a fold only on folds before it."""
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from hindcast_assets.config import ExperimentConfig
-from hindcast_assets.core.aggregate import aggregation_weights, national_from_geo
+from hindcast_assets.core.aggregate import national_rows
 from hindcast_assets.core.bias import BiasCorrector
 from hindcast_assets.core.conformal import calibrate, interval
 from hindcast_assets.core.splits import PRODUCTION
-
-NATIONAL = "NATIONAL"
 
 
 def earlier_folds(cfg: ExperimentConfig, fold: str) -> list[str]:
@@ -33,22 +30,13 @@ def fit_bias_corrector(cfg: ExperimentConfig, walk_forward: dict[str, pd.DataFra
 
 def corrected_geo_preds(walk_forward: dict[str, pd.DataFrame], correctors: dict[str, BiasCorrector]) -> pd.DataFrame:
     """Walk-forward geo predictions with each fold's own bias correction applied."""
-    frames = []
-    for fold, wf in walk_forward.items():
-        bias = correctors[fold].bias(wf["geo_id"])
-        frames.append(wf.assign(prediction_raw=wf["prediction"], bias=bias, prediction=wf["prediction"] + bias))
+    frames = [correctors[fold].apply(wf) for fold, wf in walk_forward.items()]
     return pd.concat(frames, ignore_index=True).rename(columns={"target": "actual"})
 
 
 def national_preds(cfg: ExperimentConfig, geo: pd.DataFrame, yields: pd.DataFrame) -> pd.DataFrame:
-    """National rows per season: predictions weighted by the configured area rule, the actual
-    (where every geo has one) by the season's actual area, over the geos with a prediction."""
-    cols = ["prediction", "prediction_raw", "trend"]
-    predicted = national_from_geo(geo, cols, aggregation_weights(geo, yields, cfg.aggregation.area))
-    actual = national_from_geo(geo, ["actual"], aggregation_weights(geo, yields, "actual"))
-    out = predicted.merge(actual[["season_year", "actual"]], on="season_year", how="left")
-    folds = geo.groupby("season_year")["fold"].first()
-    return out.assign(fold=out["season_year"].map(folds), geo_id=NATIONAL).rename(columns={"weight": "area"})
+    """National rows per season, predictions weighted by the configured area rule."""
+    return national_rows(geo, yields, cfg.aggregation.area)
 
 
 def calibration_targets(cfg: ExperimentConfig) -> list[tuple[str, int | None]]:
@@ -75,8 +63,6 @@ def with_intervals(frame: pd.DataFrame, sidecars: dict[str, pd.DataFrame], scope
         table = sidecar[sidecar["scope"] == scope]
         for level, rows in table.groupby("level"):
             q = out["fold"].map(dict(zip(rows["calibrated_for"], rows["quantile"]))).to_numpy(float)
-            lower, upper = interval(out["prediction"], 0.0, mode)
-            half = q * (np.abs(out["prediction"].to_numpy(float)) if mode == "relative" else 1.0)
             lo, hi = interval_columns(mode, level)
-            out[lo], out[hi] = lower - half, upper + half
+            out[lo], out[hi] = interval(out["prediction"], q, mode)
     return out

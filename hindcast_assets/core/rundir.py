@@ -74,28 +74,6 @@ class RunDir:
                 return cls(root)
             time.sleep(1.0)
 
-    # -- layout -------------------------------------------------------------------------
-    @property
-    def config_path(self) -> UPath:
-        return self.root / "config_resolved.yaml"
-
-    @property
-    def included_geos_path(self) -> UPath:
-        return self.root / "included_geo_identifiers.txt"
-
-    def model_dir(self, key: str, fold: str) -> UPath:
-        return self.root / "models" / key / fold
-
-    def preds_dir(self, key: str, fold: str) -> UPath:
-        return self.root / "preds" / key / fold
-
-    def folds_with(self, sub: str, key: str, file_name: str) -> list[str]:
-        """Fold names under `models/` or `preds/` that hold `file_name`."""
-        base = self.root / sub / key
-        if not base.exists():
-            return []
-        return sorted(p.name for p in base.iterdir() if (p / file_name).exists())
-
     # -- atomic, immutable writes -----------------------------------------------------------
     def write_bytes(self, path: UPath, data: bytes) -> Written:
         written = Written(str(path), content_hash(data), len(data))
@@ -123,9 +101,6 @@ class RunDir:
     def write_text(self, path: UPath, text: str) -> Written:
         return self.write_bytes(path, text.encode())
 
-    def write_pickle(self, path: UPath, obj: Any) -> Written:
-        return self.write_bytes(path, pickle.dumps(obj, protocol=5))
-
     # -- reads ------------------------------------------------------------------------------
     @staticmethod
     def read_parquet(path: UPath) -> pd.DataFrame:
@@ -134,5 +109,56 @@ class RunDir:
 
     @staticmethod
     def read_pickle(path: UPath) -> Any:
-        """Only for artefacts this project wrote into the run_dir (detrender, bias corrector)."""
-        return pickle.loads(path.read_bytes())
+        """A detrender or bias corrector, through the allow-list (see `ArtefactUnpickler`)."""
+        try:
+            return ArtefactUnpickler(io.BytesIO(path.read_bytes())).load()
+        except pickle.UnpicklingError as exc:
+            raise UnsafeArtefactError(f"{path}: refused to load: {exc}") from None
+
+
+class UnsafeArtefactError(pickle.UnpicklingError):
+    """A run_dir pickle that names something outside the allow-list: nothing of it ran."""
+
+
+# What the project's own pickles hold (protocol 5, frozen dataclasses of floats, dicts and tuples
+# of numpy scalars). Pickle can call any importable callable; allowing only these keeps
+# `detrender.pkl` and `bias_corrector.pkl` data. (numpy moved `core` to `_core` in 2.0.)
+PICKLE_ALLOW_LIST = frozenset({
+    ("hindcast_assets.core.detrend", "LinearTrend"),
+    ("hindcast_assets.core.bias", "BiasCorrector"),
+    ("numpy._core.multiarray", "scalar"),
+    ("numpy.core.multiarray", "scalar"),
+    ("numpy", "dtype"),
+})
+
+
+class ArtefactUnpickler(pickle.Unpickler):
+    """Resolves only allow-listed globals, so a crafted pickle fails before any call is made."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) not in PICKLE_ALLOW_LIST:
+            raise pickle.UnpicklingError(f"it references {module}.{name}, which is not on the allow-list "
+                                         "(LinearTrend, BiasCorrector, numpy scalars)")
+        return super().find_class(module, name)
+
+
+# -- the experiment's current run_dir ------------------------------------------------------------
+# A pointer file per experiment beside its run_dirs, not an artefact: it moves on. UI runs,
+# backfills and the sensor write to the run_dir it names; only a launcher moves it.
+
+def current_pointer(runs_dir: str, experiment_key: str) -> UPath:
+    return UPath(f"{str(runs_dir).rstrip('/')}/{experiment_key}.current")
+
+
+def read_current(runs_dir: str, experiment_key: str) -> RunDir | None:
+    pointer = current_pointer(runs_dir, experiment_key)
+    return RunDir(pointer.read_text().strip()) if pointer.exists() else None
+
+
+def set_current(runs_dir: str, experiment_key: str, run_dir: RunDir) -> None:
+    """Point the experiment at `run_dir`, atomically (write aside, then rename over)."""
+    pointer = current_pointer(runs_dir, experiment_key)
+    pointer.parent.mkdir(parents=True, exist_ok=True)
+    tmp = pointer.parent / f".{pointer.name}.{uuid.uuid4().hex}.tmp"
+    tmp.write_text(f"{run_dir}\n")
+    tmp.rename(pointer)

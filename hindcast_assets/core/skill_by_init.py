@@ -3,48 +3,38 @@ only the data known at each init month-day, so the table shows what a forecast o
 the season was worth (the earlier the date, the less it may know)."""
 from __future__ import annotations
 
-import datetime as dt
-
 import pandas as pd
 
-from hindcast_assets.config import ExperimentConfig, parse_month_day
+from hindcast_assets.config import ExperimentConfig
 from hindcast_assets.core import postprocess as pp
-from hindcast_assets.core.aggregate import aggregation_weights, national_from_geo
+from hindcast_assets.core.aggregate import national_rows
 from hindcast_assets.core.data import ExperimentData
 from hindcast_assets.core.evaluation import coverage_table
-from hindcast_assets.core.forecast import forecast_features, indices_known_at, predict_rows
+from hindcast_assets.core.forecast import forecast_features, indices_known_at
 from hindcast_assets.core.metrics import mape, rmse
+from hindcast_assets.core.predictions import FoldModels, with_actual
+from hindcast_assets.core.season_dates import ForecastDate, MonthDay
 
 
 def predictions_by_init_date(cfg: ExperimentConfig, data: ExperimentData, geos: list[str],
-                             fold_models: dict[str, tuple]) -> pd.DataFrame:
+                             fold_models: dict[str, FoldModels]) -> pd.DataFrame:
     """Geo rows of every test season x init month-day, with the season's actual yield."""
-    actual = data.yields.set_index(["geo_id", "season_year"])["target"]
     frames = []
     for fold, models in fold_models.items():
         season = int(fold)
         present = sorted(set(data.yields.loc[data.yields["season_year"] == season, "geo_id"]) & set(geos))
         in_season = data.indices[data.indices["date"].dt.year == season]  # once, not per init date
-        inits = [dt.date(season, *parse_month_day(md)) for md in cfg.forecast.init_dates]
-        rows = pd.concat([forecast_features(cfg, indices_known_at(in_season, present, season, init), present,
-                                            season, init) for init in inits], ignore_index=True)
-        preds = predict_rows(cfg, models, rows)  # every init date at once: rows are independent
-        keys = pd.MultiIndex.from_frame(preds[["geo_id", "season_year"]])
-        frames.append(preds.assign(fold=fold, init_md=preds["init_date"].str[5:],
-                                   actual=actual.reindex(keys).to_numpy(float)))
+        dates = [ForecastDate(season, MonthDay.parse(md)) for md in cfg.forecast.init_dates]
+        rows = pd.concat([forecast_features(cfg, indices_known_at(in_season, present, at), present, at)
+                          .assign(init_md=str(at.init)) for at in dates], ignore_index=True)
+        preds = models.predict(cfg, rows)  # every init date at once: rows are independent
+        frames.append(with_actual(preds, data.yields).assign(init_md=rows["init_md"].to_numpy()))
     return pd.concat(frames, ignore_index=True)
 
 
 def national_by_init_date(geo: pd.DataFrame, yields: pd.DataFrame) -> pd.DataFrame:
-    """National rows per (init month-day, season): predictions weighted by the previous season's
-    areas (what a forecaster has), the actual by the season's own areas."""
-    frames = []
-    for md, g in geo.groupby("init_md", sort=False):
-        predicted = national_from_geo(g, ["prediction", "trend"], aggregation_weights(g, yields, "previous"))
-        truth = national_from_geo(g, ["actual"], aggregation_weights(g, yields, "actual"))
-        national = predicted.merge(truth[["season_year", "actual"]], on="season_year")
-        frames.append(national.assign(init_md=md, fold=national["season_year"].astype(str)))
-    return pd.concat(frames, ignore_index=True)
+    """National rows per (init month-day, season), weighted by the previous season's areas."""
+    return national_rows(geo, yields, "previous", by=("init_md", "season_year"))
 
 
 def sidecars_by_init_date(cfg: ExperimentConfig, geo: pd.DataFrame, national: pd.DataFrame) -> dict[str, pd.DataFrame]:

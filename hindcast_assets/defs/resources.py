@@ -1,129 +1,122 @@
-"""Resources shared by every experiment: which run_dir to write, and MLflow tracking."""
+"""Resources shared by every experiment: which run_dir a run writes, and MLflow tracking."""
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from dagster import ConfigurableResource, HookContext, InitResourceContext, failure_hook
+from dagster import ConfigurableResource, InitResourceContext
 from pydantic import Field, PrivateAttr
-from upath import UPath
 
-from hindcast_assets.core.rundir import RunDir
-from hindcast_assets.paths import default_runs_dir, mlflow_tracking_uri
-
-
-def current_pointer(runs_dir: str, experiment_key: str) -> UPath:
-    """The file naming an experiment's current run_dir (set when a hindcast completes)."""
-    return UPath(f"{runs_dir.rstrip('/')}/{experiment_key}.current")
-
-
-def read_current(runs_dir: str, experiment_key: str) -> str | None:
-    pointer = current_pointer(runs_dir, experiment_key)
-    return pointer.read_text().strip() if pointer.exists() else None
+from hindcast_assets.config import ExperimentConfig
+from hindcast_assets.core.rundir import RunDir, current_pointer, read_current
+from hindcast_assets.paths import default_runs_dir
+from hindcast_assets.pipeline import store
+from hindcast_assets.pipeline.store import RunDirView
+from hindcast_assets.pipeline.table import shape_difference
+from hindcast_assets.pipeline.tracking import Tracker, flatten
 
 
-def set_current(runs_dir: str, experiment_key: str, run_dir: RunDir) -> None:
-    """Point the experiment at `run_dir` (a pointer, not an artefact: it may move on)."""
-    pointer = current_pointer(runs_dir, experiment_key)
-    pointer.parent.mkdir(parents=True, exist_ok=True)
-    tmp = pointer.parent / f".{pointer.name}.tmp"
-    tmp.write_text(f"{run_dir}\n")
-    tmp.rename(pointer)
+def run_dir_tag(experiment_key: str) -> str:
+    """The run tag naming the run_dir a run writes for an experiment (set by every launcher)."""
+    return f"hindcast/run_dir/{experiment_key}"
+
+
+class RunDirError(RuntimeError):
+    """No run_dir to write, or one that does not describe this experiment's graph."""
 
 
 class RunDirResource(ConfigurableResource):
-    """Where materialisations write. The CLI sets `run_dir`; left empty (UI, backfills, sensors)
-    it is the experiment's current run_dir, minted and made current if there is none yet."""
+    """Where a run writes, resolved once per run and experiment: the launchpad's `run_dir`, else
+    the run's `hindcast/run_dir/<key>` tag (launchers and the sensor set it), else the
+    experiment's current run_dir. The choice is recorded as that tag. Never minted here."""
 
-    run_dir: str = Field("", description="run_dir to write to; empty = the experiment's current run_dir")
+    run_dir: str = Field("", description="run_dir to write to; empty = the run's tag, else the experiment's "
+                                         "current run_dir")
     runs_dir: str = Field("", description="folder of run_dirs and current pointers; empty = ${INPUT_DATA_DIR}/runs")
+    _resolved: dict[str, RunDir] = PrivateAttr(default_factory=dict)
+    _context: Any = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        self._resolved, self._context = {}, context
 
     def _runs_dir(self) -> str:
         return self.runs_dir or default_runs_dir()
 
-    def for_experiment(self, experiment_key: str) -> RunDir:
+    def _find(self, key: str) -> RunDir:
         if self.run_dir:
             return RunDir(self.run_dir)
-        current = read_current(self._runs_dir(), experiment_key)
-        if current:
-            return RunDir(current)
-        run_dir = RunDir.mint(self._runs_dir(), experiment_key)
-        set_current(self._runs_dir(), experiment_key, run_dir)
-        return run_dir
+        run = self._context.dagster_run if self._context else None
+        if run is not None and run.tags.get(run_dir_tag(key)):
+            return RunDir(run.tags[run_dir_tag(key)])
+        current = read_current(self._runs_dir(), key)
+        if current is None:
+            raise RunDirError(
+                f"{key}: no run_dir to write: none set in the launchpad (resources.run_dir.config.run_dir), no "
+                f"run tag {run_dir_tag(key)}, and no current run_dir ({current_pointer(self._runs_dir(), key)}). "
+                f"Make one with `hindcast run hindcast --config configs/{key}.yaml` (it becomes current), "
+                "then launch again.")
+        return current
+
+    def run_dir_for(self, key: str) -> RunDir:
+        if key not in self._resolved:
+            self._resolved[key] = self._find(key)
+            ctx = self._context
+            if ctx is not None and ctx.dagster_run is not None and ctx.instance is not None:
+                ctx.instance.add_run_tags(ctx.run_id, {run_dir_tag(key): str(self._resolved[key])})
+        return self._resolved[key]
+
+    def view_for(self, cfg: ExperimentConfig, source: str) -> RunDirView:
+        """The run_dir opened for `cfg`'s stages; refused if its config shapes another graph."""
+        rd = self.run_dir_for(cfg.experiment_key)
+        if store.CONFIG.exists(rd):
+            theirs = store.read_config(rd)
+            diff = shape_difference(cfg, theirs)
+            if diff:
+                key, ours, held = diff
+                raise RunDirError(
+                    f"{source} and {store.CONFIG.path(rd)} differ in {key} ({ours!r} vs {held!r}), which shapes the "
+                    f"asset graph: run `hindcast run hindcast --config {source}` for a run_dir of this config, or "
+                    "restore the config the run_dir was made with")
+        return RunDirView(rd, launched_with=cfg)
 
 
 class MlflowTracking(ConfigurableResource):
-    """One MLflow run per Dagster run and experiment, always ended.
+    """One MLflow run per Dagster run and experiment, ended FINISHED at teardown, or FAILED as
+    soon as a stage fails (no job hook needed, so asset backfills and sensor runs are covered).
 
-    Our own small resource rather than dagster-mlflow's: its experiment name is fixed per
-    resource (one code location here hosts several experiments), it keeps a process-global
-    active run (several runs in one process merge), and its end hook fires only at the job's
-    last node, which a partial or subset run may never reach (the MLflow run stays RUNNING).
-    This one uses explicit run ids through `MlflowClient`, ends its runs at teardown, and
-    `mlflow_failure_hook` marks them FAILED.
+    Ours rather than dagster-mlflow's `mlflow_tracking`: that resource fixes one experiment per
+    resource (a code location here hosts several), keeps a process-global active run (several
+    runs in one process merge), and ends its run only through the `end_mlflow_on_run_finished`
+    job hook, which an asset backfill (`__ASSET_JOB`) never runs (README, MLflow).
     """
 
-    tracking_uri: str = Field("", description="MLflow tracking URI; empty = the project's sqlite store")
-    _runs: dict[str, str] = PrivateAttr(default_factory=dict)
-    _client: Any = PrivateAttr(default=None)
+    tracking_uri: str = Field("", description="MLflow tracking URI; empty = $MLFLOW_TRACKING_URI or the project's "
+                                              "sqlite store")
+    _tracker: Any = PrivateAttr(default=None)
+    _opened: set = PrivateAttr(default_factory=set)
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
-        self._runs = {}
+        self._opened = set()
 
     def teardown_after_execution(self, context: InitResourceContext) -> None:
-        for run_id in self._runs.values():
-            if self.client().get_run(run_id).info.status == "RUNNING":
-                self.client().set_terminated(run_id, "FINISHED")
+        for run_id in self._opened:
+            self.tracker().end(run_id, "FINISHED")
 
-    def client(self):
-        if self._client is None:
-            from mlflow.tracking import MlflowClient  # lazy: mlflow costs ~3 s to import
+    def tracker(self) -> Tracker:
+        if self._tracker is None:
+            self._tracker = Tracker(self.tracking_uri)
+        return self._tracker
 
-            self._client = MlflowClient(self.tracking_uri or mlflow_tracking_uri())
-        return self._client
-
-    def run_id(self, dagster_run_id: str, experiment: str, tags: dict[str, str] | None = None) -> str:
-        """The MLflow run of this Dagster run in `experiment`, created on first use."""
-        if experiment in self._runs:
-            return self._runs[experiment]
-        client = self.client()
-        exp = client.get_experiment_by_name(experiment)
-        exp_id = exp.experiment_id if exp else client.create_experiment(experiment)
-        found = client.search_runs([exp_id], f"tags.dagster_run_id = '{dagster_run_id}'", max_results=1)
-        if found:
-            run_id = found[0].info.run_id
-            client.update_run(run_id, "RUNNING")
-        else:
-            run_id = client.create_run(exp_id, tags={"dagster_run_id": dagster_run_id, **(tags or {})}).info.run_id
-        self._runs[experiment] = run_id
-        return run_id
-
-    def log(self, run_id: str, params: dict[str, Any] | None = None, metrics: dict[str, float] | None = None,
-            tags: dict[str, str] | None = None, step: int = 0) -> None:
-        from mlflow.entities import Metric, Param, RunTag
-
-        now = _now_ms()
-        self.client().log_batch(
-            run_id,
-            metrics=[Metric(k, float(v), now, step) for k, v in (metrics or {}).items()],
-            params=[Param(k, str(v)[:6000]) for k, v in (params or {}).items()],
-            tags=[RunTag(k, str(v)) for k, v in (tags or {}).items()],
-        )
-
-    def fail_runs_of(self, dagster_run_id: str) -> None:
-        client = self.client()
-        for exp in client.search_experiments():
-            for run in client.search_runs([exp.experiment_id], f"tags.dagster_run_id = '{dagster_run_id}'"):
-                if run.info.status == "RUNNING":
-                    client.set_terminated(run.info.run_id, "FAILED")
-
-
-def _now_ms() -> int:
-    import time
-
-    return int(time.time() * 1000)
-
-
-@failure_hook(required_resource_keys={"mlflow"})
-def mlflow_failure_hook(context: HookContext) -> None:
-    """A failed step fails the MLflow run of its Dagster run (never left RUNNING)."""
-    context.resources.mlflow.fail_runs_of(context.run_id)
+    @contextmanager
+    def run(self, dagster_run_id: str, job_name: str, view: RunDirView) -> Iterator[str]:
+        """The MLflow run id of this Dagster run in the experiment; FAILED if the block raises."""
+        cfg = view.launched_with or view.cfg
+        tags = {"run_dir": str(view.run_dir), "experiment_key": cfg.experiment_key, "dagster_job": job_name}
+        run_id = self.tracker().run_for(dagster_run_id, cfg.mlflow_experiment, tags, flatten(cfg.resolved()))
+        self._opened.add(run_id)
+        try:
+            yield run_id
+        except BaseException:
+            self.tracker().end(run_id, "FAILED")
+            raise

@@ -6,7 +6,9 @@ import re
 import pandas as pd
 
 from hindcast_assets.config import load_config
-from hindcast_assets.core.delivery import delivery_columns, delivery_file_name, delivery_frame
+from hindcast_assets.core.delivery import delivery_columns, delivery_frame
+from hindcast_assets.core.rundir import RunDir
+from hindcast_assets.pipeline import store
 from hindcast_assets.paths import CONFIGS_DIR, PROJECT_ROOT
 
 DOCUMENTED = ["season_year", "geo_id", "prediction", "lower_80", "upper_80", "lower_90", "upper_90", "actual",
@@ -32,7 +34,9 @@ def test_delivery_has_the_documented_columns_and_national_rows():
         [2010, "US-19"], [2010, "NATIONAL"], [2011, "US-17"], [2011, "US-19"], [2011, "NATIONAL"]]
     assert (frame["lower_80"] <= frame["prediction"]).all() and (frame["prediction"] <= frame["upper_90"]).all()
     assert set(frame["unit"]) == {"bu/acre"} and set(frame["interval_mode"]) == {"absolute"}
-    assert delivery_file_name(cfg, "Hindcast", "20261124_120000") == "Treefera_corn_usa_Hindcast_20261124_120000.csv"
+    path = store.HINDCAST_DELIVERY.path(RunDir("/r"), prefix=cfg.delivery_prefix, key="corn_usa",
+                                        stamp="20261124_120000")
+    assert str(path) == "/r/delivery/Treefera_corn_usa_Hindcast_20261124_120000.csv"
 
 
 def test_readme_documents_every_delivery_column():

@@ -7,12 +7,12 @@ import pytest
 
 from hindcast_assets.core.features import (
     apply_fill_values,
-    as_of_date,
     fit_fill_values,
     monthly_feature_names,
     monthly_features_as_of,
     with_anomalies,
 )
+from hindcast_assets.core.season_dates import MonthDay
 from hindcast_assets.paths import BUNDLED_DATA_DIR
 
 VARIABLES = ["tavg", "tmax", "tmin", "prcp"]
@@ -36,8 +36,8 @@ def test_feature_names():
     assert monthly_feature_names(["tmax"], [1, 12]) == ["tmax_jan", "tmax_dec"]
 
 
-def test_as_of_date():
-    assert as_of_date(2005, "07-01") == pd.Timestamp("2005-07-01").date()
+def test_month_day_in_season():
+    assert MonthDay.parse("07-01").in_season(2005) == pd.Timestamp("2005-07-01").date()
 
 
 def test_value_dated_31_july_is_known_on_1_august_not_on_31_july():
@@ -81,7 +81,7 @@ def test_months_not_yet_ended_are_nan(indices):
 
 def test_perturbing_values_dated_on_or_after_as_of_leaves_features_unchanged(indices):
     base = monthly_features_as_of(indices, SEASONS, "07-01", VARIABLES, MONTHS)
-    cutoff = indices["date"].dt.year.map(lambda y: pd.Timestamp(as_of_date(y, "07-01")))
+    cutoff = indices["date"].dt.year.map(lambda y: pd.Timestamp(MonthDay.parse("07-01").in_season(y)))
     later = indices["date"] >= cutoff
     assert later.any() and (~later).any()
     rng = np.random.default_rng(0)

@@ -3,14 +3,16 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import pickle
 import re
 import uuid
 
+import numpy as np
 import pandas as pd
 import pytest
 from upath import UPath
 
-from hindcast_assets.core.rundir import ArtefactExistsError, RunDir, content_hash
+from hindcast_assets.core.rundir import ArtefactExistsError, RunDir, UnsafeArtefactError, content_hash
 
 
 def _all_files(root) -> list[str]:
@@ -19,12 +21,12 @@ def _all_files(root) -> list[str]:
 
 def test_write_creates_parents_and_leaves_no_temp_files(tmp_path):
     rd = RunDir(str(tmp_path / "run"))
-    path = rd.model_dir("corn_usa", "2005") / "model.txt"
+    path = rd.root / "models/corn_usa/2005/model.txt"
     written = rd.write_bytes(path, b"hello")
     assert path.read_bytes() == b"hello"
     assert written.n_bytes == 5 and written.sha256 == content_hash(b"hello") and written.path == str(path)
     rd.write_text(rd.root / "notes.txt", "x")
-    rd.write_parquet(rd.preds_dir("corn_usa", "2005") / "p.parquet", pd.DataFrame({"a": [1]}))
+    rd.write_parquet(rd.root / "preds/corn_usa/2005/p.parquet", pd.DataFrame({"a": [1]}))
     files = _all_files(tmp_path / "run")
     assert files == ["models/corn_usa/2005/model.txt", "notes.txt", "preds/corn_usa/2005/p.parquet"]
     assert not [f for f in files if f.endswith(".tmp") or "/." in f or f.startswith(".")]
@@ -60,11 +62,31 @@ def test_different_bytes_raise_and_keep_the_original(tmp_path):
     assert issubclass(ArtefactExistsError, FileExistsError)
 
 
-def test_pickle_round_trip(tmp_path):
+def test_the_project_pickles_round_trip_through_the_allow_list(tmp_path):
+    from hindcast_assets.core.bias import BiasCorrector
+    from hindcast_assets.core.detrend import LinearTrend
+
     rd = RunDir(str(tmp_path / "run"))
-    path = rd.root / "obj.pkl"
-    rd.write_pickle(path, {"a": [1, 2], "b": 3.5})
-    assert RunDir.read_pickle(path) == {"a": [1, 2], "b": 3.5}
+    trend = LinearTrend({"A": 1.0}, {"A": 2.0}, {"A": 3}, 2.0, 1970, tuple(np.array([1990, 1991])))
+    corrector = BiasCorrector(0.5, {"A": 0.1}, 10, ("1990",))
+    for name, obj in (("d.pkl", trend), ("b.pkl", corrector)):
+        rd.write_bytes(rd.root / name, pickle.dumps(obj, protocol=5))
+        assert RunDir.read_pickle(rd.root / name) == obj
+
+
+def test_a_crafted_pickle_runs_nothing_and_names_the_file(tmp_path):
+    marker = tmp_path / "pwned"
+
+    class Exploit:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    rd = RunDir(str(tmp_path / "run"))
+    path = rd.root / "models/corn_usa/2005/detrender.pkl"
+    rd.write_bytes(path, pickle.dumps(Exploit()))
+    with pytest.raises(UnsafeArtefactError, match=r"detrender.pkl: refused to load: it references posix.system"):
+        RunDir.read_pickle(path)
+    assert not marker.exists()
 
 
 def test_root_is_a_upath_not_stripped_of_its_scheme(tmp_path):
@@ -83,11 +105,10 @@ def memory_run_dir():
 def test_memory_run_dir_parquet_round_trip(memory_run_dir):
     rd = memory_run_dir
     df = pd.DataFrame({"geo_id": ["A", "B", "C"], "season_year": [2000, 2001, 2002], "v": [1.0, None, 3.0]})
-    path = rd.preds_dir("corn_usa", "production") / "train_preds.parquet"
+    path = rd.root / "preds/corn_usa/production/train_preds.parquet"
     written = rd.write_parquet(path, df)
     assert written.path.startswith("memory://")
     pd.testing.assert_frame_equal(RunDir.read_parquet(path), df)
-    assert rd.folds_with("preds", "corn_usa", "train_preds.parquet") == ["production"]
     names = [p.name for p in path.parent.iterdir()]
     assert names == ["train_preds.parquet"]  # no temp file left beside it
 
@@ -100,15 +121,6 @@ def test_memory_run_dir_is_immutable(memory_run_dir):
     with pytest.raises(ArtefactExistsError):
         rd.write_text(path, "a: 2\n")
     assert path.read_text() == "a: 1\n"
-
-
-def test_folds_with_lists_only_folds_holding_the_file(tmp_path):
-    rd = RunDir(str(tmp_path / "run"))
-    assert rd.folds_with("models", "corn_usa", "model.txt") == []
-    rd.write_bytes(rd.model_dir("corn_usa", "2005") / "model.txt", b"m")
-    rd.write_bytes(rd.model_dir("corn_usa", "production") / "model.txt", b"m")
-    rd.write_bytes(rd.model_dir("corn_usa", "2006") / "detrender.pkl", b"d")
-    assert rd.folds_with("models", "corn_usa", "model.txt") == ["2005", "production"]
 
 
 def test_mint_names_folder_by_utc_stamp_and_key_and_never_reuses_one(tmp_path):

@@ -27,7 +27,7 @@ def test_search_is_recorded_in_the_model_card_and_never_sees_the_test_season(tmp
         model={"name": "lightgbm", "params": {}}, compare={}, ensembles={},
         search={"models": ["lightgbm"], "trials": 3, "validation_seasons": 2}))
     first = run_experiment(config, "hindcast", str(tmp_path / "a")).run_dir
-    card = json.loads((first.model_dir("corn_usa", "2011") / "lightgbm" / "model_card.json").read_text())
+    card = json.loads((first.root / "models/corn_usa/2011" / "lightgbm" / "model_card.json").read_text())
     assert card["search"]["validation_seasons"] == [2009, 2010] and card["search"]["trials"] == 3
     assert set(card["search"]["best_params"]) == {"num_leaves", "learning_rate", "min_data_in_leaf",
                                                   "feature_fraction"}

@@ -16,8 +16,8 @@ FILES = ["indices.zarr", "features/pred.parquet", "preds/walk_forward_preds.parq
 
 
 @pytest.fixture
-def hindcast_dir(small_config, tmp_path) -> RunDir:
-    return run_experiment(load_config(small_config), "hindcast", str(tmp_path / "runs")).run_dir
+def hindcast_dir(small_hindcast) -> RunDir:
+    return small_hindcast
 
 
 def test_a_forecast_partition_writes_the_five_files(hindcast_dir):
@@ -29,7 +29,7 @@ def test_a_forecast_partition_writes_the_five_files(hindcast_dir):
     assert set(preds["fold"]) == {"2011"}  # a past season: its own walk-forward fold, never production
     national = hindcast_dir.read_parquet(folder / "postprocessed" / "national.parquet").iloc[0]
     assert national["geo_id"] == "NATIONAL" and 100 < national["prediction"] < 200
-    from hindcast_assets.core.result import ExperimentResult
+    from hindcast_assets.pipeline.result import ExperimentResult
 
     forecast = ExperimentResult.from_run_dir(str(hindcast_dir)).forecasts[(2011, "2011-08-01")]
     assert forecast.national["prediction"].iloc[0] == national["prediction"] and len(forecast.geo) == len(preds)
@@ -118,7 +118,7 @@ def test_a_range_over_seasons_is_one_run_as_a_ui_backfill_makes_it(hindcast_dir)
     backfill of a rectangle becomes (one init month-day, consecutive seasons) all succeed."""
     from dagster import AssetKey, DagsterInstance
 
-    from hindcast_assets.core.artefacts import read_config
+    from hindcast_assets.pipeline.store import read_config
     from hindcast_assets.definitions import build_definitions
     from hindcast_assets.runner import RANGE_END, RANGE_START
 
@@ -132,6 +132,29 @@ def test_a_range_over_seasons_is_one_run_as_a_ui_backfill_makes_it(hindcast_dir)
     for season in (2010, 2011):
         assert (hindcast_dir.root / "forecast" / str(season) / f"{season}-08-01" / "delivery"
                 / f"Treefera_corn_usa_Forecast_{season}_{season}-08-01.csv").exists()
-    assert not (hindcast_dir.root / "forecast" / "2011" / "2011-07-01").exists()
     done = instance.get_materialized_partitions(AssetKey(["corn_usa", "forecast_delivery"]))
     assert {str(k) for k in done} == {"08-01|2010", "08-01|2011"}
+
+
+def test_a_forecast_launched_through_the_asset_job_is_one_finished_mlflow_run(hindcast_dir):
+    """As the UI launches it: the implicit asset job, run_dir in run config, no job hook."""
+    from dagster import AssetKey, DagsterInstance
+    from mlflow.tracking import MlflowClient
+
+    from hindcast_assets.definitions import build_definitions
+    from hindcast_assets.pipeline.store import read_config
+
+    instance = DagsterInstance.get()
+    instance.add_dynamic_partitions("corn_usa__init_date", ["09-01"])
+    defs = build_definitions([read_config(hindcast_dir)])
+    keys = [k for k in defs.resolve_asset_graph().get_all_asset_keys() if k.path[-1].startswith("forecast_")]
+    result = defs.resolve_implicit_global_asset_job_def().execute_in_process(
+        instance=instance, asset_selection=keys, partition_key="09-01|2011",
+        run_config={"resources": {"run_dir": {"config": {"run_dir": str(hindcast_dir)}}}})
+    assert result.success and len(keys) == 5 and AssetKey(["corn_usa", "forecast_delivery"]) in keys
+    client = MlflowClient()
+    tracked = [r for e in client.search_experiments() for r in
+               client.search_runs([e.experiment_id], f"tags.dagster_run_id = '{result.run_id}'")]
+    assert [r.info.status for r in tracked] == ["FINISHED"]
+    assert tracked[0].data.tags["run_dir"] == str(hindcast_dir)
+    assert "national_prediction_2011-09-01" in tracked[0].data.metrics

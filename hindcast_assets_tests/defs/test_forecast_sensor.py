@@ -6,8 +6,8 @@ import pandas as pd
 from dagster import DagsterInstance, SensorResult, SkipReason, build_sensor_context
 
 from hindcast_assets.config import load_config
-from hindcast_assets.defs.forecast.sensors import build_forecast_sensor
-from hindcast_assets.defs.resources import set_current
+from hindcast_assets.core.rundir import RunDir, set_current
+from hindcast_assets.defs.sensors import build_forecast_sensor
 from hindcast_assets.runner import run_experiment
 
 
@@ -46,4 +46,18 @@ def test_sensor_requests_each_new_init_date_once(small_config, input_dir, tmp_pa
     again = _tick(sensor, instance, second.cursor)
     assert sorted(r.partition_key.keys_by_dimension["init_date"] for r in again.run_requests) == [
         "06-01", "07-01", "08-01"]
-    assert {r.tags["run_dir"] for r in again.run_requests} == {str(newer)}
+    assert {r.tags["hindcast/run_dir/corn_usa"] for r in again.run_requests} == {str(newer)}
+    assert {r.run_config["resources"]["run_dir"]["config"]["run_dir"] for r in again.run_requests} == {str(newer)}
+
+
+def test_sensor_skips_without_a_current_run_dir_or_a_production_model(small_config, input_dir, tmp_path):
+    cfg = load_config(small_config)
+    runs = str(tmp_path / "runs")
+    sensor = build_forecast_sensor(cfg, runs_dir=runs)
+    instance = DagsterInstance.ephemeral()
+    first = _tick(sensor, instance, None)
+    assert isinstance(first, SkipReason) and "no current run_dir" in first.skip_message
+    empty = RunDir.mint(runs, "corn_usa")
+    set_current(runs, "corn_usa", empty)
+    second = _tick(sensor, instance, None)
+    assert isinstance(second, SkipReason) and "has no production model yet" in second.skip_message

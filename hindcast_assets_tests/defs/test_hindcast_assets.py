@@ -1,4 +1,5 @@
-"""The hindcast assets materialised through Dagster into a tmp run_dir (real data, ephemeral instance)."""
+"""The Dagster layer generated from the stage table, materialised into a tmp run_dir (real data):
+layout, metadata, in-process execution, the run_dir rule, staleness and input checks."""
 from __future__ import annotations
 
 import pandas as pd
@@ -6,10 +7,12 @@ import pytest
 from dagster import AssetKey, DagsterInstance, materialize
 
 from hindcast_assets.config import load_config
-from hindcast_assets.core.rundir import ArtefactExistsError, RunDir
+from hindcast_assets.core.rundir import ArtefactExistsError, RunDir, read_current
 from hindcast_assets.definitions import build_definitions
-from hindcast_assets.defs.hindcast.assets import build_hindcast_assets, production_chain
-from hindcast_assets.defs.resources import MlflowTracking, RunDirResource, read_current
+from hindcast_assets.defs.assets import build_stage_assets
+from hindcast_assets.defs.inputs import build_input_assets, observe_inputs
+from hindcast_assets.defs.resources import MlflowTracking, RunDirError, RunDirResource
+from hindcast_assets.pipeline import store
 from hindcast_assets.runner import RANGE_END, RANGE_START
 
 FOLD_FILES = {"detrender.pkl", "feature_fill_values.parquet", "model.txt", "model_card.json", "bias_corrector.pkl",
@@ -28,26 +31,39 @@ def _files(folder) -> set[str]:
     return {p.name for p in folder.iterdir()}
 
 
+def _hindcast_assets(cfg):
+    return [build_input_assets(cfg), *build_stage_assets(cfg, "test.yaml")]
+
+
+def _stages(cfg, names):
+    return [a for a in build_stage_assets(cfg, "test.yaml") if a.key.path[-1] in names]
+
+
+SETUP = {"config_resolved", "included_geos"}
+CHAIN = SETUP | {"detrender", "feature_fill_values", "model"}
+
+
 def test_one_range_run_writes_every_fold_in_the_rundir_layout(small_config, tmp_path):
     cfg = load_config(small_config)
     run_dir = str(tmp_path / "run")
     instance = DagsterInstance.ephemeral()
-    result = materialize(build_hindcast_assets(cfg), instance=instance, resources=_resources(run_dir),
-                         tags={RANGE_START: "2009", RANGE_END: "production"})
+    hindcast = build_definitions([cfg]).resolve_job_def("corn_usa__hindcast")
+    result = hindcast.execute_in_process(instance=instance, run_config={"resources": {"run_dir": {"config": {
+        "run_dir": run_dir}}}}, tags={RANGE_START: "2009", RANGE_END: "production"})
     assert result.success
     rd = RunDir(run_dir)
-    assert rd.config_path.exists() and rd.included_geos_path.exists()
+    assert (rd.root / "config_resolved.yaml").exists() and (rd.root / "included_geo_identifiers.txt").exists()
     for fold in ["2009", "2010", "2011", "production"]:
-        assert _files(rd.model_dir("corn_usa", fold)) == FOLD_FILES
+        assert _files(rd.root / "models" / "corn_usa" / fold) == FOLD_FILES
     for fold in ["2009", "2010", "2011"]:
-        assert _files(rd.preds_dir("corn_usa", fold)) == PRED_FILES
-    assert _files(rd.preds_dir("corn_usa", "production")) == {"train_preds.parquet", "lightgbm"}
+        assert _files(rd.root / "preds" / "corn_usa" / fold) == PRED_FILES
+    assert _files(rd.root / "preds" / "corn_usa" / "production") == {"train_preds.parquet", "lightgbm"}
     assert _files(rd.root / "conformal") == {"absolute.parquet", "relative.parquet", "by_init_date"}
     assert _files(rd.root / "conformal" / "by_init_date") == {"absolute.parquet", "relative.parquet"}
-    assert _files(rd.root / "postprocessed") == {"geo.parquet", "national.parquet"}
+    assert _files(rd.root / "postprocessed") == {"geo.parquet", "national.parquet", "by_init_date"}
     assert _files(rd.root / "reports") == REPORTS
     assert _files(rd.root / "delivery") == {"Treefera_corn_usa_Hindcast_run.csv"}
-    national = rd.read_parquet(rd.root / "postprocessed" / "national.parquet")
+    national = store.POSTPROCESSED.read(rd, scope="national")
     assert national["season_year"].tolist() == [2009, 2010, 2011] and set(national["geo_id"]) == {"NATIONAL"}
     # at the end-of-season init date (the features' own as_of) the forecast path is the hindcast path
     by_init = pd.read_csv(rd.root / "reports" / "skill_by_init_date.csv").set_index(["init_md", "level"])
@@ -55,74 +71,156 @@ def test_one_range_run_writes_every_fold_in_the_rundir_layout(small_config, tmp_
     skill = pd.read_csv(rd.root / "reports" / "skill.csv").set_index(["level", "predictor"])
     assert by_init.loc[("10-01", "geo"), "rmse"] == pytest.approx(skill.loc[("geo", "model"), "rmse"])
     assert by_init.loc[("06-01", "geo"), "rmse"] != by_init.loc[("10-01", "geo"), "rmse"]
-    assert len(instance.get_runs()) == 1  # one Dagster run for all partitions
+    (run,) = instance.get_runs()  # one Dagster run for all partitions, its run_dir recorded as a tag
+    assert run.tags["hindcast/run_dir/corn_usa"] == run_dir
     model_mats = instance.fetch_materializations(AssetKey(["corn_usa", "model"]), limit=10).records
     assert sorted(r.partition_key for r in model_mats) == ["2009", "2010", "2011", "production"]
     meta = model_mats[0].asset_materialization.metadata
-    assert meta["run_dir"].value == run_dir and meta["n_folds"].value == 4
-    assert "| 2011 |" in meta["folds"].value
+    assert meta["run_dir"].value == run_dir and meta["n_partitions"].value == 4
+    table = meta["partitions"].value.splitlines()
+    assert "| 2011 " in meta["partitions"].value and len({line.count("|") for line in table}) == 1  # well formed
 
 
 def test_single_partition_metadata_names_path_rows_and_hash(small_config, tmp_path):
     cfg = load_config(small_config)
     run_dir = str(tmp_path / "run")
-    assets = build_hindcast_assets(cfg)
-    materialize(production_chain(assets), instance=DagsterInstance.ephemeral(), resources=_resources(run_dir),
-                partition_key="2010")
-    instance = DagsterInstance.ephemeral()
-    result = materialize(production_chain(assets), instance=instance, resources=_resources(run_dir),
+    assets = _stages(cfg, CHAIN)
+    materialize(assets, instance=DagsterInstance.ephemeral(), resources=_resources(run_dir), partition_key="2010")
+    result = materialize(assets, instance=DagsterInstance.ephemeral(), resources=_resources(run_dir),
                          partition_key="2010")  # identical bytes again: a no-op, not an error
     mat = [e for e in result.get_asset_materialization_events()
            if e.asset_key == AssetKey(["corn_usa", "detrender"])][0].materialization
     assert mat.metadata["path"].value == f"{run_dir}/models/corn_usa/2010/detrender.pkl"
-    assert len(mat.metadata["sha256"].value) == 64
-    assert mat.metadata["rows"].value > 0
+    assert len(mat.metadata["sha256"].value) == 64 and mat.metadata["rows"].value > 0
+    fill = [e for e in result.get_asset_materialization_events()
+            if e.asset_key == AssetKey(["corn_usa", "feature_fill_values"])][0].materialization
+    lines = fill.metadata["partitions"].value.splitlines()
+    assert len({line.count("|") for line in lines}) == 1  # header, delimiter and rows alike
 
 
 def test_an_existing_artefact_is_never_overwritten_with_other_content(small_config, tmp_path):
     cfg = load_config(small_config)
     run_dir = str(tmp_path / "run")
-    materialize(build_hindcast_assets(cfg)[:2], instance=DagsterInstance.ephemeral(),
-                resources=_resources(run_dir))
+    materialize(_stages(cfg, SETUP), instance=DagsterInstance.ephemeral(), resources=_resources(run_dir))
     other = cfg.model_copy(update={"description": "changed"})
     with pytest.raises(ArtefactExistsError, match="config_resolved.yaml"):
-        materialize(build_hindcast_assets(other)[:1], instance=DagsterInstance.ephemeral(),
+        materialize(_stages(other, {"config_resolved"}), instance=DagsterInstance.ephemeral(),
                     resources=_resources(run_dir))
-    assert "changed" not in RunDir(run_dir).config_path.read_text()
+    assert "changed" not in (RunDir(run_dir).root / "config_resolved.yaml").read_text()
 
 
-def test_ui_materialisations_use_the_current_run_dir(small_config, tmp_path):
-    """No run_dir in the launchpad: mint one, make it current, and keep writing there."""
+def test_a_ui_run_with_no_current_run_dir_fails_clearly_and_mints_nothing(small_config, tmp_path):
+    cfg = load_config(small_config)
+    runs = tmp_path / "runs"
+    instance = DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions("corn_usa__init_date", ["08-01"])
+    job = build_definitions([cfg]).resolve_implicit_global_asset_job_def()
+    with pytest.raises(RunDirError, match=r"corn_usa: no run_dir to write: .*hindcast run hindcast --config"):
+        job.execute_in_process(instance=instance, asset_selection=[AssetKey(["corn_usa", "forecast_indices"])],
+                               partition_key="08-01|2011",
+                               run_config={"resources": {"run_dir": {"config": {"runs_dir": str(runs)}}}})
+    assert not runs.exists()
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient()
+    assert not [r for e in client.search_experiments() for r in client.search_runs([e.experiment_id])]
+
+
+def test_ui_runs_write_the_current_run_dir_and_refuse_one_of_another_shape(small_config, tmp_path):
     cfg = load_config(small_config)
     runs = str(tmp_path / "runs")
-    for _ in range(2):
-        materialize(build_hindcast_assets(cfg)[:2], instance=DagsterInstance.ephemeral(),
+    from hindcast_assets.core.rundir import set_current
+
+    made = RunDir.mint(runs, "corn_usa")
+    set_current(runs, "corn_usa", made)
+    materialize(_stages(cfg, SETUP), instance=DagsterInstance.ephemeral(), resources=_resources(runs_dir=runs))
+    assert (made.root / "included_geo_identifiers.txt").exists()
+    assert read_current(runs, "corn_usa").root == made.root
+    edited = cfg.model_copy(update={"hindcast": cfg.hindcast.model_copy(update={"last_test_year": 2010})})
+    with pytest.raises(RunDirError, match=r"test.yaml and .*config_resolved.yaml differ in hindcast.last_test_year "
+                                          r"\(2010 vs 2011\), which shapes the asset graph"):
+        materialize(_stages(edited, {"included_geos"}), instance=DagsterInstance.ephemeral(),
                     resources=_resources(runs_dir=runs))
-    current = read_current(runs, "corn_usa")
-    assert current and RunDir(current).included_geos_path.exists()
-    assert {p.name for p in (tmp_path / "runs").iterdir()} == {"corn_usa.current", current.rsplit("/", 1)[1]}
 
 
-def test_every_config_is_its_own_group_with_two_jobs():
+def test_every_job_and_the_implicit_asset_job_run_in_process():
+    from hindcast_assets.definitions import defs
+
+    jobs = [*defs.resolve_all_job_defs(), defs.resolve_implicit_global_asset_job_def()]
+    assert {j.name for j in jobs} >= {"__ASSET_JOB", "corn_usa__hindcast", "corn_usa__forecast"}
+    assert {j.executor_def.name for j in jobs} == {"in_process"}
+
+
+def test_every_config_is_its_own_group_with_its_jobs_and_inputs():
     from hindcast_assets.definitions import defs
 
     groups = {spec.group_name for spec in defs.resolve_all_asset_specs()}
-    assert {"corn_usa", "corn_usa_county", "soybeans_bra"} <= groups
+    assert {"corn_usa", "corn_usa_county", "soybeans_bra", "corn_usa_forecast"} <= groups
     jobs = {j.name for j in defs.resolve_all_job_defs()}
     for key in ["corn_usa", "corn_usa_county", "soybeans_bra"]:
         assert {f"{key}__hindcast", f"{key}__fit_production"} <= jobs
     model = defs.resolve_assets_def(AssetKey(["corn_usa", "model"]))
     assert model.partitions_def.get_partition_keys()[-2:] == ["2011", "production"]
+    graph = defs.resolve_asset_graph()
+    assert AssetKey(["corn_usa", "indices"]) in graph.get(AssetKey(["corn_usa", "forecast_indices"])).parent_keys
+    assert AssetKey(["corn_usa", "included_geos"]) in graph.get(AssetKey(["corn_usa", "forecast_indices"])).parent_keys
+    assert AssetKey(["corn_usa", "calibration_by_init_date"]) in graph.get(
+        AssetKey(["corn_usa", "forecast_national"])).parent_keys
 
 
-def test_fit_production_job_selects_only_the_model_chain(small_config):
+def test_fit_production_job_selects_only_the_model_chain_and_its_input_checks(small_config):
     job = build_definitions([load_config(small_config)]).resolve_job_def("corn_usa__fit_production")
-    keys = {k.path[-1] for k in job.asset_layer.executable_asset_keys}
-    assert keys == {"config_resolved", "included_geos", "detrender", "feature_fill_values", "model"}
+    assert {k.path[-1] for k in job.asset_layer.executable_asset_keys} == CHAIN
+    assert {c.asset_key.path[-1] for c in job.asset_layer.asset_graph.asset_check_keys} >= {"yields", "indices"}
+
+
+def test_a_changed_input_file_marks_its_downstream_assets_stale(small_config, input_dir, tmp_path):
+    from dagster._core.asset_graph_view.asset_graph_view import AssetGraphView, TemporalContext
+    from dagster._core.definitions.data_version import CachingStaleStatusResolver, StaleStatus
+    from dagster._time import get_current_datetime
+
+    cfg = load_config(small_config)
+    instance = DagsterInstance.get()
+    defs = build_definitions([cfg])
+    observe_inputs(instance, cfg)
+    result = defs.resolve_job_def("corn_usa__fit_production").execute_in_process(
+        instance=instance, partition_key="2010",
+        run_config={"resources": {"run_dir": {"config": {"run_dir": str(tmp_path / "run")}}}})
+    assert result.success
+
+    def status(name, partition=None):
+        graph = defs.resolve_asset_graph()
+        view = AssetGraphView(temporal_context=TemporalContext(effective_dt=get_current_datetime(),
+                                                               last_event_id=None), instance=instance, asset_graph=graph)
+        return CachingStaleStatusResolver(instance, graph, view).get_status(AssetKey(["corn_usa", name]), partition)
+
+    assert status("included_geos") == StaleStatus.FRESH and status("detrender", "2010") == StaleStatus.FRESH
+    yields = input_dir / "us_state_corn" / "yields.parquet"
+    frame = pd.read_parquet(yields)
+    frame.loc[0, "harvested_acres"] += 1.0
+    frame.to_parquet(yields, index=False)
+    observe_inputs(instance, cfg)
+    assert status("included_geos") == StaleStatus.STALE and status("detrender", "2010") == StaleStatus.STALE
+
+
+def test_a_bad_input_fails_its_blocking_check_and_nothing_downstream_runs(small_config, input_dir, tmp_path):
+    cfg = load_config(small_config)
+    yields = input_dir / "us_state_corn" / "yields.parquet"
+    frame = pd.read_parquet(yields)
+    frame.loc[3, "yield_bu_per_acre"] = float("inf")
+    frame.to_parquet(yields, index=False)
+    result = build_definitions([cfg]).resolve_job_def("corn_usa__fit_production").execute_in_process(
+        instance=DagsterInstance.ephemeral(), partition_key="production", raise_on_error=False,
+        run_config={"resources": {"run_dir": {"config": {"run_dir": str(tmp_path / "run")}}}})
+    assert not result.success
+    checks = [e.event_specific_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
+    (evaluation,) = [c for c in checks if c.asset_key.path[-1] == "yields"]
+    assert not evaluation.passed and "is not finite at geo_id=" in evaluation.metadata["problem"].value
+    assert [p.name for p in (tmp_path / "run").iterdir()] == ["config_resolved.yaml"]  # reads no input
 
 
 def test_a_trend_only_experiment_without_predictors_runs_end_to_end(tmp_path, input_dir):
-    from hindcast_assets.core.result import ExperimentResult
+    from hindcast_assets.pipeline.result import ExperimentResult
     from hindcast_assets.runner import run_experiment
     from hindcast_assets_tests.conftest import write_config
 
@@ -132,4 +230,5 @@ def test_a_trend_only_experiment_without_predictors_runs_end_to_end(tmp_path, in
     wf = result.walk_forward_preds()
     assert (wf["prediction"] == wf["trend"]).all() and len(wf) == 10 * 11  # 10 states x 2015-2025
     assert result.hindcast["production"].model.plugin.name == "trend"
-    assert (outcome.run_dir.root / "delivery" / f"Treefera_soybeans_bra_Hindcast_{outcome.run_dir.root.name[:15]}.csv").exists()
+    stamp = outcome.run_dir.root.name[:15]
+    assert (outcome.run_dir.root / "delivery" / f"Treefera_soybeans_bra_Hindcast_{stamp}.csv").exists()

@@ -3,6 +3,7 @@ by ensembles, reported by the hindcast; bad plugins and names fail at config loa
 from __future__ import annotations
 
 import json
+import sys
 from importlib.metadata import EntryPoint
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from dagster import DagsterInstance
 import hindcast_assets.models as models
 from hindcast_assets.config import ConfigError, load_config
 from hindcast_assets.core.rundir import RunDir
+from hindcast_assets.pipeline.result import ExperimentResult
 from hindcast_assets.runner import run_experiment
 from hindcast_assets_tests.conftest import write_config
 from hindcast_assets_tests.models import third_party_plugin
@@ -38,15 +40,18 @@ ENTRY_POINT = EntryPoint("shrunk_mean", "hindcast_assets_tests.models.third_part
 
 
 @pytest.fixture
-def extra_models(monkeypatch):
-    """One model dropped into the package as a file, one from a (monkeypatched) entry point."""
-    drop_in = Path(models.__file__).parent / "zz_test_median_residual.py"
-    drop_in.write_text(DROP_IN)
+def extra_models(monkeypatch, tmp_path):
+    """One model dropped in as a file of the models package (a folder added to the package's
+    path, so no test writes into the installed package), one from a (monkeypatched) entry point."""
+    folder = tmp_path / "dropped_in_models"
+    folder.mkdir()
+    (folder / "zz_test_median_residual.py").write_text(DROP_IN)
+    monkeypatch.setattr(models, "__path__", [*models.__path__, str(folder)])
     monkeypatch.setattr(models, "entry_points", lambda group: [ENTRY_POINT] if group == ENTRY_POINT_GROUP else [])
     models.registry.cache_clear()
     third_party_plugin.FITS.clear()
     yield
-    drop_in.unlink()
+    sys.modules.pop(f"{models.__name__}.zz_test_median_residual", None)
     models.registry.cache_clear()
 
 
@@ -63,18 +68,20 @@ def test_dropped_in_and_entry_point_models_are_trained_saved_and_reported(tmp_pa
     outcome = run_experiment(load_config(config), "hindcast", str(tmp_path / "runs"))
     rd: RunDir = outcome.run_dir
     for name in ["median_residual", "shrunk_mean", "lightgbm", "pair", "stacked"]:
-        assert (rd.model_dir("corn_usa", "2011") / name / "model_card.json").exists()
-        assert (rd.preds_dir("corn_usa", "2011") / name / "walk_forward_preds.parquet").exists()
-    assert json.loads((rd.model_dir("corn_usa", "2010") / "shrunk_mean" / "model.json").read_text())["mean"] != 0
+        assert (rd.root / "models/corn_usa/2011" / name / "model_card.json").exists()
+        assert (rd.root / "preds/corn_usa/2011" / name / "walk_forward_preds.parquet").exists()
+    assert json.loads((rd.root / "models/corn_usa/2010" / "shrunk_mean" / "model.json").read_text())["mean"] != 0
     # base models are fitted once per fold although two ensembles use shrunk_mean: 4 folds, 4 fits
     assert len(third_party_plugin.FITS) == 4
-    pair = json.loads((rd.model_dir("corn_usa", "2011") / "model.json").read_text())
+    pair = json.loads((rd.root / "models/corn_usa/2011" / "model.json").read_text())
     assert pair["method"] == "blend_avg" and pair["weights"] == [0.5, 0.5]
-    stacked = json.loads((rd.model_dir("corn_usa", "2011") / "stacked" / "model.json").read_text())
+    stacked = json.loads((rd.root / "models/corn_usa/2011" / "stacked" / "model.json").read_text())
     assert stacked["n_calibration_rows"] > 0  # fitted on folds 2009-2010 (min_folds 2)
     comparison = pd.read_csv(rd.root / "reports" / "model_comparison.csv").set_index("model")
     assert {"median_residual", "shrunk_mean", "lightgbm", "pair", "stacked", "trend (baseline)"} <= set(comparison.index)
     assert bool(comparison.loc["pair", "primary"])
+    shown = ExperimentResult.from_run_dir(rd).describe()
+    assert "2011       pair (blend_avg of median_residual, shrunk_mean) trained on 1970-2010 (41 seasons)" in shown
 
 
 def test_every_model_emits_the_same_training_events(tmp_path, input_dir, extra_models):

@@ -6,13 +6,14 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from hindcast_assets.config import ExperimentConfig
-from hindcast_assets.core import artefacts as art
 from hindcast_assets.core.detrend import LinearTrend
+from hindcast_assets.core.ensembles import EnsembleModel
 from hindcast_assets.core.metrics import skill
 from hindcast_assets.core.rundir import RunDir
+from hindcast_assets.core.season_dates import ForecastDate
 from hindcast_assets.core.splits import PRODUCTION
-from hindcast_assets.core.ensembles import EnsembleModel
 from hindcast_assets.models import TrainedModel
+from hindcast_assets.pipeline import store
 
 
 @dataclass
@@ -32,23 +33,26 @@ class HindcastSlice:
     def is_production(self) -> bool:
         return self.fold == PRODUCTION
 
+    @property
+    def train_seasons(self) -> list[int]:
+        """From the model card; run_dirs made before ensemble cards carried them: the detrender's."""
+        return list(self.model_card.get("train_seasons") or self.detrender.train_seasons)
 
-def _optional_preds(rd: RunDir, key: str, fold: str, name: str) -> pd.DataFrame | None:
-    path = rd.preds_dir(key, fold) / name
-    return rd.read_parquet(path) if path.exists() else None
+    @property
+    def model_label(self) -> str:
+        card = self.model_card
+        return f"{card['model']} ({card['ensemble']} of {', '.join(card['members'])})" if "ensemble" in card \
+            else card["model"]
 
 
 def _slice(rd: RunDir, key: str, fold: str) -> HindcastSlice:
-    return HindcastSlice(
-        fold=fold,
-        detrender=art.read_detrender(rd, key, fold),
-        fill_values=art.read_fill_values(rd, key, fold),
-        model=art.read_model(rd, key, fold),
-        model_card=art.read_model_card(rd, key, fold),
-        train_preds=_optional_preds(rd, key, fold, art.TRAIN_PREDS),
-        walk_forward_preds=_optional_preds(rd, key, fold, art.WALK_FORWARD_PREDS),
-        year_data=_optional_preds(rd, key, fold, art.YEAR_DATA),
-    )
+    where = {"key": key, "fold": fold}
+    preds = {name: artefact.read_optional(rd, **where, member="") for name, artefact in (
+        ("train_preds", store.TRAIN_PREDS), ("walk_forward_preds", store.WALK_FORWARD_PREDS))}
+    return HindcastSlice(fold=fold, detrender=store.DETRENDER.read(rd, **where),
+                         fill_values=store.FILL_VALUES.read(rd, **where), model=store.read_model(rd, key, fold),
+                         model_card=store.MODEL_CARD.read(rd, **where, member=""),
+                         year_data=store.YEAR_DATA.read_optional(rd, **where), **preds)
 
 
 @dataclass
@@ -83,9 +87,11 @@ def _forecasts(rd: RunDir) -> dict[tuple[int, str], ForecastSlice]:
     out = {}
     for season in sorted(p for p in base.iterdir() if p.name.isdigit()):
         for init in sorted(season.iterdir()):
-            read = {name: rd.read_parquet(init / rel) if (init / rel).exists() else None for name, rel in
-                    (("geo", "preds/walk_forward_preds.parquet"), ("national", "postprocessed/national.parquet"))}
-            out[(int(season.name), init.name)] = ForecastSlice(int(season.name), init.name, **read)
+            at = ForecastDate.parse(init.name, int(season.name))
+            fields = store.forecast_fields(at)
+            out[(at.season_year, str(at))] = ForecastSlice(at.season_year, str(at),
+                                                           store.FORECAST_PREDS.read_optional(rd, **fields),
+                                                           store.FORECAST_NATIONAL.read_optional(rd, **fields))
     return out
 
 
@@ -103,14 +109,13 @@ class ExperimentResult:
     @classmethod
     def from_run_dir(cls, run_dir: str | RunDir) -> ExperimentResult:
         rd = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
-        cfg = art.read_config(rd)
+        cfg = store.read_config(rd)
         key = cfg.experiment_key
-        folds = [f for f in cfg.folds if f in set(rd.folds_with("models", key, art.MODEL_CARD))]
-        calibration = {m: CalibrationResult(m, rd.read_parquet(art.conformal_path(rd, m)))
-                       for m in cfg.conformal.modes if art.conformal_path(rd, m).exists()}
-        post = {name: rd.read_parquet(art.postprocessed_path(rd, name)) if art.postprocessed_path(rd, name).exists()
-                else None for name in ("national", "geo")}
-        return cls(rd, cfg, art.read_included_geos(rd), {f: _slice(rd, key, f) for f in folds}, calibration,
+        calibration = {m: CalibrationResult(m, store.CONFORMAL.read(rd, mode=m))
+                       for m in cfg.conformal.modes if store.CONFORMAL.exists(rd, mode=m)}
+        post = {scope: store.POSTPROCESSED.read_optional(rd, scope=scope) for scope in ("national", "geo")}
+        return cls(rd, cfg, store.INCLUDED_GEOS.read(rd),
+                   {f: _slice(rd, key, f) for f in store.folds_with_model(rd, cfg)}, calibration,
                    post["national"], post["geo"], _forecasts(rd))
 
     @property
@@ -146,11 +151,11 @@ class ExperimentResult:
     def describe(self) -> str:
         lines = [f"run_dir: {self.run_dir}", self.summary(), "folds:"]
         for name, s in self.hindcast.items():
-            seasons = s.model_card.get("train_seasons", [])
+            seasons = s.train_seasons
             span = f"{seasons[0]}-{seasons[-1]}" if seasons else "-"
             made = [n for n, f in (("train", s.train_preds), ("walk_forward", s.walk_forward_preds),
                                    ("year_data", s.year_data)) if f is not None]
-            lines.append(f"  {name:<10} {s.model_card['model']:<9} trained on {span} "
+            lines.append(f"  {name:<10} {s.model_label} trained on {span} "
                          f"({len(seasons)} seasons); preds: {', '.join(made) or 'none'}")
         for mode, cal in self.calibration.items():
             prod = cal.table[cal.table["calibrated_for"] == PRODUCTION]

@@ -1,0 +1,19 @@
+"""What a stage reports for one partition: files written, rows, metrics and tables."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from hindcast_assets.core.rundir import Written
+
+
+@dataclass
+class StageRecord:
+    partition: str | None  # fold name, forecast date or None for a whole-run stage
+    written: list[Written]
+    rows: int
+    metrics: dict[str, float] = field(default_factory=dict)  # tracked in MLflow, shown per partition
+    events: list[dict] = field(default_factory=list)  # structured training events
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)  # shown in the UI
+    note: str = ""  # one line of context for the partition (which fold forecast it, ...)

@@ -1,0 +1,1 @@
+"""Stage functions, one module per part of the asset graph."""

@@ -1,0 +1,101 @@
+"""Whole-run stages after the fold chain (DESIGN.md §5): conformal sidecars, the bias-corrected
+national hindcast, evaluation reports, the client CSV, and the hindcast by init date with its
+per-init-date calibration (what the forecasts' intervals come from)."""
+from __future__ import annotations
+
+import pandas as pd
+
+from hindcast_assets.core import postprocess as pp
+from hindcast_assets.core import report
+from hindcast_assets.core import skill_by_init as sbi
+from hindcast_assets.core.data import load_references
+from hindcast_assets.core.delivery import delivery_frame
+from hindcast_assets.core.evaluation import compare_models, evaluate
+from hindcast_assets.core.splits import PRODUCTION
+from hindcast_assets.pipeline import store
+from hindcast_assets.pipeline.records import StageRecord
+from hindcast_assets.pipeline.store import RunDirView
+
+
+def _corrected(view: RunDirView) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Bias-corrected geo walk-forward predictions of every test fold, and their national rows."""
+    rd, key, folds = view.run_dir, view.key, view.cfg.test_folds
+    correctors = {f: store.BIAS_CORRECTOR.read(rd, key=key, fold=f) for f in folds}
+    geo = pp.corrected_geo_preds(store.read_walk_forward(rd, key, folds), correctors)
+    return geo, pp.national_preds(view.cfg, geo, view.data.yields)
+
+
+def _write_sidecars(view: RunDirView, artefact: store.Artefact, sidecars: dict[str, pd.DataFrame]) -> list:
+    return [artefact.write(view.run_dir, table, mode=mode) for mode, table in sidecars.items()]
+
+
+def conformal(view: RunDirView, _: None) -> StageRecord:
+    sidecars = pp.conformal_sidecars(view.cfg, *_corrected(view))
+    production = {f"q_{m}_{r.scope}_{round(r.level * 100)}": float(r.quantile) for m, t in sidecars.items()
+                  for r in t[t["calibrated_for"] == PRODUCTION].itertuples()}
+    return StageRecord(None, _write_sidecars(view, store.CONFORMAL, sidecars), sum(map(len, sidecars.values())),
+                       production)
+
+
+def national(view: RunDirView, _: None) -> StageRecord:
+    geo, nat = _corrected(view)
+    sidecars = {m: store.CONFORMAL.read(view.run_dir, mode=m) for m in view.cfg.conformal.modes}
+    written = [store.POSTPROCESSED.write(view.run_dir, pp.with_intervals(frame, sidecars, scope), scope=scope)
+               for scope, frame in (("geo", geo), ("national", nat))]
+    return StageRecord(None, written, len(nat))
+
+
+def evaluation(view: RunDirView, _: None) -> StageRecord:
+    rd, c, key = view.run_dir, view.cfg, view.key
+    geo, nat = (store.POSTPROCESSED.read(rd, scope=s) for s in ("geo", "national"))
+    ev = evaluate(geo, nat, c.conformal.modes, c.conformal.levels, load_references(c))
+    comparison = compare_models(c, {m: store.read_walk_forward(rd, key, c.test_folds, m) for m in c.model_names},
+                                view.data.yields)
+    tables = {"skill": ev.headline(), "skill_by_fold": ev.by_fold, "skill_by_geo": ev.by_geo,
+              "coverage": ev.coverage, "model_comparison": comparison}
+    written = [store.REPORT_TABLE.write(rd, frame.to_csv(index=False), name=name) for name, frame in tables.items()]
+    plots = {"national_hindcast": report.national_plot(c, nat), "error_by_season": report.error_plot(c, nat),
+             "coverage": report.coverage_plot(ev.coverage)}
+    written += [store.REPORT_PLOT.write(rd, png, name=name) for name, png in plots.items()]
+    written.append(store.REPORT.write(rd, report.report_markdown(c, ev, rd.root.name, comparison)))
+    metrics = {f"{r.level.replace(' ', '_')}_{m}_{r.predictor}": float(getattr(r, m))
+               for r in ev.headline().itertuples() for m in ("rmse", "mape")}
+    metrics |= {f"coverage_{r.scope}_{r.mode}_{round(r.level * 100)}": float(r.coverage)
+                for r in ev.coverage.itertuples()}
+    shown = {name: tables[name] for name in ("skill", "model_comparison", "coverage")}
+    return StageRecord(None, written, len(geo), metrics, tables=shown)
+
+
+def hindcast_delivery(view: RunDirView, _: None) -> StageRecord:
+    rd, key = view.run_dir, view.key
+    model = store.MODEL_CARD.read(rd, key=key, fold=view.cfg.test_folds[-1], member="")["model"]
+    frame = delivery_frame(view.cfg, store.POSTPROCESSED.read(rd, scope="geo"),
+                           store.POSTPROCESSED.read(rd, scope="national"), model, rd.root.name,
+                           store.run_created_at(rd))
+    written = store.HINDCAST_DELIVERY.write(rd, frame.to_csv(index=False), prefix=view.cfg.delivery_prefix,
+                                            key=key, stamp=store.run_stamp(rd))
+    return StageRecord(None, [written], len(frame))
+
+
+def calibration_by_init_date(view: RunDirView, _: None) -> StageRecord:
+    """Every test season re-predicted by its own fold with only what was known at each init
+    month-day, and conformal sidecars per init month-day from those residuals."""
+    rd, c = view.run_dir, view.cfg
+    models = {f: store.read_fold_models(rd, view.key, f) for f in c.test_folds}
+    geo = sbi.predictions_by_init_date(c, view.data, view.geos, models)
+    national = sbi.national_by_init_date(geo, view.data.yields)
+    written = [store.PREDS_BY_INIT_DATE.write(rd, frame, scope=scope)
+               for scope, frame in (("geo", geo), ("national", national))]
+    written += _write_sidecars(view, store.CONFORMAL_BY_INIT_DATE, sbi.sidecars_by_init_date(c, geo, national))
+    return StageRecord(None, written, len(geo))
+
+
+def skill_by_init_date(view: RunDirView, _: None) -> StageRecord:
+    rd, c = view.run_dir, view.cfg
+    geo, national = (store.PREDS_BY_INIT_DATE.read(rd, scope=s) for s in ("geo", "national"))
+    sidecars = {m: store.CONFORMAL_BY_INIT_DATE.read(rd, mode=m) for m in c.conformal.modes}
+    table = sbi.skill_by_init_date(c, geo, national, sidecars)
+    written = [store.REPORT_TABLE.write(rd, table.to_csv(index=False), name="skill_by_init_date"),
+               store.REPORT_PLOT.write(rd, report.skill_by_init_plot(c, table), name="skill_by_init_date")]
+    return StageRecord(None, written, len(table), {f"init_{r.init_md}_{r.level}_rmse": float(r.rmse)
+                                                   for r in table.itertuples()}, tables={"skill_by_init_date": table})

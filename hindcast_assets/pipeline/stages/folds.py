@@ -1,0 +1,158 @@
+"""The experiment's set-up and its per-fold model chain (DESIGN.md §5): config, geos, then per
+fold detrender, fill values, models, predictions, ensembles and bias corrector. Fitting a fold
+uses only seasons before its test season; `production` uses all."""
+from __future__ import annotations
+
+import json
+import logging
+
+import pandas as pd
+
+from hindcast_assets.core import hindcast as hc
+from hindcast_assets.core import postprocess as pp
+from hindcast_assets.core.ensembles import ensemble_predictions, fit_ensemble, member_table
+from hindcast_assets.core.events import timed, training_event
+from hindcast_assets.core.features import model_feature_columns
+from hindcast_assets.core.geos import included_geos
+from hindcast_assets.core.metrics import rmse
+from hindcast_assets.core.splits import PRODUCTION
+from hindcast_assets.pipeline import store
+from hindcast_assets.pipeline.records import StageRecord
+from hindcast_assets.pipeline.store import RunDirView
+
+events_log = logging.getLogger("hindcast_assets.events")
+
+
+def emit(event: dict) -> dict:
+    """A structured event as one JSON line in the Python log (and, through the record, the run's)."""
+    events_log.info(json.dumps(event, sort_keys=True))
+    return event
+
+
+def config_resolved(view: RunDirView, _: None) -> StageRecord:
+    """Writes the config the run was launched with (`view.launched_with`); never overwritten."""
+    written = store.CONFIG.write(view.run_dir, view.launched_with or view.cfg)
+    return StageRecord(None, [written], 1)
+
+
+def geos(view: RunDirView, _: None) -> StageRecord:
+    chosen = included_geos(view.data.yields, view.cfg.geos, view.cfg.hindcast.first_test_year)
+    if not chosen:
+        raise ValueError(f"{view.cfg.inputs.yields}: geos: no geo passes the inclusion rule {view.cfg.geos}")
+    return StageRecord(None, [store.INCLUDED_GEOS.write(view.run_dir, chosen)], len(chosen))
+
+
+def _where(view: RunDirView, fold: str) -> dict:
+    return {"key": view.key, "fold": fold}
+
+
+def detrender(view: RunDirView, fold_name: str) -> StageRecord:
+    fold = hc.fold_of(view.cfg, view.data.yields, fold_name)
+    trend = hc.fit_detrender(view.cfg, view.data, view.geos, fold)
+    written = store.DETRENDER.write(view.run_dir, trend, **_where(view, fold_name))
+    return StageRecord(fold_name, [written], len(trend.slopes), {"n_train_seasons": len(fold.train_seasons)})
+
+
+def _train_frame(view: RunDirView, fold_name: str):
+    fold = hc.fold_of(view.cfg, view.data.yields, fold_name)
+    trend = store.DETRENDER.read(view.run_dir, **_where(view, fold_name))
+    return fold, trend, hc.design_frame(view.cfg, view.data, view.geos, fold.train_seasons, trend)
+
+
+def fill_values(view: RunDirView, fold_name: str) -> StageRecord:
+    _, _, train = _train_frame(view, fold_name)
+    fill = hc.fit_fill_values(view.cfg, train)
+    return StageRecord(fold_name, [store.FILL_VALUES.write(view.run_dir, fill, **_where(view, fold_name))], len(fill))
+
+
+def model(view: RunDirView, fold_name: str) -> StageRecord:
+    """Train every base model of the experiment once on this fold (under its own name), and the
+    experiment's model also at the contract path."""
+    fold, _, train = _train_frame(view, fold_name)
+    fill = store.FILL_VALUES.read(view.run_dir, **_where(view, fold_name))
+    written, metrics, events = [], {}, []
+    for name, params in view.cfg.base_models.items():
+        shape = {"experiment": view.key, "fold": fold_name, "model": name, "n_rows": len(train),
+                 "n_features": len(model_feature_columns(view.cfg))}
+        events.append(emit(training_event("training_started", **shape)))
+        params, search = hc.searched_params(view.cfg, name, params, train, fill)
+        fitted, seconds = timed(lambda: hc.fit_model(view.cfg, name, params, train, fill))
+        in_sample = rmse(train["target"], train["trend"] + fitted.predict(hc.model_inputs(view.cfg, train, fill)))
+        card = {"fold": fold_name, "train_seasons": [int(s) for s in fold.train_seasons], "n_rows": len(train),
+                "train_rmse": in_sample, **({"search": search} if search else {})}
+        for target in _targets(view, name):
+            written += store.write_model(view.run_dir, view.key, fold_name, fitted, card, target)
+        metrics[f"train_rmse_{name}"] = in_sample
+        events.append(emit(training_event("training_complete", **shape, seconds=seconds,
+                                          metrics={"train_rmse": in_sample})))
+    return StageRecord(fold_name, written, len(train), metrics, events)
+
+
+def _targets(view: RunDirView, name: str) -> list[str | None]:
+    """Where model `name`'s artefacts go: its own folder, and the contract paths if it is the
+    experiment's model."""
+    return [name, None] if name == view.cfg.model.name else [name]
+
+
+def _wf_metrics(preds: pd.DataFrame, name: str) -> dict[str, float]:
+    return {f"wf_rmse_{name}": rmse(preds["target"], preds["prediction"])}
+
+
+def _write_preds(view: RunDirView, fold_name: str, frames: dict, name: str) -> list:
+    return [artefact.write(view.run_dir, frame, key=view.key, fold=fold_name, member=store.member(target))
+            for target in _targets(view, name) for artefact, frame in frames.items()]
+
+
+def fold_preds(view: RunDirView, fold_name: str) -> StageRecord:
+    """Every base model's in-sample and walk-forward predictions; the experiment's model's also
+    at the contract paths, beside the test season's rows as the models saw them."""
+    fold, trend, train = _train_frame(view, fold_name)
+    fill = store.FILL_VALUES.read(view.run_dir, **_where(view, fold_name))
+    cfg = view.cfg
+    test = None if fold.is_production else hc.design_frame(cfg, view.data, view.geos, [fold.test_season], trend)
+    written, metrics = [], {}
+    for name in cfg.base_models:
+        fitted = store.read_model(view.run_dir, view.key, fold_name, name)
+        frames = {store.TRAIN_PREDS: hc.predictions(cfg, fitted, train, fill, fold)}
+        if test is not None:
+            frames[store.WALK_FORWARD_PREDS] = hc.predictions(cfg, fitted, test, fill, fold)
+            metrics |= _wf_metrics(frames[store.WALK_FORWARD_PREDS], name)
+        written += _write_preds(view, fold_name, frames, name)
+    if test is not None:
+        written.append(store.YEAR_DATA.write(view.run_dir, hc.model_inputs(cfg, test, fill), **_where(view, fold_name)))
+        metrics["wf_rmse_trend"] = rmse(test["target"], test["trend"])
+    return StageRecord(fold_name, written, len(train) + (0 if test is None else len(test)), metrics)
+
+
+def _member_preds(view: RunDirView, fold_name: str, artefact: store.Artefact, members: list[str]) -> dict:
+    return {m: artefact.read(view.run_dir, key=view.key, fold=fold_name, member=store.member(m)) for m in members}
+
+
+def ensembles(view: RunDirView, fold_name: str) -> StageRecord:
+    """Each ensemble from its members' fold predictions (fitted on earlier folds only)."""
+    cfg, rd, key = view.cfg, view.run_dir, view.key
+    earlier = pp.earlier_folds(cfg, fold_name)
+    files = [store.TRAIN_PREDS] + ([] if fold_name == PRODUCTION else [store.WALK_FORWARD_PREDS])
+    written, metrics, rows = [], {}, 0
+    for name, spec in cfg.ensembles.items():
+        history = [member_table(_member_preds(view, f, store.WALK_FORWARD_PREDS, spec.members)) for f in earlier]
+        fitted = fit_ensemble(name, spec, pd.concat(history, ignore_index=True) if history else pd.DataFrame(),
+                              len(earlier))
+        first = store.MODEL_CARD.read(rd, key=key, fold=fold_name, member=store.member(spec.members[0]))
+        card = {"fold": fold_name, "calibration_folds": earlier, "train_seasons": first["train_seasons"]}
+        frames = {file: ensemble_predictions(fitted, member_table(_member_preds(view, fold_name, file, spec.members)))
+                  for file in files}
+        for target in _targets(view, name):
+            written += store.write_model(rd, key, fold_name, fitted, card, target)
+        written += _write_preds(view, fold_name, frames, name)
+        rows += sum(len(f) for f in frames.values())
+        if store.WALK_FORWARD_PREDS in frames:
+            metrics |= _wf_metrics(frames[store.WALK_FORWARD_PREDS], name)
+    return StageRecord(fold_name, written, rows, metrics)
+
+
+def bias_corrector(view: RunDirView, fold_name: str) -> StageRecord:
+    walk_forward = store.read_walk_forward(view.run_dir, view.key, pp.earlier_folds(view.cfg, fold_name))
+    corrector = pp.fit_bias_corrector(view.cfg, walk_forward, fold_name)
+    written = store.BIAS_CORRECTOR.write(view.run_dir, corrector, **_where(view, fold_name))
+    return StageRecord(fold_name, [written], corrector.n_residuals, {"bias_overall": corrector.overall})

@@ -1,0 +1,90 @@
+"""In-season forecast stages, one (season_year, init date) partition at a time (DESIGN.md §4
+`forecast/`). A season is forecast by its own walk-forward fold where the run_dir has it (so a
+replay of a past season never uses a model that saw it), else by production. Intervals come
+only from the calibration for the forecast's init month-day (`calibration_by_init_date`); a
+run_dir without it (a production-only fit) gives forecasts without intervals, and says so."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from hindcast_assets.core import forecast as fc
+from hindcast_assets.core import postprocess as pp
+from hindcast_assets.core.aggregate import national_rows
+from hindcast_assets.core.delivery import delivery_frame
+from hindcast_assets.core.indices_store import COLUMNS
+from hindcast_assets.core.predictions import with_actual
+from hindcast_assets.core.season_dates import ForecastDate
+from hindcast_assets.pipeline import store
+from hindcast_assets.pipeline.records import StageRecord
+from hindcast_assets.pipeline.store import RunDirView
+
+
+def indices(view: RunDirView, at: ForecastDate) -> StageRecord:
+    source = view.data.indices
+    known = (fc.indices_known_at(source, view.geos, at) if source is not None
+             else pd.DataFrame(columns=list(COLUMNS)).astype({"date": "datetime64[ns]"}))
+    attrs = {"season_year": at.season_year, "init_date": str(at)}
+    written = store.FORECAST_INDICES.write(view.run_dir, (known, attrs), **store.forecast_fields(at))
+    last = str(known["date"].max().date()) if len(known) else "none"
+    return StageRecord(str(at), [written], len(known), note=f"latest value {last}")
+
+
+def features(view: RunDirView, at: ForecastDate) -> StageRecord:
+    known = store.FORECAST_INDICES.read(view.run_dir, **store.forecast_fields(at))
+    frame = fc.forecast_features(view.cfg, known, view.geos, at)
+    return StageRecord(str(at), [store.FORECAST_FEATURES.write(view.run_dir, frame, **store.forecast_fields(at))],
+                       len(frame))
+
+
+def preds(view: RunDirView, at: ForecastDate) -> StageRecord:
+    rd = view.run_dir
+    fold = store.forecast_fold(rd, view.key, view.cfg, at.season_year)
+    models = store.read_fold_models(rd, view.key, fold)
+    rows = store.FORECAST_FEATURES.read(rd, **store.forecast_fields(at))
+    out = with_actual(models.predict(view.cfg, rows), view.data.yields)
+    written = store.FORECAST_PREDS.write(rd, out, **store.forecast_fields(at))
+    return StageRecord(str(at), [written], len(out), {"bias_corrected": float(models.bias_corrected)},
+                       note=f"fold {fold}")
+
+
+def calibration(view: RunDirView, at: ForecastDate) -> dict[str, pd.DataFrame]:
+    """Sidecars calibrated for this init month-day; none where the run_dir has no such calibration."""
+    out = {}
+    for mode in view.cfg.conformal.modes:
+        table = store.CONFORMAL_BY_INIT_DATE.read_optional(view.run_dir, mode=mode)
+        if table is not None:
+            out[mode] = table[table["init_md"] == str(at.init)]
+    return {mode: table for mode, table in out.items() if not table.empty}
+
+
+def _with_intervals(view: RunDirView, frame: pd.DataFrame, at: ForecastDate, scope: str) -> pd.DataFrame:
+    """Bounds for every configured mode and level (empty where uncalibrated), so the columns of a
+    forecast never depend on what the run_dir holds."""
+    out = pp.with_intervals(frame, calibration(view, at), scope)
+    for mode in view.cfg.conformal.modes:
+        for level in view.cfg.conformal.levels:
+            for column in pp.interval_columns(mode, level):
+                if column not in out:
+                    out[column] = np.nan
+    return out
+
+
+def national(view: RunDirView, at: ForecastDate) -> StageRecord:
+    geo = store.FORECAST_PREDS.read(view.run_dir, **store.forecast_fields(at))
+    nat = _with_intervals(view, national_rows(geo, view.data.yields, "previous"), at, "national")
+    written = store.FORECAST_NATIONAL.write(view.run_dir, nat, **store.forecast_fields(at))
+    calibrated = bool(calibration(view, at))
+    return StageRecord(str(at), [written], len(nat), {"national_prediction": float(nat["prediction"].iloc[0])},
+                       note="intervals calibrated for this init date" if calibrated else
+                       "no intervals: the run_dir has no calibration for this init date")
+
+
+def delivery(view: RunDirView, at: ForecastDate) -> StageRecord:
+    rd, fields = view.run_dir, store.forecast_fields(at)
+    geo = _with_intervals(view, store.FORECAST_PREDS.read(rd, **fields), at, "geo")
+    frame = delivery_frame(view.cfg, geo, store.FORECAST_NATIONAL.read(rd, **fields), geo["model"].iloc[0],
+                           rd.root.name, store.run_created_at(rd))
+    written = store.FORECAST_DELIVERY.write(rd, frame.to_csv(index=False), prefix=view.cfg.delivery_prefix,
+                                            key=view.key, **fields)
+    return StageRecord(str(at), [written], len(frame))

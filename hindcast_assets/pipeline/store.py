@@ -1,0 +1,257 @@
+"""The artefact store: every RunDir artefact (DESIGN.md §4) declared once, with its path
+template, format, reader and writer. Stages, materialisation metadata, `ExperimentResult` and
+docs/architecture.md all go through these declarations; nothing else spells a run_dir path.
+
+Template fields: `key` (experiment), `fold`, `member` ('' for the experiment's model, else
+'<model name>/'), `file` (a model's native file name), `mode`, `scope`, `name`, `season`,
+`date` (a forecast's YYYY-MM-DD) and the delivery's `prefix` and `stamp`.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import pickle
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import pandas as pd
+import yaml
+from upath import UPath
+
+from hindcast_assets.config import ExperimentConfig, config_from_dict
+from hindcast_assets.core.bias import BiasCorrector
+from hindcast_assets.core.data import ExperimentData, load_experiment_data
+from hindcast_assets.core.detrend import LinearTrend
+from hindcast_assets.core.ensembles import ENSEMBLE_FILE, EnsembleModel
+from hindcast_assets.core.indices_store import read_indices, write_indices
+from hindcast_assets.core.predictions import FoldModels
+from hindcast_assets.core.rundir import RunDir, Written, parquet_bytes
+from hindcast_assets.core.season_dates import ForecastDate
+from hindcast_assets.core.splits import PRODUCTION
+from hindcast_assets.models import TrainedModel, load_model
+
+
+@dataclass(frozen=True)
+class Format:
+    """How an artefact's value becomes bytes and is read back; `write` for formats that are
+    folders (zarr) rather than one file."""
+
+    name: str
+    read: Callable[[UPath], Any]
+    encode: Callable[[Any], bytes] | None = None
+    write: Callable[[RunDir, UPath, Any], Written] | None = None
+
+
+def _read_parquet(path: UPath) -> pd.DataFrame:
+    return RunDir.read_parquet(path)
+
+
+def _read_config(path: UPath) -> ExperimentConfig:
+    return config_from_dict(yaml.safe_load(path.read_text()), str(path))
+
+
+def _safe_pickle(expected: type) -> Callable[[UPath], Any]:
+    def read(path: UPath) -> Any:
+        value = RunDir.read_pickle(path)
+        if not isinstance(value, expected):
+            raise pickle.UnpicklingError(f"{path}: holds a {type(value).__name__}, not a {expected.__name__}")
+        return value
+
+    return read
+
+
+PARQUET = Format("parquet", _read_parquet, parquet_bytes)
+TEXT = Format("text", lambda p: p.read_text(), str.encode)
+LINES = Format("text, one per line", lambda p: p.read_text().split(),
+               lambda items: "".join(f"{i}\n" for i in items).encode())
+JSON = Format("json", lambda p: json.loads(p.read_text()),
+              lambda obj: json.dumps(obj, indent=2, sort_keys=True).encode())
+BYTES = Format("bytes", lambda p: p.read_bytes(), bytes)
+CONFIG_YAML = Format("yaml", _read_config, lambda cfg: yaml.safe_dump(cfg.resolved(), sort_keys=False).encode())
+ZARR = Format("zarr", lambda p: read_indices(p)[0], write=lambda rd, path, value: write_indices(path, *value))
+
+
+def pickle_format(cls: type) -> Format:
+    """Protocol-5 pickle of one of the project's own classes, read through the allow-list."""
+    return Format(f"pickle ({cls.__name__}, allow-listed)", _safe_pickle(cls),
+                  lambda obj: pickle.dumps(obj, protocol=5))
+
+
+@dataclass(frozen=True)
+class Artefact:
+    template: str
+    format: Format
+    description: str
+
+    def path(self, rd: RunDir, **fields: Any) -> UPath:
+        return rd.root / self.template.format(**fields)
+
+    def exists(self, rd: RunDir, **fields: Any) -> bool:
+        return self.path(rd, **fields).exists()
+
+    def read(self, rd: RunDir, **fields: Any) -> Any:
+        path = self.path(rd, **fields)
+        if not path.exists():
+            raise FileNotFoundError(f"{path}: missing ({self.description}); materialise it first")
+        return self.format.read(path)
+
+    def read_optional(self, rd: RunDir, **fields: Any) -> Any | None:
+        return self.read(rd, **fields) if self.exists(rd, **fields) else None
+
+    def write(self, rd: RunDir, value: Any, **fields: Any) -> Written:
+        path = self.path(rd, **fields)
+        if self.format.write is not None:
+            return self.format.write(rd, path, value)
+        return rd.write_bytes(path, self.format.encode(value))
+
+
+FORECAST = "forecast/{season}/{date}"
+
+CONFIG = Artefact("config_resolved.yaml", CONFIG_YAML, "the experiment config, defaults filled, env vars expanded")
+INCLUDED_GEOS = Artefact("included_geo_identifiers.txt", LINES, "the geos modelled")
+DETRENDER = Artefact("models/{key}/{fold}/detrender.pkl", pickle_format(LinearTrend), "per-geo linear trend")
+FILL_VALUES = Artefact("models/{key}/{fold}/feature_fill_values.parquet", PARQUET,
+                       "per-geo training climatology of each feature")
+MODEL_FILE = Artefact("models/{key}/{fold}/{member}{file}", BYTES,
+                      "the model in its native format (LightGBM text, XGBoost JSON, skops, ensemble JSON)")
+MODEL_CARD = Artefact("models/{key}/{fold}/{member}model_card.json", JSON,
+                      "model name, file, features, params, training seasons")
+TRAIN_PREDS = Artefact("preds/{key}/{fold}/{member}train_preds.parquet", PARQUET, "in-sample predictions")
+WALK_FORWARD_PREDS = Artefact("preds/{key}/{fold}/{member}walk_forward_preds.parquet", PARQUET,
+                              "out-of-sample predictions of the test season")
+YEAR_DATA = Artefact("preds/{key}/{fold}/year_data.parquet", PARQUET, "the test season's rows as the model saw them")
+BIAS_CORRECTOR = Artefact("models/{key}/{fold}/bias_corrector.pkl", pickle_format(BiasCorrector),
+                          "per-geo bias correction from earlier folds' residuals")
+CONFORMAL = Artefact("conformal/{mode}.parquet", PARQUET, "conformal quantiles per scope, level and fold")
+POSTPROCESSED = Artefact("postprocessed/{scope}.parquet", PARQUET,
+                         "bias-corrected walk-forward hindcast with intervals (scope geo or national)")
+PREDS_BY_INIT_DATE = Artefact("postprocessed/by_init_date/{scope}.parquet", PARQUET,
+                              "every test season re-predicted at each init date (scope geo or national)")
+CONFORMAL_BY_INIT_DATE = Artefact("conformal/by_init_date/{mode}.parquet", PARQUET,
+                                  "conformal quantiles calibrated per init month-day, for the forecasts")
+REPORT_TABLE = Artefact("reports/{name}.csv", TEXT, "a skill or coverage table")
+REPORT_PLOT = Artefact("reports/{name}.png", BYTES, "a plot")
+REPORT = Artefact("reports/report.md", TEXT, "the readable hindcast report")
+HINDCAST_DELIVERY = Artefact("delivery/{prefix}_{key}_Hindcast_{stamp}.csv", TEXT, "the client CSV of the hindcast")
+FORECAST_INDICES = Artefact(f"{FORECAST}/indices.zarr", ZARR, "the predictor values known at the init date")
+FORECAST_FEATURES = Artefact(f"{FORECAST}/features/pred.parquet", PARQUET, "features as of the init date")
+FORECAST_PREDS = Artefact(f"{FORECAST}/preds/walk_forward_preds.parquet", PARQUET, "geo forecasts")
+FORECAST_NATIONAL = Artefact(f"{FORECAST}/postprocessed/national.parquet", PARQUET,
+                             "the national forecast with intervals")
+FORECAST_DELIVERY = Artefact(f"{FORECAST}/delivery/{{prefix}}_{{key}}_Forecast_{{season}}_{{date}}.csv", TEXT,
+                             "the client CSV of the forecast")
+
+
+def member(name: str | None) -> str:
+    """The `member` template field: the experiment's model ('') or a named model's folder."""
+    return f"{name}/" if name else ""
+
+
+def forecast_fields(at: ForecastDate) -> dict[str, Any]:
+    return {"season": at.season_year, "date": str(at)}
+
+
+# -- readers composed of several artefacts --------------------------------------------------------
+
+def read_model(rd: RunDir, key: str, fold: str, name: str | None = None) -> TrainedModel | EnsembleModel:
+    card = MODEL_CARD.read(rd, key=key, fold=fold, member=member(name))
+    data = MODEL_FILE.read(rd, key=key, fold=fold, member=member(name), file=card["file"])
+    if card.get("ensemble"):
+        return EnsembleModel.from_json(data.decode())
+    return load_model(card["model"], data, card["features"], card["params"])
+
+
+def write_model(rd: RunDir, key: str, fold: str, model: TrainedModel | EnsembleModel, card: dict,
+                name: str | None = None) -> list[Written]:
+    """The model's file and its card (for an ensemble: its JSON, method and members)."""
+    if isinstance(model, EnsembleModel):
+        card = {"model": model.name, "file": ENSEMBLE_FILE, "ensemble": model.method, "members": model.members, **card}
+        data = model.to_json().encode()
+    else:
+        card = {"model": model.plugin.name, "file": model.plugin.file_name, "features": model.features,
+                "params": model.params, **card}
+        data = model.plugin.save(model.estimator)
+    where = {"key": key, "fold": fold, "member": member(name)}
+    return [MODEL_FILE.write(rd, data, file=card["file"], **where), MODEL_CARD.write(rd, card, **where)]
+
+
+def has_model(rd: RunDir, key: str, fold: str) -> bool:
+    return MODEL_CARD.exists(rd, key=key, fold=fold, member="")
+
+
+def read_fold_models(rd: RunDir, key: str, fold: str) -> FoldModels:
+    """A fold's fitted artefacts; the bias corrector is None when the run_dir holds only a
+    production fit. A missing model: one clear error."""
+    if not has_model(rd, key, fold):
+        raise FileNotFoundError(f"{rd}: models/{key}/{fold}/ has no model; run `hindcast run fit-production` "
+                                "or `run hindcast` into this run_dir first")
+    where = {"key": key, "fold": fold}
+    model = read_model(rd, key, fold)
+    members = {m: read_model(rd, key, fold, m) for m in model.members} if isinstance(model, EnsembleModel) else {}
+    return FoldModels(fold, DETRENDER.read(rd, **where), FILL_VALUES.read(rd, **where), model, members,
+                      BIAS_CORRECTOR.read_optional(rd, **where))
+
+
+def read_walk_forward(rd: RunDir, key: str, folds: list[str], name: str | None = None) -> dict[str, pd.DataFrame]:
+    """Walk-forward predictions of the given folds (of model `name`, else the experiment's)."""
+    return {f: WALK_FORWARD_PREDS.read(rd, key=key, fold=f, member=member(name)) for f in folds}
+
+
+def forecast_fold(rd: RunDir, key: str, cfg: ExperimentConfig, season_year: int) -> str:
+    """Which fold forecasts a season: its own walk-forward fold where the run_dir has it (trained
+    only on earlier seasons, so a forecast of a past season stays out of sample), else production."""
+    fold = str(season_year)
+    return fold if fold in cfg.test_folds and has_model(rd, key, fold) else PRODUCTION
+
+
+def folds_with_model(rd: RunDir, cfg: ExperimentConfig) -> list[str]:
+    return [f for f in cfg.folds if has_model(rd, cfg.experiment_key, f)]
+
+
+def run_stamp(rd: RunDir) -> str:
+    """The `<YYYYMMDD_HHMMSS>` a run_dir was minted with (its name's prefix), else its name."""
+    name = rd.root.name
+    return name[:15] if len(name) > 15 and name[8] == "_" and name[:8].isdigit() else name
+
+
+def run_created_at(rd: RunDir) -> str:
+    """The run_dir's UTC mint time as ISO 8601 ('' if its name has no stamp): deterministic, so
+    re-materialising a delivery is a no-op."""
+    try:
+        return dt.datetime.strptime(run_stamp(rd), "%Y%m%d_%H%M%S").replace(tzinfo=dt.timezone.utc).isoformat()
+    except ValueError:
+        return ""
+
+
+def read_config(rd: RunDir) -> ExperimentConfig:
+    if not CONFIG.exists(rd):
+        raise FileNotFoundError(f"{CONFIG.path(rd)}: no config_resolved.yaml; is {rd} a run_dir?")
+    return CONFIG.read(rd)
+
+
+@dataclass
+class RunDirView:
+    """An experiment's run_dir opened for reading: its resolved config, inputs and geos.
+    `launched_with`: the config a launcher brings, written by the config stage."""
+
+    run_dir: RunDir
+    launched_with: ExperimentConfig | None = None
+
+    @cached_property
+    def cfg(self) -> ExperimentConfig:
+        return read_config(self.run_dir)
+
+    @property
+    def key(self) -> str:
+        return self.cfg.experiment_key
+
+    @cached_property
+    def data(self) -> ExperimentData:
+        return load_experiment_data(self.cfg)
+
+    @cached_property
+    def geos(self) -> list[str]:
+        return INCLUDED_GEOS.read(self.run_dir)
+

@@ -1,0 +1,191 @@
+"""The stage table: the pipeline described once (DESIGN.md §5, §7).
+
+Each row names a stage, how it is partitioned, the stages and inputs it reads, the artefacts it
+writes and its function. The Dagster assets (`defs/assets.py`), the plain loop (`loop.py`),
+the jobs and docs/architecture.md are generated from it. Rows are in dependency order, and
+every stage but `config_resolved` also reads the run_dir's config (an edge added for all).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from enum import Enum
+from typing import Any
+
+from hindcast_assets.config import ExperimentConfig
+from hindcast_assets.pipeline import store
+from hindcast_assets.pipeline.stages import evaluation, folds, forecast
+from hindcast_assets.pipeline.store import Artefact
+
+
+class Partitioning(str, Enum):
+    NONE = "none"
+    FOLD = "fold"  # test season years, then production
+    FORECAST = "season_year x init_date"
+
+
+# External inputs (DESIGN.md §2), by their config key under `inputs:`.
+YIELDS, INDICES, STATIC, REFERENCES = "yields", "indices", "static_features", "references"
+DATA = (YIELDS, INDICES, STATIC)  # what a stage reads when it builds features
+
+
+@dataclass(frozen=True)
+class Upstream:
+    stage: str
+    all_partitions: bool = False  # reads every partition (e.g. earlier folds), not just its own
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    partitioning: Partitioning
+    run: Callable[..., Any]  # (RunDirView, partition) -> StageRecord
+    writes: tuple[Artefact, ...]
+    description: str
+    upstream: tuple[Upstream, ...] = ()
+    inputs: tuple[str, ...] = ()
+    fit_production: bool = False  # part of the production-only fit
+    when: Callable[[ExperimentConfig], bool] = field(default=lambda cfg: True, repr=False)
+
+    @property
+    def group(self) -> str:
+        return "forecast" if self.partitioning is Partitioning.FORECAST else "hindcast"
+
+
+def _up(*names: str, all_partitions: bool = False) -> tuple[Upstream, ...]:
+    return tuple(Upstream(n, all_partitions) for n in names)
+
+
+def has_ensembles(cfg: ExperimentConfig) -> bool:
+    return bool(cfg.ensembles)
+
+
+def forecasts_in_season(cfg: ExperimentConfig) -> bool:
+    """Only monthly indices are known part-way through a season; static features never are."""
+    return not cfg.features.static
+
+
+def has_skill_by_init(cfg: ExperimentConfig) -> bool:
+    return bool(cfg.inputs.indices) and forecasts_in_season(cfg)
+
+
+FOLD, NONE, FORECAST = Partitioning.FOLD, Partitioning.NONE, Partitioning.FORECAST
+FINAL_FOLD_PREDS = _up("fold_preds", "ensembles", all_partitions=True)  # the walk-forward of every model
+FITTED = _up("detrender", "feature_fill_values", "model", "ensembles", "bias_corrector", all_partitions=True)
+
+STAGES: tuple[Stage, ...] = (
+    Stage("config_resolved", NONE, folds.config_resolved, (store.CONFIG,),
+          "The experiment config with defaults filled and env vars expanded; written once.", fit_production=True),
+    Stage("included_geos", NONE, folds.geos, (store.INCLUDED_GEOS,),
+          "Geos modelled: enough seasons and area share before the first test season.",
+          inputs=(YIELDS,), fit_production=True),
+    Stage("detrender", FOLD, folds.detrender, (store.DETRENDER,),
+          "Per-geo linear trend fitted on the fold's training seasons.",
+          _up("included_geos"), (YIELDS,), fit_production=True),
+    Stage("feature_fill_values", FOLD, folds.fill_values, (store.FILL_VALUES,),
+          "Per-feature fill values: each geo's training climatology.",
+          _up("included_geos", "detrender"), DATA, fit_production=True),
+    Stage("model", FOLD, folds.model, (store.MODEL_FILE, store.MODEL_CARD),
+          "Every base model of the fold, in its native file format, with its card.",
+          _up("included_geos", "detrender", "feature_fill_values"), DATA, fit_production=True),
+    Stage("fold_preds", FOLD, folds.fold_preds, (store.TRAIN_PREDS, store.WALK_FORWARD_PREDS, store.YEAR_DATA),
+          "In-sample and walk-forward (test season) predictions, and the test rows as the models saw them.",
+          _up("included_geos", "detrender", "feature_fill_values", "model"), DATA),
+    Stage("ensembles", FOLD, folds.ensembles, (store.MODEL_FILE, store.MODEL_CARD, store.TRAIN_PREDS,
+                                               store.WALK_FORWARD_PREDS),
+          "Ensembles of the base models' fold predictions (stacking fitted on earlier folds only).",
+          _up("model") + _up("fold_preds", all_partitions=True), when=has_ensembles),
+    Stage("bias_corrector", FOLD, folds.bias_corrector, (store.BIAS_CORRECTOR,),
+          "Per-fold bias correction from walk-forward residuals of earlier folds only.", FINAL_FOLD_PREDS),
+    Stage("conformal", NONE, evaluation.conformal, (store.CONFORMAL,),
+          "Conformal sidecars, one per residual mode: quantiles per scope, level and fold.",
+          FINAL_FOLD_PREDS + _up("bias_corrector", all_partitions=True), (YIELDS,)),
+    Stage("national", NONE, evaluation.national, (store.POSTPROCESSED,),
+          "Bias-corrected geo and area-weighted national hindcast with intervals.",
+          FINAL_FOLD_PREDS + _up("bias_corrector", all_partitions=True) + _up("conformal"), (YIELDS,)),
+    Stage("evaluation", NONE, evaluation.evaluation, (store.REPORT_TABLE, store.REPORT_PLOT, store.REPORT),
+          "Skill (model, uncorrected model, trend), coverage, models compared, plots and reports/report.md.",
+          FINAL_FOLD_PREDS + _up("national"), (YIELDS, REFERENCES)),
+    Stage("hindcast_delivery", NONE, evaluation.hindcast_delivery, (store.HINDCAST_DELIVERY,),
+          "The client CSV: season x geo plus NATIONAL rows with intervals.",
+          _up("model", all_partitions=True) + _up("national")),
+    Stage("calibration_by_init_date", NONE, evaluation.calibration_by_init_date,
+          (store.PREDS_BY_INIT_DATE, store.CONFORMAL_BY_INIT_DATE),
+          "Every test season re-predicted by its own fold with only what was known at each init date, "
+          "and conformal sidecars per init date from those residuals (the forecasts' intervals).",
+          _up("included_geos") + FITTED, DATA, when=has_skill_by_init),
+    Stage("skill_by_init_date", NONE, evaluation.skill_by_init_date, (store.REPORT_TABLE, store.REPORT_PLOT),
+          "RMSE, MAPE and interval coverage at each forecast init date, model against trend.",
+          _up("calibration_by_init_date"), when=has_skill_by_init),
+    Stage("forecast_indices", FORECAST, forecast.indices, (store.FORECAST_INDICES,),
+          "The season's predictor values known at the init date (nothing on or after it).",
+          _up("included_geos"), (INDICES,), when=forecasts_in_season),
+    Stage("forecast_features", FORECAST, forecast.features, (store.FORECAST_FEATURES,),
+          "Features as of the init date, by the hindcast's as-of feature function.",
+          _up("included_geos", "forecast_indices"), when=forecasts_in_season),
+    Stage("forecast_preds", FORECAST, forecast.preds, (store.FORECAST_PREDS,),
+          "Geo forecasts from the season's own walk-forward fold, else production (bias-corrected where fitted).",
+          _up("forecast_features") + FITTED, (YIELDS,), when=forecasts_in_season),
+    Stage("forecast_national", FORECAST, forecast.national, (store.FORECAST_NATIONAL,),
+          "Area-weighted national forecast (previous season's areas) with intervals for its init date.",
+          _up("forecast_preds", "calibration_by_init_date"), (YIELDS,), when=forecasts_in_season),
+    Stage("forecast_delivery", FORECAST, forecast.delivery, (store.FORECAST_DELIVERY,),
+          "The client CSV of the forecast, same columns as the hindcast delivery.",
+          _up("forecast_preds", "forecast_national", "calibration_by_init_date"), when=forecasts_in_season),
+)
+
+
+def stage_table(cfg: ExperimentConfig) -> list[Stage]:
+    """The stages of one experiment: rows that apply to its config, edges to stages it has and
+    inputs it configures."""
+    present = [s for s in STAGES if s.when(cfg)]
+    names = {s.name for s in present}
+    configured = {name for name in (YIELDS, INDICES, STATIC, REFERENCES) if getattr(cfg.inputs, name)}
+    return [replace(s, upstream=tuple(u for u in s.upstream if u.stage in names),
+                    inputs=tuple(i for i in s.inputs if i in configured)) for s in present]
+
+
+def hindcast_stages(cfg: ExperimentConfig) -> list[Stage]:
+    return [s for s in stage_table(cfg) if s.partitioning is not Partitioning.FORECAST]
+
+
+def fit_production_stages(cfg: ExperimentConfig) -> list[Stage]:
+    return [s for s in stage_table(cfg) if s.fit_production]
+
+
+def forecast_stages(cfg: ExperimentConfig) -> list[Stage]:
+    return [s for s in stage_table(cfg) if s.partitioning is Partitioning.FORECAST]
+
+
+def graph_shape(cfg: ExperimentConfig) -> dict[str, Any]:
+    """What in a config decides which assets, partitions and inputs exist: a run_dir whose config
+    differs from the code location's in any of these is refused (README, "One source of truth")."""
+    return {"experiment_key": cfg.experiment_key, "hindcast.first_test_year": cfg.hindcast.first_test_year,
+            "hindcast.last_test_year": cfg.hindcast.last_test_year, "model.name": cfg.model.name,
+            "compare": sorted(cfg.compare), "ensembles": sorted(cfg.ensembles), "features.static": cfg.features.static,
+            "forecast.init_dates": cfg.forecast.init_dates, "forecast season years": cfg.forecast_season_years,
+            **{f"inputs.{k}": v for k, v in cfg.inputs.model_dump().items()}}
+
+
+def shape_difference(ours: ExperimentConfig, theirs: ExperimentConfig) -> tuple[str, Any, Any] | None:
+    """The first graph-shaping key on which two configs differ, with both values."""
+    a, b = graph_shape(ours), graph_shape(theirs)
+    return next(((k, a[k], b[k]) for k in a if a[k] != b[k]), None)
+
+
+def markdown(cfg: ExperimentConfig) -> str:
+    """The stage table as docs/architecture.md shows it: stage -> function, partitions, reads, writes."""
+    lines = ["| stage (asset `<key>/<stage>`) | function | partitions | reads | writes |", "|---|---|---|---|---|"]
+    for s in stage_table(cfg):
+        reads = [f"{u.stage}{' (all)' if u.all_partitions else ''}" for u in s.upstream] + [f"*{i}*" for i in s.inputs]
+        function = f"`{s.run.__module__.removeprefix('hindcast_assets.')}.{s.run.__name__}`"
+        writes = "<br>".join(f"`{a.template}`" for a in s.writes)
+        lines.append(f"| `{s.name}` | {function} | {s.partitioning.value} | {', '.join(reads) or '-'} | {writes} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":  # python -m hindcast_assets.pipeline.table: the table for docs/architecture.md
+    from hindcast_assets.config import load_config
+    from hindcast_assets.paths import CONFIGS_DIR
+
+    print(markdown(load_config(CONFIGS_DIR / "corn_usa.yaml")))

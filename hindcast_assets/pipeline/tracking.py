@@ -1,0 +1,80 @@
+"""MLflow tracking: one MLflow run per orchestrator run and experiment, always ended.
+
+Get-or-create is race-safe without a lock: a process that finds no run creates one, then looks
+again; if several exist (steps of one run in parallel processes), the earliest created wins and
+the others delete their own. An ended run found again is reopened, a FAILED one stays FAILED.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from hindcast_assets.paths import mlflow_tracking_uri
+
+RUN_TAG = "dagster_run_id"
+
+
+def flatten(tree: dict, prefix: str = "") -> dict[str, Any]:
+    """Nested config -> dotted keys (`model.name`), as MLflow params."""
+    out: dict[str, Any] = {}
+    for k, v in tree.items():
+        name = f"{prefix}{k}"
+        out |= flatten(v, f"{name}.") if isinstance(v, dict) and v else {name: v}
+    return out
+
+
+class Tracker:
+    def __init__(self, tracking_uri: str = ""):
+        from mlflow.tracking import MlflowClient  # lazy: mlflow costs ~3 s to import
+
+        self.client = MlflowClient(tracking_uri or mlflow_tracking_uri())
+
+    def _experiment_id(self, name: str) -> str:
+        from mlflow.exceptions import MlflowException
+
+        exp = self.client.get_experiment_by_name(name)
+        if exp:
+            return exp.experiment_id
+        try:
+            return self.client.create_experiment(name)
+        except MlflowException:  # created by another process meanwhile
+            return self.client.get_experiment_by_name(name).experiment_id
+
+    def _runs_of(self, exp_id: str, orchestrator_run_id: str) -> list:
+        return self.client.search_runs([exp_id], f"tags.{RUN_TAG} = '{orchestrator_run_id}'", max_results=100)
+
+    def run_for(self, orchestrator_run_id: str, experiment: str, tags: dict[str, str],
+                params: dict[str, Any]) -> str:
+        """The MLflow run of this orchestrator run in `experiment`, created (with tags and params) once."""
+        exp_id = self._experiment_id(experiment)
+        found = self._runs_of(exp_id, orchestrator_run_id)
+        if not found:
+            own = self.client.create_run(exp_id, tags={RUN_TAG: orchestrator_run_id, **tags}).info.run_id
+            found = self._runs_of(exp_id, orchestrator_run_id)
+            if _earliest(found).info.run_id == own:
+                self.log(own, params=params)
+            else:
+                self.client.delete_run(own)
+        run = _earliest(found)
+        if run.info.status == "FINISHED":
+            self.client.update_run(run.info.run_id, "RUNNING")
+        return run.info.run_id
+
+    def log(self, run_id: str, params: dict[str, Any] | None = None, metrics: dict[str, float] | None = None) -> None:
+        from mlflow.entities import Metric, Param
+
+        now = int(time.time() * 1000)
+        params = [Param(k, str(v)[:6000]) for k, v in (params or {}).items()]
+        metrics = [Metric(k, float(v), now, 0) for k, v in (metrics or {}).items()]
+        for start in range(0, max(len(params), len(metrics)), 100):  # MLflow's batch limit is 100 params
+            self.client.log_batch(run_id, metrics=metrics[start:start + 100], params=params[start:start + 100])
+
+    def end(self, run_id: str, status: str) -> None:
+        """FINISHED or FAILED, unless already ended that way (a FAILED run is never finished)."""
+        current = self.client.get_run(run_id).info.status
+        if current == "RUNNING" or (current == "FINISHED" and status == "FAILED"):
+            self.client.set_terminated(run_id, status)
+
+
+def _earliest(runs: list):
+    return min(runs, key=lambda r: (r.info.start_time, r.info.run_id))
