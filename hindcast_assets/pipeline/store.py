@@ -27,7 +27,7 @@ from hindcast_assets.core.detrend import LinearTrend
 from hindcast_assets.core.ensembles import ENSEMBLE_FILE, EnsembleModel
 from hindcast_assets.core.indices_store import read_indices, write_indices
 from hindcast_assets.core.predictions import FoldModels
-from hindcast_assets.core.rundir import RunDir, Written, parquet_bytes
+from hindcast_assets.core.rundir import RunDir, UnsafeArtefactError, Written, parquet_bytes
 from hindcast_assets.core.season_dates import ForecastDate
 from hindcast_assets.core.splits import PRODUCTION
 from hindcast_assets.models import TrainedModel, load_model
@@ -56,7 +56,7 @@ def _safe_pickle(expected: type) -> Callable[[UPath], Any]:
     def read(path: UPath) -> Any:
         value = RunDir.read_pickle(path)
         if not isinstance(value, expected):
-            raise pickle.UnpicklingError(f"{path}: holds a {type(value).__name__}, not a {expected.__name__}")
+            raise UnsafeArtefactError(f"{path}: holds a {type(value).__name__}, not a {expected.__name__}")
         return value
 
     return read

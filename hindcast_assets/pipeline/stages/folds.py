@@ -8,12 +8,12 @@ import logging
 
 import pandas as pd
 
+from hindcast_assets.core import geos as geo_rule
 from hindcast_assets.core import hindcast as hc
 from hindcast_assets.core import postprocess as pp
 from hindcast_assets.core.ensembles import ensemble_predictions, fit_ensemble, member_table
 from hindcast_assets.core.events import timed, training_event
 from hindcast_assets.core.features import model_feature_columns
-from hindcast_assets.core.geos import included_geos
 from hindcast_assets.core.metrics import rmse
 from hindcast_assets.core.splits import PRODUCTION
 from hindcast_assets.pipeline import store
@@ -35,8 +35,8 @@ def config_resolved(view: RunDirView, _: None) -> StageRecord:
     return StageRecord(None, [written], 1)
 
 
-def geos(view: RunDirView, _: None) -> StageRecord:
-    chosen = included_geos(view.data.yields, view.cfg.geos, view.cfg.hindcast.first_test_year)
+def included_geos(view: RunDirView, _: None) -> StageRecord:
+    chosen = geo_rule.included_geos(view.data.yields, view.cfg.geos, view.cfg.hindcast.first_test_year)
     if not chosen:
         raise ValueError(f"{view.cfg.inputs.yields}: geos: no geo passes the inclusion rule {view.cfg.geos}")
     return StageRecord(None, [store.INCLUDED_GEOS.write(view.run_dir, chosen)], len(chosen))
@@ -59,7 +59,7 @@ def _train_frame(view: RunDirView, fold_name: str):
     return fold, trend, hc.design_frame(view.cfg, view.data, view.geos, fold.train_seasons, trend)
 
 
-def fill_values(view: RunDirView, fold_name: str) -> StageRecord:
+def feature_fill_values(view: RunDirView, fold_name: str) -> StageRecord:
     _, _, train = _train_frame(view, fold_name)
     fill = hc.fit_fill_values(view.cfg, train)
     return StageRecord(fold_name, [store.FILL_VALUES.write(view.run_dir, fill, **_where(view, fold_name))], len(fill))

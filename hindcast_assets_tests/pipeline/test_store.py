@@ -1,0 +1,49 @@
+"""The artefact store: paths from templates, writes through RunDir, reads by format."""
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from hindcast_assets.core.bias import BiasCorrector
+from hindcast_assets.core.detrend import LinearTrend
+from hindcast_assets.core.rundir import RunDir, UnsafeArtefactError
+from hindcast_assets.core.season_dates import ForecastDate
+from hindcast_assets.pipeline import store
+
+
+def test_templates_give_the_design_layout(tmp_path):
+    rd = RunDir(str(tmp_path / "run"))
+    at = ForecastDate.parse("2011-08-01")
+    paths = {store.DETRENDER.path(rd, key="k", fold="2005"): "models/k/2005/detrender.pkl",
+             store.WALK_FORWARD_PREDS.path(rd, key="k", fold="2005", member=store.member("xgboost")):
+                 "preds/k/2005/xgboost/walk_forward_preds.parquet",
+             store.MODEL_CARD.path(rd, key="k", fold="production", member=store.member(None)):
+                 "models/k/production/model_card.json",
+             store.FORECAST_DELIVERY.path(rd, prefix="Treefera", key="k", **store.forecast_fields(at)):
+                 "forecast/2011/2011-08-01/delivery/Treefera_k_Forecast_2011_2011-08-01.csv"}
+    for path, relative in paths.items():
+        assert str(path) == f"{rd}/{relative}"
+
+
+def test_each_format_round_trips(tmp_path):
+    rd = RunDir(str(tmp_path / "run"))
+    frame = pd.DataFrame({"geo_id": ["A"], "fill_value": [1.5]})
+    store.FILL_VALUES.write(rd, frame, key="k", fold="2005")
+    pd.testing.assert_frame_equal(store.FILL_VALUES.read(rd, key="k", fold="2005"), frame)
+    store.INCLUDED_GEOS.write(rd, ["A", "B"])
+    assert store.INCLUDED_GEOS.read(rd) == ["A", "B"] and (rd.root / "included_geo_identifiers.txt").read_text() == "A\nB\n"
+    trend = LinearTrend({"A": 1.0}, {"A": 0.5}, {"A": 20}, 0.5, 1970, (1990, 1991))
+    store.DETRENDER.write(rd, trend, key="k", fold="2005")
+    assert store.DETRENDER.read(rd, key="k", fold="2005") == trend
+
+
+def test_a_pickle_of_the_wrong_class_or_a_missing_artefact_is_one_clear_error(tmp_path):
+    rd = RunDir(str(tmp_path / "run"))
+    store.BIAS_CORRECTOR.write(rd, BiasCorrector(0.0, {}, 0), key="k", fold="2005")
+    (rd.root / "models/k/2006").mkdir(parents=True)
+    (rd.root / "models/k/2006/detrender.pkl").write_bytes((rd.root / "models/k/2005/bias_corrector.pkl").read_bytes())
+    with pytest.raises(UnsafeArtefactError, match="detrender.pkl: holds a BiasCorrector, not a LinearTrend"):
+        store.DETRENDER.read(rd, key="k", fold="2006")
+    with pytest.raises(FileNotFoundError, match="models/k/2007/detrender.pkl: missing"):
+        store.DETRENDER.read(rd, key="k", fold="2007")
+    assert store.BIAS_CORRECTOR.read_optional(rd, key="k", fold="2007") is None
