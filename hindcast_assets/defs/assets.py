@@ -2,6 +2,7 @@
 with its partitions, its declared reads as deps, and a body that only resolves the run_dir,
 runs the stage over the run's partitions, tracks it in MLflow and attaches metadata."""
 
+import inspect
 import json
 import logging
 
@@ -9,6 +10,7 @@ from dagster import (AllPartitionMapping, AssetDep, AssetExecutionContext, Asset
                      BackfillPolicy, MaterializeResult, asset)
 
 from hindcast_assets.config import ExperimentConfig
+from hindcast_assets.core.rundir import content_hash
 from hindcast_assets.defs.inputs import input_key
 from hindcast_assets.defs.metadata import stage_metadata
 from hindcast_assets.defs.partitions import partitions_def, stage_partition
@@ -56,6 +58,14 @@ def _mlflow_metrics(stage: Stage, records: list[StageRecord]) -> dict[str, float
     return {f"{m}_{r.partition}": v for r in records for m, v in r.metrics.items()}
 
 
+def code_version(stage: Stage) -> str:
+    """The content hash of the module that defines the stage. With a code version, Dagster derives
+    a materialisation's data version from it and its inputs' versions, so re-making an artefact
+    from the same code and inputs leaves what depends on it fresh (without one, every
+    materialisation counts as new and the UI calls everything downstream stale)."""
+    return content_hash(inspect.getsource(inspect.getmodule(stage.run)).encode())[:16]
+
+
 def stage_asset(cfg: ExperimentConfig, stage: Stage, deps: list[AssetDep], source: str) -> AssetsDefinition:
     key = cfg.experiment_key
     partitions = partitions_def(cfg, stage.partitioning)
@@ -63,7 +73,7 @@ def stage_asset(cfg: ExperimentConfig, stage: Stage, deps: list[AssetDep], sourc
     @asset(key=stage_key(cfg, stage.name), group_name=key if stage.group == "hindcast" else f"{key}_forecast",
            deps=deps, partitions_def=partitions, description=stage.description,
            backfill_policy=BackfillPolicy.single_run() if partitions else None,
-           kinds={"python"}, tags={"hindcast/stage": stage.name})
+           code_version=code_version(stage), kinds={"python"}, tags={"hindcast/stage": stage.name})
     def _stage(context: AssetExecutionContext, run_dir: RunDirResource, mlflow: MlflowTracking) -> MaterializeResult:
         view = run_dir.view_for(cfg, source)
         with mlflow.run(context.run_id, context.job_name, view) as mlflow_run:

@@ -195,6 +195,10 @@ def test_a_changed_input_file_marks_its_downstream_assets_stale(small_config, in
         return CachingStaleStatusResolver(instance, graph, view).get_status(AssetKey(["corn_usa", name]), partition)
 
     assert status("included_geos") == StaleStatus.FRESH and status("detrender", "2010") == StaleStatus.FRESH
+    again = defs.resolve_implicit_global_asset_job_def().execute_in_process(
+        instance=instance, asset_selection=[AssetKey(["corn_usa", "included_geos"])],
+        run_config={"resources": {"run_dir": {"config": {"run_dir": str(tmp_path / "run")}}}})
+    assert again.success and status("detrender", "2010") == StaleStatus.FRESH  # same code, same inputs
     yields = input_dir / "us_state_corn" / "yields.parquet"
     frame = pd.read_parquet(yields)
     frame.loc[0, "harvested_acres"] += 1.0
