@@ -136,3 +136,32 @@ def test_bad_config_and_missing_input_are_refused_before_any_run_dir(tmp_path, i
     code, _, err = _run(capsys, "run", "hindcast", "--config", str(malformed), "--runs-dir", str(runs))
     assert code == 2 and f"{malformed}: line" in err and "malformed YAML" in err
     assert not runs.exists()
+
+
+class _Exploit:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, (f"touch {self.marker}",))
+
+
+@pytest.mark.parametrize("artefact, command", [
+    ("detrender.pkl", ["show"]),  # a read-only command
+    ("bias_corrector.pkl", ["run", "forecast", "--season-year", "2010", "--init-date", "2010-08-01", "--run-dir"]),
+])
+def test_a_crafted_pickle_is_refused_and_runs_nothing(artefact, command, small_hindcast, tmp_path, capsys):
+    import pickle
+    import shutil
+
+    copy = tmp_path / "run"
+    shutil.copytree(str(small_hindcast.root), copy)
+    marker = tmp_path / "marker"
+    (copy / "models" / "corn_usa" / "2010" / artefact).write_bytes(pickle.dumps(_Exploit(marker)))
+    code, out, err = _run(capsys, *command, str(copy))
+    assert code == 2 and out == [] and not marker.exists()
+    assert err.strip() == (f"hindcast: error: {copy}/models/corn_usa/2010/{artefact}: refused to load: it references "
+                           "posix.system, which is not on the allow-list (LinearTrend, BiasCorrector, numpy scalars)")
+    assert not (copy / "forecast").exists()

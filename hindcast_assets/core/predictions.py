@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from hindcast_assets.config import ExperimentConfig
 from hindcast_assets.core.bias import NO_CORRECTION, BiasCorrector
 from hindcast_assets.core.detrend import LinearTrend
 from hindcast_assets.core.ensembles import EnsembleModel
@@ -54,7 +55,7 @@ class FoldModels:
     def bias_corrected(self) -> bool:
         return self.bias_corrector is not None
 
-    def predict(self, cfg, rows: pd.DataFrame) -> pd.DataFrame:
+    def predict(self, cfg: ExperimentConfig, rows: pd.DataFrame) -> pd.DataFrame:
         """Bias-corrected geo predictions for feature rows (`geo_id, season_year, init_date,
         <features>`; months not yet known are NaN and take the fold's fill values)."""
         from hindcast_assets.core.hindcast import model_inputs

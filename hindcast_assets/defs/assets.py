@@ -16,7 +16,7 @@ from hindcast_assets.defs.metadata import stage_metadata
 from hindcast_assets.defs.partitions import partitions_def, stage_partition
 from hindcast_assets.defs.resources import MlflowTracking, RunDirResource
 from hindcast_assets.pipeline.records import StageRecord
-from hindcast_assets.pipeline.table import Partitioning, Stage, stage_table
+from hindcast_assets.pipeline.table import CONFIG_STAGE, Partitioning, Stage, stage_table
 
 progress_log = logging.getLogger("hindcast_assets.progress")
 PARTITION_NOUN = {Partitioning.FOLD: "fold", Partitioning.FORECAST: "forecast"}
@@ -27,7 +27,7 @@ def stage_key(cfg: ExperimentConfig, stage: str) -> AssetKey:
 
 
 def _deps(cfg: ExperimentConfig, stage: Stage, partitioning: dict[str, Partitioning]) -> list[AssetDep]:
-    config = [] if stage.name == "config_resolved" else [AssetDep(stage_key(cfg, "config_resolved"))]
+    config = [] if stage.name == CONFIG_STAGE else [AssetDep(stage_key(cfg, CONFIG_STAGE))]
     deps = []
     for up in stage.upstream:
         other = partitioning[up.stage]
@@ -38,17 +38,19 @@ def _deps(cfg: ExperimentConfig, stage: Stage, partitioning: dict[str, Partition
 
 def _run_partitions(context: AssetExecutionContext, stage: Stage, view, label: str) -> list[StageRecord]:
     keys = [None] if stage.partitioning is Partitioning.NONE else context.partition_keys
-    records = []
+    records, lines = [], []
     for i, key in enumerate(keys, start=1):
-        record = stage.run(view, stage_partition(stage.partitioning, key))
-        where = f": {PARTITION_NOUN[stage.partitioning]} {key} ({i}/{len(keys)}, {len(keys) - i} left)" \
+        partition = stage_partition(stage.partitioning, key)
+        record = stage.run(view, partition)
+        where = f": {PARTITION_NOUN[stage.partitioning]} {partition} ({i}/{len(keys)}, {len(keys) - i} left)" \
             if key is not None else ""
         message = f"{label}{where} {record.note}".rstrip()
-        progress_log.info(message)
-        # One run-log entry per partition, its structured events below: every entry is a write
-        # to the event log (~10 ms on sqlite), and one per event cost more than the stage itself.
-        context.log.info("\n".join([message, *(json.dumps(e, sort_keys=True) for e in record.events)]))
+        progress_log.info(message)  # live, on the launcher's stderr
+        lines += [message, *(json.dumps(e, sort_keys=True) for e in record.events)]
         records.append(record)
+    # One run-log entry per stage: every entry is a write to the event log (10-30 ms on sqlite);
+    # one per partition was 207 writes and about 5 % of a state-scale hindcast.
+    context.log.info("\n".join(lines))
     return records
 
 

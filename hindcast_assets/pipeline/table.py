@@ -70,11 +70,12 @@ def has_skill_by_init(cfg: ExperimentConfig) -> bool:
 
 
 FOLD, NONE, FORECAST = Partitioning.FOLD, Partitioning.NONE, Partitioning.FORECAST
+CONFIG_STAGE = "config_resolved"  # every other stage reads the config it writes
 FINAL_FOLD_PREDS = _up("fold_preds", "ensembles", all_partitions=True)  # the walk-forward of every model
 FITTED = _up("detrender", "feature_fill_values", "model", "ensembles", "bias_corrector", all_partitions=True)
 
 STAGES: tuple[Stage, ...] = (
-    Stage("config_resolved", NONE, folds.config_resolved, (store.CONFIG,),
+    Stage(CONFIG_STAGE, NONE, folds.config_resolved, (store.CONFIG,),
           "The experiment config with defaults filled and env vars expanded; written once.", fit_production=True),
     Stage("included_geos", NONE, folds.included_geos, (store.INCLUDED_GEOS,),
           "Geos modelled: enough seasons and area share before the first test season.",
