@@ -102,6 +102,19 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_resume(args: argparse.Namespace) -> int:
+    from hindcast_assets.runner import resume
+
+    _ensure_dagster_home()
+    _progress_to_stderr()
+    outcome = resume(args.run_dir)
+    if not outcome.dagster_run_id:
+        print("nothing to resume: the run_dir is complete", file=sys.stderr)
+    print(outcome.summary())
+    print(outcome.run_dir)
+    return 0
+
+
 def cmd_show(args: argparse.Namespace) -> int:
     from hindcast_assets.pipeline.result import ExperimentResult
 
@@ -134,6 +147,9 @@ def parser() -> argparse.ArgumentParser:
     replay.add_argument("--run-dir", required=True, help="a run_dir with models (e.g. from `run hindcast`)")
     replay.add_argument("--season-year", required=True, type=int)
     replay.set_defaults(func=cmd_replay)
+    resume = sub.add_parser("resume", help="complete a killed or failed run_dir: only what its manifest lacks")
+    resume.add_argument("run_dir")
+    resume.set_defaults(func=cmd_resume)
     show = sub.add_parser("show", help="what ExperimentResult.from_run_dir sees in a run_dir")
     show.add_argument("run_dir")
     show.set_defaults(func=cmd_show)
@@ -147,13 +163,14 @@ def main(argv: list[str] | None = None) -> int:
     from hindcast_assets.core.data import InputError
     from hindcast_assets.core.forecast import ForecastError
     from hindcast_assets.core.rundir import UnsafeArtefactError
+    from hindcast_assets.pipeline.runlog import ManifestMismatchError
     from hindcast_assets.core.season_dates import SeasonDateError
     from hindcast_assets.runner import PreflightError, RunFailed
 
     try:
         return args.func(args)
     except (ConfigError, InputError, PreflightError, ForecastError, SeasonDateError, FileNotFoundError, RunFailed,
-            UnsafeArtefactError) as exc:
+            UnsafeArtefactError, ManifestMismatchError) as exc:
         print(f"hindcast: error: {exc}", file=sys.stderr)
         return 2
 

@@ -6,19 +6,25 @@ hashes first, so the UI can tell later which artefacts new data made stale.
 """
 from __future__ import annotations
 
+import os
+import socket
 from dataclasses import dataclass
 
 from hindcast_assets.config import ExperimentConfig
-from hindcast_assets.core.data import load_experiment_data, load_input
+from hindcast_assets.core.data import file_version, load_experiment_data, load_input
 from hindcast_assets.core.geos import included_geos
 from hindcast_assets.core.hindcast import fold_of
-from hindcast_assets.core.rundir import RunDir, set_current
+from hindcast_assets.core.rundir import RunDir, remove_orphan_temps, set_current
 from hindcast_assets.core.season_dates import ForecastDate
 from hindcast_assets.core.splits import PRODUCTION
 from hindcast_assets.pipeline import store
 from hindcast_assets.pipeline.result import ExperimentResult
+from hindcast_assets.pipeline.runlog import (Manifest, forecast_needs, incomplete_for, open_run_dir, read_manifest,
+                                             verify)
+from hindcast_assets.pipeline.table import fit_production_stages, hindcast_stages
 
 RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
+PID_TAG, HOST_TAG = "hindcast/pid", "hindcast/host"  # the launcher process, to tell a killed run
 QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 
 
@@ -55,14 +61,55 @@ class RunOutcome:
         return self.result.summary()
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+def close_dead_runs(instance) -> list[str]:
+    """Dagster runs that a launcher of this host left STARTED when it was killed (kill -9 leaves
+    no chance to end them): reported failed, and their MLflow runs ended KILLED. Every launch
+    does this first, so no killed run stays open past the next touch of the instance."""
+    from dagster import DagsterRunStatus, RunsFilter
+
+    open_runs = instance.get_runs(RunsFilter(statuses=[DagsterRunStatus.STARTED, DagsterRunStatus.STARTING],
+                                             tags={HOST_TAG: socket.gethostname()}))
+    dead = [r for r in open_runs if PID_TAG in r.tags and not _pid_alive(int(r.tags[PID_TAG]))]
+    for run in dead:
+        instance.report_run_failed(run, message=f"launcher process {run.tags[PID_TAG]} ended without ending the "
+                                                "run (killed); found by the next launch on this host")
+    if dead:
+        from hindcast_assets.pipeline.tracking import Tracker
+
+        Tracker().kill_runs_of([r.run_id for r in dead])
+    return [r.run_id for r in dead]
+
+
+def _open_runs_on(instance, cfg: ExperimentConfig, rd: RunDir) -> list[str]:
+    from dagster import DagsterRunStatus, RunsFilter
+
+    from hindcast_assets.defs.resources import run_dir_tag
+
+    statuses = [DagsterRunStatus.STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.QUEUED]
+    return [r.run_id for r in instance.get_runs(RunsFilter(statuses=statuses,
+                                                           tags={run_dir_tag(cfg.experiment_key): str(rd)}))]
+
+
 def _job(cfg: ExperimentConfig, job_name: str, source: str):
-    """The job on the persistent instance, the inputs' content hashes recorded first."""
+    """The job on the persistent instance, killed runs closed and the inputs' content hashes
+    recorded first."""
     from dagster import DagsterInstance
 
     from hindcast_assets.definitions import build_definitions
     from hindcast_assets.defs.inputs import observe_inputs
 
     instance = DagsterInstance.get()
+    close_dead_runs(instance)
     observe_inputs(instance, cfg)
     return instance, build_definitions([cfg], [source]).resolve_job_def(job_name)
 
@@ -72,7 +119,8 @@ def _execute(instance, job, cfg: ExperimentConfig, rd: RunDir, **kwargs):
     from hindcast_assets.defs.resources import run_dir_tag
 
     run_config = {**QUIET, "resources": {"run_dir": {"config": {"run_dir": str(rd)}}}}
-    tags = {run_dir_tag(cfg.experiment_key): str(rd), **kwargs.pop("tags", {})}
+    tags = {run_dir_tag(cfg.experiment_key): str(rd), PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname(),
+            **kwargs.pop("tags", {})}
     result = job.execute_in_process(instance=instance, run_config=run_config, tags=tags, raise_on_error=False,
                                     **kwargs)
     if not result.success:
@@ -81,20 +129,62 @@ def _execute(instance, job, cfg: ExperimentConfig, rd: RunDir, **kwargs):
     return result
 
 
-def run_experiment(cfg: ExperimentConfig, what: str, runs_dir: str, source: str | None = None) -> RunOutcome:
-    """Mint a run_dir and materialise `hindcast` or `fit-production` into it in one Dagster run;
-    a completed hindcast becomes the experiment's current run_dir."""
+JOBS = {"hindcast": hindcast_stages, "fit-production": fit_production_stages}
+
+
+def _materialise(cfg: ExperimentConfig, what: str, rd: RunDir, runs_dir: str | None, source: str) -> RunOutcome:
+    """One Dagster run of job `what` into `rd`; a completed hindcast becomes current."""
     from hindcast_assets.defs.jobs import fit_production_job_name, hindcast_job_name
 
-    key, source = cfg.experiment_key, source or f"configs/{cfg.experiment_key}.yaml"
-    rd = RunDir.mint(runs_dir, key)
+    key = cfg.experiment_key
     if what == "fit-production":
         result = _execute(*_job(cfg, fit_production_job_name(key), source), cfg, rd, partition_key=PRODUCTION)
     else:
         result = _execute(*_job(cfg, hindcast_job_name(key), source), cfg, rd,
                           tags={RANGE_START: cfg.folds[0], RANGE_END: cfg.folds[-1]})
-        set_current(runs_dir, key, rd)
+        if runs_dir is not None:
+            set_current(runs_dir, key, rd)
     return RunOutcome(rd, result.run_id, ExperimentResult.from_run_dir(rd))
+
+
+def run_experiment(cfg: ExperimentConfig, what: str, runs_dir: str, source: str | None = None) -> RunOutcome:
+    """Mint a run_dir and materialise `hindcast` or `fit-production` into it in one Dagster run;
+    a completed hindcast becomes the experiment's current run_dir."""
+    rd = RunDir.mint(runs_dir, cfg.experiment_key)
+    open_run_dir(rd, cfg, what, JOBS[what](cfg))
+    return _materialise(cfg, what, rd, runs_dir, source or f"configs/{cfg.experiment_key}.yaml")
+
+
+def _changed_inputs(manifest: Manifest) -> list[str]:
+    return [f"{i['url']} (inputs.{name})" for name, i in manifest.inputs.items() if file_version(i["url"]) != i["sha256"]]
+
+
+def resume(run_dir: str) -> RunOutcome:
+    """Complete a run_dir whose run was killed or failed: close its dead runs, check every file
+    against the manifest, and materialise only the stage partitions the manifest lacks."""
+    from dagster import DagsterInstance
+
+    rd = RunDir(run_dir)
+    cfg = store.read_config(rd)
+    manifest = read_manifest(rd)
+    if manifest is None or manifest.job not in JOBS:
+        raise PreflightError(f"{rd.root / store.MANIFEST_FILE}: job: no launcher plan to resume (made by the UI, "
+                             "or before run records); materialise what is missing from the UI")
+    changed = _changed_inputs(manifest)
+    if changed:
+        raise PreflightError(f"{changed[0]}: sha256 differs from {rd.root / store.MANIFEST_FILE}: the input changed "
+                             "since this run_dir was made; resuming would mix data, run a fresh hindcast")
+    verify(rd, manifest)
+    instance = DagsterInstance.get()
+    close_dead_runs(instance)
+    live = _open_runs_on(instance, cfg, rd)
+    if live:
+        raise PreflightError(f"{rd}: being written by dagster run {live[0]}; resume once it has ended")
+    remove_orphan_temps(rd)
+    runs_dir = str(rd.root.parent) if manifest.job == "hindcast" else None
+    if not manifest.missing:
+        return RunOutcome(rd, "", ExperimentResult.from_run_dir(rd))
+    return _materialise(cfg, manifest.job, rd, runs_dir, str(store.CONFIG.path(rd)))
 
 
 def run_forecast(run_dir: str, season_year: int, init_date: str) -> RunDir:
@@ -111,12 +201,17 @@ def run_forecasts(run_dir: str, dates: list[ForecastDate]) -> RunDir:
 
     rd = RunDir(run_dir)
     cfg = store.read_config(rd)
-    key = cfg.experiment_key
+    key, manifest = cfg.experiment_key, read_manifest(rd)
     for at in dates:
         if at.season_year not in cfg.forecast_season_years:
             raise PreflightError(f"{store.CONFIG.path(rd)}: forecast: season {at.season_year} is outside "
                                  f"{cfg.forecast_season_years[0]}-{cfg.forecast_season_years[-1]}")
-        store.read_fold_models(rd, key, store.forecast_fold(rd, key, cfg, at.season_year))  # one clear error
+        fold = store.forecast_fold(rd, key, cfg, at.season_year)
+        missing = incomplete_for(manifest, forecast_needs(cfg, fold))
+        if missing:
+            raise PreflightError(f"{rd.root / store.MANIFEST_FILE}: completed: the forecast of {at} needs "
+                                 f"{', '.join(missing)}, which the run never finished; run `hindcast resume {rd}`")
+        store.read_fold_models(rd, key, fold)  # one clear error
     instance, job = _job(cfg, forecast_job_name(key), str(store.CONFIG.path(rd)))
     instance.add_dynamic_partitions(init_date_partitions_name(key), sorted({str(d.init) for d in dates}))
     for at in dates:

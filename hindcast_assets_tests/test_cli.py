@@ -31,7 +31,8 @@ def test_fit_production_writes_only_the_production_model(small_config, tmp_path,
     assert code == 0, err
     rd = RunDir(out[-1])
     assert rd.root.parent == runs and rd.root.name.endswith("_corn_usa")
-    assert {p.name for p in rd.root.iterdir()} == {"config_resolved.yaml", "included_geo_identifiers.txt", "models"}
+    assert {p.name for p in rd.root.iterdir()} == {"config_resolved.yaml", "included_geo_identifiers.txt", "models",
+                                                   "manifest.json", "logs", "metrics"}
     assert [p.name for p in (rd.root / "models" / "corn_usa").iterdir()] == ["production"]
     assert "fold production (1/1, 0 left)" in err
     result = ExperimentResult.from_run_dir(out[-1])
@@ -157,7 +158,7 @@ def test_a_crafted_pickle_is_refused_and_runs_nothing(artefact, command, small_h
     import shutil
 
     copy = tmp_path / "run"
-    shutil.copytree(str(small_hindcast.root), copy)
+    shutil.copytree(str(small_hindcast.root), copy, ignore=shutil.ignore_patterns("forecast"))
     marker = tmp_path / "marker"
     (copy / "models" / "corn_usa" / "2010" / artefact).write_bytes(pickle.dumps(_Exploit(marker)))
     code, out, err = _run(capsys, *command, str(copy))

@@ -15,6 +15,7 @@ from fsspec.implementations.local import LocalFileSystem
 import pandas as pd
 
 from hindcast_assets.config import ExperimentConfig
+from hindcast_assets.core.rundir import content_hash
 
 
 class InputError(ValueError):
@@ -199,6 +200,18 @@ def load_references(cfg: ExperimentConfig) -> pd.DataFrame | None:
 
 LOADERS = {"yields": load_yields, "indices": load_indices, "static_features": load_static,
            "references": load_references}  # by their key under `inputs:`
+
+
+def configured_inputs(cfg: ExperimentConfig) -> dict[str, str]:
+    """Input name -> file URL, for the inputs the config names."""
+    return {name: url for name, url in cfg.inputs.model_dump().items() if url}
+
+
+def file_version(url: str) -> str:
+    """The sha256 of an input file's content ('missing' if it is not there): its data version in
+    the UI and its entry in a run_dir's manifest."""
+    fs, path = fsspec.core.url_to_fs(url)
+    return content_hash(fs.cat_file(path)) if fs.exists(path) else "missing"
 
 
 def input_problem(cfg: ExperimentConfig, name: str) -> str | None:

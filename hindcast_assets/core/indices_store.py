@@ -31,7 +31,7 @@ def write_indices(path: UPath, rows: pd.DataFrame, attrs: dict) -> Written:
     rows = rows[list(COLUMNS)].reset_index(drop=True)
     digest = content_hash(parquet_bytes(rows) + json.dumps(attrs, sort_keys=True).encode())
     if path.exists():
-        if _open(path, "r").attrs.get("sha256") == digest:
+        if stored_digest(path) == digest:
             return Written(str(path), digest, 0)
         raise ArtefactExistsError(f"{path}: already written with different content; use a fresh run_dir")
     local = isinstance(path, LocalPath)
@@ -49,6 +49,11 @@ def write_indices(path: UPath, rows: pd.DataFrame, attrs: dict) -> Written:
         path.fs.put(str(staging), path.path, recursive=True)
         shutil.rmtree(staging.parent)
     return Written(str(path), digest, 0)
+
+
+def stored_digest(path: UPath) -> str | None:
+    """The sha256 a published indices store was written with (of its rows and attributes)."""
+    return _open(path, "r").attrs.get("sha256")
 
 
 def read_indices(path: UPath) -> tuple[pd.DataFrame, dict]:

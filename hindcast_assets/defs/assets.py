@@ -16,6 +16,7 @@ from hindcast_assets.defs.metadata import stage_metadata
 from hindcast_assets.defs.partitions import partitions_def, stage_partition
 from hindcast_assets.defs.resources import MlflowTracking, RunDirResource
 from hindcast_assets.pipeline.records import StageRecord
+from hindcast_assets.pipeline.runlog import RunIds, run_recorded
 from hindcast_assets.pipeline.table import CONFIG_STAGE, Partitioning, Stage, stage_table
 
 progress_log = logging.getLogger("hindcast_assets.progress")
@@ -36,12 +37,12 @@ def _deps(cfg: ExperimentConfig, stage: Stage, partitioning: dict[str, Partition
     return config + deps + [AssetDep(input_key(cfg, name)) for name in stage.inputs]
 
 
-def _run_partitions(context: AssetExecutionContext, stage: Stage, view, label: str) -> list[StageRecord]:
+def _run_partitions(context: AssetExecutionContext, stage: Stage, view, label: str, ids: RunIds) -> list[StageRecord]:
     keys = [None] if stage.partitioning is Partitioning.NONE else context.partition_keys
     records, lines = [], []
     for i, key in enumerate(keys, start=1):
         partition = stage_partition(stage.partitioning, key)
-        record = stage.run(view, partition)
+        record = run_recorded(view, stage, partition, ids)
         where = f": {PARTITION_NOUN[stage.partitioning]} {partition} ({i}/{len(keys)}, {len(keys) - i} left)" \
             if key is not None else ""
         message = f"{label}{where} {record.note}".rstrip()
@@ -79,7 +80,7 @@ def stage_asset(cfg: ExperimentConfig, stage: Stage, deps: list[AssetDep], sourc
     def _stage(context: AssetExecutionContext, run_dir: RunDirResource, mlflow: MlflowTracking) -> MaterializeResult:
         view = run_dir.view_for(cfg, source)
         with mlflow.run(context.run_id, context.job_name, view) as mlflow_run:
-            records = _run_partitions(context, stage, view, f"{key}/{stage.name}")
+            records = _run_partitions(context, stage, view, f"{key}/{stage.name}", RunIds(context.run_id, mlflow_run))
             mlflow.tracker().log(mlflow_run, metrics=_mlflow_metrics(stage, records))
         return MaterializeResult(metadata=stage_metadata(view.run_dir, records))
 

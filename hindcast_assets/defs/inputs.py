@@ -3,30 +3,17 @@ the file's content hash, so the UI shows what was made from older data as stale,
 by blocking asset checks (the CLI preflight's validation) before any stage reads them."""
 from __future__ import annotations
 
-import fsspec
 from dagster import (AssetCheckResult, AssetCheckSeverity, AssetChecksDefinition, AssetKey, AssetObservation,
                      AssetSpec, DagsterInstance, DataVersion, ObserveResult, asset_check,
                      multi_observable_source_asset)
 from dagster._core.definitions.data_version import DATA_VERSION_TAG
 
 from hindcast_assets.config import ExperimentConfig
-from hindcast_assets.core.data import input_problem
-from hindcast_assets.core.rundir import content_hash
+from hindcast_assets.core.data import configured_inputs, file_version, input_problem
 
 
 def input_key(cfg: ExperimentConfig, name: str) -> AssetKey:
     return AssetKey([cfg.experiment_key, name])
-
-
-def configured_inputs(cfg: ExperimentConfig) -> dict[str, str]:
-    """Input name -> file URL, for the inputs the config names."""
-    return {name: url for name, url in cfg.inputs.model_dump().items() if url}
-
-
-def file_version(url: str) -> str:
-    """The content hash of an input file ('missing' if it is not there)."""
-    fs, path = fsspec.core.url_to_fs(url)
-    return content_hash(fs.cat_file(path)) if fs.exists(path) else "missing"
 
 
 def build_input_assets(cfg: ExperimentConfig):

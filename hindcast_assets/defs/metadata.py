@@ -11,6 +11,7 @@ from dagster import MetadataValue
 from hindcast_assets.core.report import md_table
 from hindcast_assets.core.rundir import RunDir
 from hindcast_assets.pipeline.records import StageRecord
+from hindcast_assets.pipeline.store import MANIFEST_FILE
 
 
 def partition_table(records: Sequence[StageRecord]) -> pd.DataFrame:
@@ -21,7 +22,8 @@ def partition_table(records: Sequence[StageRecord]) -> pd.DataFrame:
 
 def stage_metadata(run_dir: RunDir, records: Sequence[StageRecord]) -> dict:
     written = [w for r in records for w in r.written]
-    meta = {"run_dir": MetadataValue.path(str(run_dir)), "rows": sum(r.rows for r in records)}
+    meta = {"run_dir": MetadataValue.path(str(run_dir)), "rows": sum(r.rows for r in records),
+            "manifest": MetadataValue.path(str(run_dir.root / MANIFEST_FILE))}
     if len(written) == 1:
         meta |= {"path": MetadataValue.path(written[0].path), "sha256": written[0].sha256}
     elif len(records) == 1:

@@ -1,26 +1,26 @@
 """The stage table run as a plain loop, with no orchestrator: what the benchmark times Dagster
-against, and proof that the stages need nothing but a run_dir."""
+against, and proof that the stages need nothing but a run_dir. It keeps the same run records
+(events, metrics, manifest) as a Dagster run."""
 from __future__ import annotations
 
 from hindcast_assets.config import ExperimentConfig
 from hindcast_assets.core.rundir import RunDir
 from hindcast_assets.pipeline.records import StageRecord
+from hindcast_assets.pipeline.runlog import RunIds, open_run_dir, run_recorded
 from hindcast_assets.pipeline.store import RunDirView
-from hindcast_assets.pipeline.table import Partitioning, Stage, hindcast_stages
+from hindcast_assets.pipeline.table import Stage, hindcast_stages, stage_partitions
 
 
-def partitions(stage: Stage, cfg: ExperimentConfig) -> list:
-    return cfg.folds if stage.partitioning is Partitioning.FOLD else [None]
-
-
-def run_stages(view: RunDirView, stages: list[Stage]) -> list[StageRecord]:
+def run_stages(view: RunDirView, stages: list[Stage], ids: RunIds | None = None) -> list[StageRecord]:
     """Every stage over all its partitions, in table (dependency) order."""
-    cfg = view.launched_with or view.cfg
-    return [stage.run(view, p) for stage in stages for p in partitions(stage, cfg)]
+    cfg, ids = view.launched_with or view.cfg, ids or RunIds.plain()
+    return [run_recorded(view, stage, p, ids) for stage in stages for p in stage_partitions(stage, cfg)]
 
 
 def plain_hindcast(cfg: ExperimentConfig, runs_dir: str) -> RunDir:
     """A fresh run_dir holding the full hindcast: the same stages and writes as the Dagster job."""
     rd = RunDir.mint(runs_dir, cfg.experiment_key)
-    run_stages(RunDirView(rd, launched_with=cfg), hindcast_stages(cfg))
+    stages = hindcast_stages(cfg)
+    open_run_dir(rd, cfg, "hindcast", stages)
+    run_stages(RunDirView(rd, launched_with=cfg), stages)
     return rd

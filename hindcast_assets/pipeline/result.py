@@ -14,6 +14,7 @@ from hindcast_assets.core.season_dates import ForecastDate
 from hindcast_assets.core.splits import PRODUCTION
 from hindcast_assets.models import TrainedModel
 from hindcast_assets.pipeline import store
+from hindcast_assets.pipeline.runlog import Manifest, read_manifest
 
 
 @dataclass
@@ -105,6 +106,18 @@ class ExperimentResult:
     national: pd.DataFrame | None = None
     geo: pd.DataFrame | None = None  # bias-corrected geo rows behind `national`
     forecasts: dict[tuple[int, str], ForecastSlice] = field(default_factory=dict)
+    manifest: Manifest | None = None
+
+    @property
+    def missing(self) -> list[str]:
+        """Stage partitions the launcher planned that no run finished ([] when complete, or
+        when the run_dir has no manifest to tell)."""
+        return self.manifest.missing if self.manifest else []
+
+    @property
+    def complete(self) -> bool | None:
+        """Whether the run_dir holds all its job planned; None without a manifest or a plan."""
+        return not self.missing if self.manifest and self.manifest.plan else None
 
     @classmethod
     def from_run_dir(cls, run_dir: str | RunDir) -> ExperimentResult:
@@ -116,7 +129,7 @@ class ExperimentResult:
         post = {scope: store.POSTPROCESSED.read_optional(rd, scope=scope) for scope in ("national", "geo")}
         return cls(rd, cfg, store.INCLUDED_GEOS.read(rd),
                    {f: _slice(rd, key, f) for f in store.folds_with_model(rd, cfg)}, calibration,
-                   post["national"], post["geo"], _forecasts(rd))
+                   post["national"], post["geo"], _forecasts(rd), read_manifest(rd))
 
     @property
     def production(self) -> HindcastSlice | None:
@@ -148,8 +161,22 @@ class ExperimentResult:
                       f"  n={int(r.n)}" for r in table.itertuples()]
         return "\n".join(lines)
 
+    def _completeness(self) -> str:
+        m = self.manifest
+        if m is None:
+            return "manifest: none (made before run records); completeness unknown"
+        runs = ", ".join(r["run_id"] for r in m.runs) or "-"
+        head = f"manifest: {len(m.artefacts)} files, {len(m.completed)} stage partitions done; runs {runs}"
+        if not m.plan:
+            return f"{head}; no launcher plan"
+        if not self.missing:
+            return f"{head}; complete ({m.job})"
+        shown = ", ".join(self.missing[:8]) + (f" and {len(self.missing) - 8} more" if len(self.missing) > 8 else "")
+        return (f"{head}\nINCOMPLETE ({m.job}): {len(self.missing)} of {len(m.plan)} stage partitions missing: "
+                f"{shown}; complete it with `hindcast resume {self.run_dir}`")
+
     def describe(self) -> str:
-        lines = [f"run_dir: {self.run_dir}", self.summary(), "folds:"]
+        lines = [f"run_dir: {self.run_dir}", self._completeness(), self.summary(), "folds:"]
         for name, s in self.hindcast.items():
             seasons = s.train_seasons
             span = f"{seasons[0]}-{seasons[-1]}" if seasons else "-"

@@ -143,6 +143,11 @@ FORECAST_NATIONAL = Artefact(f"{FORECAST}/postprocessed/national.parquet", PARQU
 FORECAST_DELIVERY = Artefact(f"{FORECAST}/delivery/{{prefix}}_{{key}}_Forecast_{{season}}_{{date}}.csv", TEXT,
                              "the client CSV of the forecast")
 
+# Run records (pipeline/runlog.py): they grow as runs go on, so they are not artefacts.
+MANIFEST_FILE = "manifest.json"
+EVENTS_FILE = "logs/events.jsonl"
+METRICS_FILE = "metrics/{stage}.csv"
+
 
 def member(name: str | None) -> str:
     """The `member` template field: the experiment's model ('') or a named model's folder."""

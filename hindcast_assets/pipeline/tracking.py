@@ -96,3 +96,13 @@ class Tracker:
         if current == "RUNNING" or (current == "FINISHED" and status == "FAILED"):
             self.client.set_terminated(run_id, status)
 
+    def kill_runs_of(self, orchestrator_run_ids: list[str]) -> list[str]:
+        """End as KILLED the MLflow runs still RUNNING for orchestrator runs whose process died."""
+        experiments = [e.experiment_id for e in self.client.search_experiments()]
+        killed = []
+        for run_id in orchestrator_run_ids:
+            for run in self.client.search_runs(experiments, f"tags.{RUN_TAG} = '{run_id}'", max_results=100):
+                if run.info.status == "RUNNING":
+                    self.client.set_terminated(run.info.run_id, "KILLED")
+                    killed.append(run.info.run_id)
+        return killed

@@ -1,0 +1,296 @@
+"""Run records: `logs/events.jsonl`, `metrics/<stage>.csv` and `manifest.json` (issue 11).
+
+Every stage partition, whoever runs it (a Dagster asset, the plain loop, a resume), goes through
+`run_recorded`: one event when it starts and one when it ends, its metrics appended for
+charting, and, once it has succeeded, its outputs and their sha256 in the manifest. The
+manifest is what completeness and resume rest on: a partition is complete when the manifest
+says so and its files still hash to what it recorded; a resume skips exactly those.
+
+Records are not artefacts: they grow as runs go on. The manifest is rewritten whole, aside and
+renamed over, under a lock per run_dir, so a reader never sees half of it and a kill leaves
+the last complete one. Event and metric lines are appended; a kill can cut only the last line,
+which readers skip.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import platform
+import subprocess
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from functools import cache
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from upath import UPath
+from upath.implementations.local import LocalPath
+
+from hindcast_assets.config import ExperimentConfig
+from hindcast_assets.core.data import configured_inputs, file_version
+from hindcast_assets.core.indices_store import stored_digest
+from hindcast_assets.core.rundir import RunDir, Written, content_hash
+from hindcast_assets.paths import PROJECT_ROOT
+from hindcast_assets.pipeline import store
+from hindcast_assets.pipeline.records import StageRecord
+from hindcast_assets.pipeline.store import RunDirView
+from hindcast_assets.pipeline.table import CONFIG_STAGE, Partitioning, Stage, stage_partitions, stage_table
+from hindcast_assets.pipeline.tracking import host_lock
+
+PACKAGES = ("dagster", "mlflow", "pandas", "numpy", "pyarrow", "lightgbm", "xgboost-cpu", "scikit-learn", "skops",
+            "zarr")
+
+
+class ManifestMismatchError(RuntimeError):
+    """A file the manifest recorded is missing or no longer hashes to what was recorded."""
+
+
+@dataclass(frozen=True)
+class RunIds:
+    """Who is writing: the orchestrator's run id (a Dagster run, or `plain-<hex>` for the plain
+    loop) and its MLflow run, where tracked."""
+
+    run_id: str
+    mlflow_run_id: str | None = None
+
+    @classmethod
+    def plain(cls) -> RunIds:
+        return cls(f"plain-{uuid.uuid4().hex[:12]}")
+
+
+def partition_id(stage: str, partition: Any) -> str:
+    """`stage` for a whole-run stage, `stage[partition]` otherwise: the manifest's key."""
+    return stage if partition is None else f"{stage}[{partition}]"
+
+
+def plan_of(cfg: ExperimentConfig, stages: list[Stage]) -> list[str]:
+    """The stage partitions a job over `stages` makes: what a complete run_dir holds."""
+    return [partition_id(s.name, p) for s in stages for p in stage_partitions(s, cfg)]
+
+
+@cache
+def git_sha() -> str:
+    """The checkout's commit ('' outside a git checkout, e.g. an installed wheel)."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True,
+                             timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return out.stdout.strip() if out.returncode == 0 else ""
+
+
+@cache
+def environment() -> dict[str, Any]:
+    def installed(name: str) -> str:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "-"
+
+    return {"python": platform.python_version(), "platform": platform.platform(), "git_sha": git_sha(),
+            "packages": {p: installed(p) for p in PACKAGES}}
+
+
+@dataclass
+class Manifest:
+    """`manifest.json`. `plan` is what the launcher asked for (empty for a run_dir only the UI
+    wrote); `completed` maps each finished stage partition to its outputs, rows and metrics;
+    `artefacts` lists every file written, run_dir-relative, with its sha256."""
+
+    job: str = ""
+    plan: list[str] = field(default_factory=list)
+    config_sha256: str = ""
+    environment: dict[str, Any] = field(default_factory=dict)
+    inputs: dict[str, dict[str, str]] = field(default_factory=dict)
+    runs: list[dict[str, str | None]] = field(default_factory=list)
+    completed: dict[str, dict[str, Any]] = field(default_factory=dict)
+    artefacts: list[dict[str, str]] = field(default_factory=list)
+
+    @property
+    def missing(self) -> list[str]:
+        return [p for p in self.plan if p not in self.completed]
+
+    def hashes(self) -> dict[str, str]:
+        return {a["path"]: a["sha256"] for a in self.artefacts}
+
+
+def read_manifest(rd: RunDir) -> Manifest | None:
+    path = rd.root / store.MANIFEST_FILE
+    return Manifest(**json.loads(path.read_text())) if path.exists() else None
+
+
+def _update(rd: RunDir, change) -> Manifest:
+    """Read, change and atomically replace the manifest, one writer at a time on this host."""
+    path = rd.root / store.MANIFEST_FILE
+    with host_lock(str(rd.root), "manifest"):
+        manifest = read_manifest(rd) or Manifest()
+        change(manifest)
+        tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
+        tmp.write_text(json.dumps(asdict(manifest), indent=1))
+        tmp.rename(path)  # replaces: the manifest is a record that grows, not an artefact
+    return manifest
+
+
+def open_run_dir(rd: RunDir, cfg: ExperimentConfig, job: str, stages: list[Stage]) -> Manifest:
+    """What a launcher records before the first stage: the job, its plan, the config's hash, the
+    environment and the inputs' sha256."""
+    def change(m: Manifest) -> None:
+        m.job, m.plan = m.job or job, m.plan or plan_of(cfg, stages)
+        m.config_sha256 = content_hash(store.CONFIG.format.encode(cfg))
+        m.environment = environment()
+        m.inputs = {name: {"url": url, "sha256": file_version(url)} for name, url in configured_inputs(cfg).items()}
+
+    return _update(rd, change)
+
+
+def _relative(rd: RunDir, path: str) -> str:
+    return path[len(str(rd.root)) + 1:]
+
+
+def _sha256_of(path: UPath) -> str | None:
+    if not path.exists():
+        return None
+    return stored_digest(path) if path.is_dir() else content_hash(path.read_bytes())
+
+
+def _written(rd: RunDir, rel: str, sha256: str) -> Written:
+    path = rd.root / rel
+    return Written(str(path), sha256, 0 if path.is_dir() else path.stat().st_size)
+
+
+def problems(rd: RunDir, paths: list[str], recorded: dict[str, str]) -> list[str]:
+    """What no longer matches the manifest among run_dir-relative `paths`."""
+    out = []
+    for rel in paths:
+        found = _sha256_of(rd.root / rel)
+        if found != recorded.get(rel):
+            out.append(f"{rd.root / rel}: {'missing' if found is None else 'sha256 differs from manifest.json'}")
+    return out
+
+
+def verify(rd: RunDir, manifest: Manifest) -> None:
+    """Every file the manifest lists is there with the recorded sha256, else one clear error."""
+    bad = problems(rd, [a["path"] for a in manifest.artefacts], manifest.hashes())
+    if bad:
+        more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+        raise ManifestMismatchError(f"{bad[0]}{more}; this run_dir was changed after it was written")
+
+
+def _append(rd: RunDir, rel: str, line: str, header: str = "") -> None:
+    path = rd.root / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(path, LocalPath):
+        with open(path, "a") as f:  # one write per line: O_APPEND keeps concurrent lines whole
+            f.write((header if f.tell() == 0 else "") + line)
+        return
+    with host_lock(str(path), "append"):  # object stores cannot append: rewrite the object
+        before = path.read_text() if path.exists() else header
+        path.write_text(before + line)
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _event(rd: RunDir, ids: RunIds, stage: Stage, partition: Any, status: str, cfg: ExperimentConfig,
+           **fields: Any) -> None:
+    inputs = configured_inputs(cfg)
+    event = {"run_id": ids.run_id, "ts": _now(), "task": stage.name,
+             "partition": None if partition is None else str(partition),
+             "level": "ERROR" if status == "failed" else "INFO", "git_sha": git_sha(),
+             "input_paths": [inputs[i] for i in stage.inputs if i in inputs], "output_paths": [], "metrics": {},
+             "duration_s": None, "status": status, **fields}
+    _append(rd, store.EVENTS_FILE, json.dumps(event, default=str) + "\n")
+
+
+def _metrics(rd: RunDir, ids: RunIds, stage: Stage, record: StageRecord) -> None:
+    if record.metrics:
+        lines = "".join(f"{_now()},{ids.run_id},{record.partition or ''},{k},{v!r}\n"
+                        for k, v in record.metrics.items())
+        _append(rd, store.METRICS_FILE.format(stage=stage.name), lines, "ts,run_id,partition,metric,value\n")
+
+
+def _complete(rd: RunDir, ids: RunIds, stage: Stage, pid: str, record: StageRecord, duration: float) -> None:
+    outputs = {_relative(rd, w.path): w.sha256 for w in record.written}
+
+    def change(m: Manifest) -> None:
+        run = {"run_id": ids.run_id, "mlflow_run_id": ids.mlflow_run_id}
+        if run not in m.runs:
+            m.runs.append(run)
+        m.completed[pid] = {"stage": stage.name, "partition": record.partition, "outputs": sorted(outputs),
+                            "rows": record.rows, "metrics": record.metrics, "note": record.note,
+                            "duration_s": round(duration, 3), "run_id": ids.run_id}
+        known = m.hashes() | outputs
+        m.artefacts = [{"path": p, "sha256": h} for p, h in sorted(known.items())]
+
+    _update(rd, change)
+
+
+def _already_complete(rd: RunDir, stage: Stage, pid: str, partition: Any) -> StageRecord | None:
+    """The recorded result of a partition the manifest holds as complete (its files checked),
+    else None. The config stage always runs: it is what refuses a different config."""
+    manifest = read_manifest(rd)
+    done = manifest.completed.get(pid) if manifest and stage.name != CONFIG_STAGE else None
+    if done is None:
+        return None
+    bad = problems(rd, done["outputs"], manifest.hashes())
+    if bad:
+        raise ManifestMismatchError(f"{bad[0]}; {pid} was complete; this run_dir was changed after it was written")
+    hashes = manifest.hashes()
+    written = [_written(rd, rel, hashes[rel]) for rel in done["outputs"]]
+    return StageRecord(done["partition"], written, done["rows"], done["metrics"],
+                       note=f"{done['note']} (already complete)".strip())
+
+
+def run_recorded(view: RunDirView, stage: Stage, partition: Any, ids: RunIds) -> StageRecord:
+    """Run one stage partition unless the manifest already holds it complete, recording it."""
+    rd, pid = view.run_dir, partition_id(stage.name, partition)
+    cfg = view.launched_with or view.cfg
+    skipped = _already_complete(rd, stage, pid, partition)
+    if skipped is not None:
+        _event(rd, ids, stage, partition, "skipped", cfg, output_paths=[_relative(rd, w.path) for w in skipped.written])
+        return skipped
+    _event(rd, ids, stage, partition, "started", cfg)
+    start = time.perf_counter()
+    try:
+        record = stage.run(view, partition)
+    except BaseException as exc:
+        _event(rd, ids, stage, partition, "failed", cfg, duration_s=round(time.perf_counter() - start, 3),
+               error=f"{type(exc).__name__}: {exc}")
+        raise
+    duration = time.perf_counter() - start
+    _metrics(rd, ids, stage, record)
+    _complete(rd, ids, stage, pid, record, duration)
+    _event(rd, ids, stage, partition, "success", cfg, duration_s=round(duration, 3), metrics=record.metrics,
+           output_paths=[_relative(rd, w.path) for w in record.written])
+    return record
+
+
+def forecast_needs(cfg: ExperimentConfig, fold: str) -> list[str]:
+    """The hindcast stage partitions a forecast by `fold` reads: its fold's fitted chain and the
+    whole-run stages (calibration by init date), as the stage table's edges say."""
+    table = {s.name: s for s in stage_table(cfg)}
+    reads = {u.stage for s in table.values() if s.partitioning is Partitioning.FORECAST for u in s.upstream}
+    hindcast = [table[n] for n in reads if table[n].partitioning is not Partitioning.FORECAST]
+    return sorted(partition_id(s.name, fold if s.partitioning is Partitioning.FOLD else None) for s in hindcast)
+
+
+def incomplete_for(manifest: Manifest | None, needs: list[str]) -> list[str]:
+    """Which of `needs` the launcher planned but no run completed (none known without a manifest)."""
+    if manifest is None:
+        return []
+    return [pid for pid in needs if pid in manifest.plan and pid not in manifest.completed]
+
+
+def read_events(rd: RunDir) -> list[dict]:
+    """The run_dir's events; a line cut short by a kill is skipped."""
+    path = rd.root / store.EVENTS_FILE
+    events = []
+    for line in (path.read_text().splitlines() if path.exists() else []):
+        try:
+            events.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return events
+

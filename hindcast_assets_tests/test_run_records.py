@@ -1,0 +1,141 @@
+"""Run records on real runs: events and manifest of a hindcast, and resume after a real kill -9."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from dagster import DagsterInstance, DagsterRunStatus
+
+from hindcast_assets.cli import main
+from hindcast_assets.core.rundir import RunDir, content_hash, read_current
+from hindcast_assets.pipeline.result import ExperimentResult
+from hindcast_assets.pipeline.runlog import read_events, read_manifest
+
+EVENT_FIELDS = {"run_id", "ts", "task", "partition", "level", "git_sha", "input_paths", "output_paths", "metrics",
+                "duration_s", "status"}
+
+
+def _run(capsys, *argv) -> tuple[int, list[str], str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out.strip().splitlines(), err
+
+
+def test_a_hindcast_records_every_stage_partition_and_hashes_every_file(small_hindcast):
+    rd = small_hindcast
+    events = [e for e in read_events(rd) if not e["task"].startswith("forecast")]  # other tests add forecasts
+    assert events and all(set(e) >= EVENT_FIELDS for e in events)
+    ends = {(e["task"], e["partition"]): e for e in events if e["status"] == "success"}
+    assert {("model", f) for f in ("2009", "2010", "2011", "production")} <= set(ends)
+    model = ends[("model", "2010")]
+    assert {"models/corn_usa/2010/model.txt", "models/corn_usa/2010/model_card.json"} <= set(model["output_paths"])
+    assert model["input_paths"][0].endswith("yields.parquet") and model["duration_s"] > 0
+    started = [e for e in events if e["status"] == "started"]
+    assert len(started) == len(ends) and len({e["run_id"] for e in events}) == 1
+
+    manifest = read_manifest(rd)
+    on_disk = {str(p.relative_to(rd.root)) for p in rd.root.rglob("*") if p.is_file() and "forecast" not in p.parts}
+    records = {"manifest.json", "logs/events.jsonl"} | {p for p in on_disk if p.startswith("metrics/")}
+    hindcast = [a for a in manifest.artefacts if not a["path"].startswith("forecast/")]
+    assert {a["path"] for a in hindcast} == on_disk - records
+    assert all(content_hash((rd.root / a["path"]).read_bytes()) == a["sha256"] for a in hindcast)
+    assert manifest.job == "hindcast" and manifest.missing == [] and len(manifest.plan) == 2 + 5 * 4 + 6
+    assert set(manifest.inputs) == {"yields", "indices", "references"}
+    assert manifest.environment["packages"]["dagster"] and len(manifest.config_sha256) == 64
+    run = manifest.runs[0]
+    assert run["run_id"] == events[0]["run_id"] and run["mlflow_run_id"]
+    metrics = (rd.root / "metrics" / "fold_preds.csv").read_text().splitlines()
+    assert metrics[0] == "ts,run_id,partition,metric,value" and any(",2010,wf_rmse_lightgbm," in m for m in metrics)
+    assert ExperimentResult.from_run_dir(rd).complete is True
+
+
+def _wait_for(ready, seconds: float = 240.0):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = ready()
+        if found:
+            return found
+        time.sleep(0.2)
+    raise TimeoutError(f"not reached in {seconds} s")
+
+
+def _model_done(rd, fold: str) -> bool:
+    return any(e["task"] == "model" and e["partition"] == fold and e["status"] == "success"
+               for e in read_events(RunDir(rd)))
+
+
+def _killed_hindcast(config, runs) -> RunDir:
+    """`hindcast run hindcast` in a subprocess, killed with SIGKILL once fold 2010's model is
+    written (a stage in the middle of the model chain)."""
+    cmd = [sys.executable, "-m", "hindcast_assets.cli", "run", "hindcast", "--config", str(config),
+           "--runs-dir", str(runs)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        (rd,) = _wait_for(lambda: runs.exists() and [p for p in runs.iterdir() if p.is_dir()])
+        _wait_for(lambda: _model_done(rd, "2010"))
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    return RunDir(rd)
+
+
+def _mlflow_statuses() -> dict[str, str]:
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient()
+    return {r.data.tags["dagster_run_id"]: r.info.status for e in client.search_experiments()
+            for r in client.search_runs([e.experiment_id])}
+
+
+def test_resume_after_kill_9_completes_the_run_dir_byte_identically(small_config, small_hindcast, tmp_path, capsys):
+    runs = tmp_path / "runs"
+    rd = _killed_hindcast(small_config, runs)
+    (killed,) = DagsterInstance.get().get_runs()
+    assert killed.status == DagsterRunStatus.STARTED and _mlflow_statuses()[killed.run_id] == "RUNNING"
+    (rd.root / "preds" / ".orphan.0123.tmp").parent.mkdir(parents=True, exist_ok=True)
+    (rd.root / "preds" / ".orphan.0123.tmp").write_bytes(b"half")  # what a kill mid-write leaves
+
+    code, shown, _ = _run(capsys, "show", str(rd))
+    assert code == 0 and shown[2].startswith("INCOMPLETE (hindcast):") and "bias_corrector[2010]" in shown[2]
+    code, out, err = _run(capsys, "run", "forecast", "--run-dir", str(rd), "--season-year", "2011",
+                          "--init-date", "2011-08-01")
+    assert code == 2 and out == [] and "completed: the forecast of 2011-08-01 needs" in err
+    assert f"hindcast resume {rd}" in err and not (rd.root / "forecast").exists()
+
+    code, out, err = _run(capsys, "resume", str(rd))
+    assert code == 0, err
+    assert out[-1] == str(rd) and str(read_current(str(runs), "corn_usa")) == str(rd)
+    statuses = {r.run_id: r.status for r in DagsterInstance.get().get_runs()}
+    assert statuses.pop(killed.run_id) == DagsterRunStatus.FAILURE
+    assert list(statuses.values()) == [DagsterRunStatus.SUCCESS]
+    assert _mlflow_statuses() == {killed.run_id: "KILLED", next(iter(statuses)): "FINISHED"}
+    assert not list(rd.root.rglob("*.tmp"))
+
+    def preds(root):
+        return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("walk_forward_preds.parquet"))}
+
+    assert preds(rd.root) == preds(small_hindcast.root) and len(preds(rd.root)) == 6  # 3 folds, model and its member folder
+    skipped = [e for e in read_events(rd) if e["status"] == "skipped"]
+    assert ("model", "2010") in {(e["task"], e["partition"]) for e in skipped}
+    assert ExperimentResult.from_run_dir(rd).complete is True
+    code, _, err = _run(capsys, "resume", str(rd))
+    assert code == 0 and "nothing to resume" in err
+
+
+def test_resume_refuses_a_run_dir_changed_after_it_was_written(small_hindcast, tmp_path, capsys):
+    import shutil
+
+    copy = tmp_path / "run"
+    shutil.copytree(str(small_hindcast.root), copy)
+    target = copy / "preds" / "corn_usa" / "2010" / "walk_forward_preds.parquet"
+    target.write_bytes(target.read_bytes() + b"x")
+    code, out, err = _run(capsys, "resume", str(copy))
+    assert code == 2 and out == []
+    assert err.strip() == f"hindcast: error: {target}: sha256 differs from manifest.json; this run_dir was changed " \
+                          "after it was written"
+    assert not DagsterInstance.get().get_runs()
+    assert json.loads((copy / "manifest.json").read_text())["runs"] == read_manifest(small_hindcast).runs
