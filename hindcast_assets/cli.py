@@ -36,13 +36,15 @@ def _progress_to_stderr() -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from hindcast_assets.config import load_config
-    from hindcast_assets.runner import preflight, run_experiment
+    from hindcast_assets.runner import check_runs_dir, preflight, run_experiment
 
     cfg = load_config(args.config)
     preflight(cfg, args.config)
+    runs_dir = args.runs_dir or default_runs_dir()
+    check_runs_dir(runs_dir)
     _ensure_dagster_home()
     _progress_to_stderr()
-    result = run_experiment(cfg, args.what, runs_dir=args.runs_dir or default_runs_dir(), source=args.config)
+    result = run_experiment(cfg, args.what, runs_dir=runs_dir, source=args.config)
     print(result.summary())
     print(result.run_dir)
     return 0

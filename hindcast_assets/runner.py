@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from hindcast_assets.config import ExperimentConfig
 from hindcast_assets.core.data import file_version, load_experiment_data, load_input
+from hindcast_assets.core.forecast import require_season_data
 from hindcast_assets.core.geos import included_geos
 from hindcast_assets.core.hindcast import fold_of
 from hindcast_assets.core.rundir import RunDir, remove_orphan_temps, set_current
@@ -45,10 +46,31 @@ def preflight(cfg: ExperimentConfig, source: str) -> None:
     if not included_geos(data.yields, cfg.geos, cfg.hindcast.first_test_year):
         raise PreflightError(f"{cfg.inputs.yields}: geos: no geo passes the inclusion rule before "
                              f"{cfg.hindcast.first_test_year}")
+    scored = set(data.yields.loc[data.yields["target"].notna(), "season_year"])
+    unscored = [y for y in range(cfg.hindcast.first_test_year, cfg.hindcast.last_test_year + 1) if y not in scored]
+    if unscored:
+        raise PreflightError(f"{source}: hindcast.last_test_year: test seasons {unscored[0]}-{unscored[-1]} have no "
+                             f"yields in {cfg.inputs.yields} (its last season is {max(scored)})")
     first = fold_of(cfg, data.yields, str(cfg.hindcast.first_test_year))
     if len(first.train_seasons) < 2:
         raise PreflightError(f"{source}: hindcast.first_test_year: fold {first.name} has "
                              f"{len(first.train_seasons)} training seasons; a trend needs at least 2")
+
+
+def check_runs_dir(runs_dir: str) -> None:
+    """The folder run_dirs are minted in exists or can be made, and takes files: checked before
+    any run, so an OS error is one line, not a traceback after the inputs were read."""
+    from upath import UPath
+
+    folder = UPath(runs_dir)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".write-probe.{os.getpid()}.tmp"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise PreflightError(f"{runs_dir}: --runs-dir: cannot create run_dirs there "
+                             f"({exc.strerror or type(exc).__name__})") from None
 
 
 @dataclass
@@ -124,8 +146,7 @@ def _execute(instance, job, cfg: ExperimentConfig, rd: RunDir, **kwargs):
     result = job.execute_in_process(instance=instance, run_config=run_config, tags=tags, raise_on_error=False,
                                     **kwargs)
     if not result.success:
-        failures = [e.message for e in result.all_events if e.is_step_failure]
-        raise RunFailed(f"dagster run {result.run_id} failed (run_dir {rd}): {failures[:1]}")
+        raise RunFailed(f"dagster run {result.run_id} failed (run_dir {rd}): {_first_cause(result)}")
     return result
 
 
@@ -145,6 +166,18 @@ def _materialise(cfg: ExperimentConfig, what: str, rd: RunDir, runs_dir: str | N
         if runs_dir is not None:
             set_current(runs_dir, key, rd)
     return RunOutcome(rd, result.run_id, ExperimentResult.from_run_dir(rd))
+
+
+def _first_cause(result) -> str:
+    """The user's error behind the first failed step (Dagster wraps it), else the run's message."""
+    for event in result.all_events:
+        if event.is_step_failure:
+            error = event.step_failure_data.error
+            while error.cause is not None:
+                error = error.cause
+            return f"step {event.step_key}: {error.message.strip()}"
+    failure = next((e for e in result.all_events if e.event_type_value == "RUN_FAILURE"), None)
+    return failure.message if failure else "unknown failure"
 
 
 def run_experiment(cfg: ExperimentConfig, what: str, runs_dir: str, source: str | None = None) -> RunOutcome:
@@ -212,6 +245,8 @@ def run_forecasts(run_dir: str, dates: list[ForecastDate]) -> RunDir:
             raise PreflightError(f"{rd.root / store.MANIFEST_FILE}: completed: the forecast of {at} needs "
                                  f"{', '.join(missing)}, which the run never finished; run `hindcast resume {rd}`")
         store.read_fold_models(rd, key, fold)  # one clear error
+        if cfg.inputs.indices:
+            require_season_data(load_input(cfg, "indices"), cfg.inputs.indices, store.INCLUDED_GEOS.read(rd), at)
     instance, job = _job(cfg, forecast_job_name(key), str(store.CONFIG.path(rd)))
     instance.add_dynamic_partitions(init_date_partitions_name(key), sorted({str(d.init) for d in dates}))
     for at in dates:

@@ -116,7 +116,7 @@ def test_resume_after_kill_9_completes_the_run_dir_byte_identically(small_config
     assert not list(rd.root.rglob("*.tmp"))
 
     def preds(root):
-        return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("walk_forward_preds.parquet"))}
+        return {str(p.relative_to(root)): p.read_bytes() for p in sorted((root / "preds").rglob("walk_forward_preds.parquet"))}
 
     assert preds(rd.root) == preds(small_hindcast.root) and len(preds(rd.root)) == 6  # 3 folds, model and its member folder
     skipped = [e for e in read_events(rd) if e["status"] == "skipped"]

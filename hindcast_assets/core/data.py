@@ -112,7 +112,8 @@ def load_indices(cfg: ExperimentConfig) -> pd.DataFrame | None:
     try:
         df["date"] = pd.to_datetime(df["date"], format="ISO8601")
     except (ValueError, TypeError) as exc:
-        raise InputError(f"{url}: column {c.date!r} (columns.date) holds a bad date ({exc})") from None
+        what = str(exc).splitlines()[0].split(". You might")[0]  # pandas appends advice to the cause
+        raise InputError(f"{url}: column {c.date!r} (columns.date) holds a bad date ({what})") from None
     _no_duplicates(df, url, ["geo_id", "date", "variable"])
     _finite_numbers(df, url, {"value": (c.value, "columns.value")}, ["geo_id", "date", "variable"])
     unknown = sorted(set(cfg.features.variables) - set(df["variable"].unique()))

@@ -30,6 +30,16 @@ def indices_known_at(indices: pd.DataFrame, geos: list[str], at: ForecastDate) -
     return rows.sort_values(["geo_id", "variable", "date"]).reset_index(drop=True)
 
 
+def require_season_data(indices: pd.DataFrame, url: str, geos: list[str], at: ForecastDate) -> None:
+    """A forecast rests on some of its season's data: none known at `at` (a season the indices do
+    not reach, or a date before its first value) is an error, never a silent climatology."""
+    if indices_known_at(indices, geos, at).empty:
+        season = indices[indices["geo_id"].isin(geos) & (indices["date"].dt.year == at.season_year)]
+        first = f"its first value is dated {season['date'].min().date()}" if len(season) else "it has none"
+        raise ForecastError(f"{url}: inputs.indices: no value of season {at.season_year} dated before {at} "
+                            f"({first}); nothing to forecast from")
+
+
 def forecast_features(cfg: ExperimentConfig, known: pd.DataFrame, geos: list[str], at: ForecastDate) -> pd.DataFrame:
     """Feature rows per geo from the known values only (unknown months stay NaN here)."""
     if cfg.features.static:

@@ -1,0 +1,291 @@
+"""Every bad input a user can give, each a row of docs/bad_inputs.md and a test: one line on
+stderr naming the file and the field (or the argument), exit 2, and nothing written: no run_dir,
+no forecast, no Dagster run or partition, no MLflow run."""
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from dagster import DagsterInstance
+
+from hindcast_assets.cli import main
+from hindcast_assets.paths import PROJECT_ROOT
+from hindcast_assets_tests.conftest import write_config
+
+DOC = PROJECT_ROOT / "docs" / "bad_inputs.md"
+YIELDS, INDICES, REFS = "us_state_corn/yields.parquet", "us_state_corn/indices.parquet", \
+    "us_state_corn/national_reference.parquet"
+
+
+@dataclass
+class Env:
+    """What a case may change: the input copy, a scratch folder, a run_dir copy, the config."""
+
+    input_dir: Path
+    tmp: Path
+    run_dir: Path
+    config: Path
+    run_input: Path  # the inputs the run_dir's config names (the shared hindcast's copy)
+
+    def edit(self, rel: str, change: Callable[[pd.DataFrame], pd.DataFrame | None]) -> None:
+        path = self.input_dir / rel
+        frame = pd.read_parquet(path)
+        changed = change(frame)  # a new frame, or None when it changed `frame` in place
+        (frame if changed is None else changed).to_parquet(path, index=False)
+
+    def config_with(self, **overrides) -> str:
+        """The small config (as `small_config`) with `overrides`, in scratch/cfg/."""
+        folder = self.tmp / "cfg"
+        folder.mkdir(exist_ok=True)
+        small = {"hindcast": {"first_test_year": 2009, "last_test_year": 2011},
+                 "model": {"name": "lightgbm", "params": {}}, "compare": {}, "ensembles": {}}
+        return str(write_config(folder, **(small | overrides)))
+
+
+def _set(column: str, value, row: int = 3):
+    def change(f: pd.DataFrame) -> None:
+        if isinstance(value, str) and f[column].dtype != object:
+            f[column] = f[column].astype(object)
+        f.loc[row, column] = value
+    return change
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    argv: Callable[[Env], list[str]]
+    expected: str  # the whole stderr line; {input}, {tmp}, {run_dir}, {config} are filled in
+
+    def message(self, env: Env) -> str:
+        return self.expected.format(input=env.input_dir, tmp=env.tmp, run_dir=env.run_dir, config=env.config,
+                                    run_input=env.run_input)
+
+
+def hindcast(env: Env, config: str | None = None) -> list[str]:
+    return ["run", "hindcast", "--config", config or str(env.config), "--runs-dir", str(env.tmp / "runs")]
+
+
+def with_edit(rel: str, change, config: dict | None = None) -> Callable[[Env], list[str]]:
+    def argv(env: Env) -> list[str]:
+        env.edit(rel, change)
+        return hindcast(env, env.config_with(**config) if config else None)
+    return argv
+
+
+def with_config(**overrides) -> Callable[[Env], list[str]]:
+    return lambda env: hindcast(env, env.config_with(**overrides))
+
+
+def forecast(season: str, date: str) -> Callable[[Env], list[str]]:
+    return lambda env: ["run", "forecast", "--run-dir", str(env.run_dir), "--season-year", season, "--init-date", date]
+
+
+def _raw_config(text: str) -> Callable[[Env], list[str]]:
+    def argv(env: Env) -> list[str]:
+        path = env.tmp / "raw.yaml"
+        path.write_text(text)
+        return hindcast(env, str(path))
+    return argv
+
+
+def _runs_under_a_file(env: Env) -> list[str]:
+    (env.tmp / "plain_file").write_text("not a folder")
+    return ["run", "hindcast", "--config", str(env.config), "--runs-dir", str(env.tmp / "plain_file" / "runs")]
+
+
+def _overwrite(path: Path, text: str) -> None:
+    path.write_text(text)
+
+
+def _drop(column: str):
+    return lambda f: f.drop(columns=[column])
+
+
+def _bad_date(f: pd.DataFrame) -> pd.DataFrame:
+    f = f.astype({"date": str})
+    f.loc[3, "date"] = "not a date"
+    return f
+
+
+def _duplicate_first_row(f: pd.DataFrame) -> pd.DataFrame:
+    return pd.concat([f, f.iloc[[0]]], ignore_index=True)
+
+
+C = "{tmp}/cfg/corn_usa.yaml"
+Y = "{input}/" + YIELDS
+R = "{input}/" + REFS
+RI = "{run_input}/" + INDICES
+I = "{input}/" + INDICES
+CASES = [
+    # -- the config ---------------------------------------------------------------------------------
+    Case("config file missing", lambda env: hindcast(env, str(env.tmp / "nope.yaml")),
+         "{tmp}/nope.yaml: <file>: cannot read config (No such file or directory)"),
+    Case("malformed YAML", _raw_config("experiment_key: [corn\n"),
+         "{tmp}/raw.yaml: line 2: malformed YAML (expected ',' or ']', but got '<stream end>')"),
+    Case("unknown config key", with_config(colour="blue"),
+         C + ": colour: Extra inputs are not permitted"),
+    Case("test years reversed", with_config(hindcast={"first_test_year": 2011, "last_test_year": 2009}),
+         C + ': hindcast.last_test_year: 2009 is before first_test_year 2011'),
+    Case("unknown model plugin", with_config(model={"name": "prophet", "params": {}}),
+         C + ": model.name: unknown model 'prophet' (known: hist_gbm, lightgbm, ridge, trend, xgboost; "
+             "ensembles: none)"),
+    Case("as-of month-day impossible", with_config(features={"as_of": "02-30", "months": [5, 6, 7, 8, 9],
+                                                               "variables": ["tavg", "tmax", "tmin", "prcp"]}),
+         C + ": features.as_of: '02-30' is not a valid month-day: day is out of range for month"),
+    Case("month out of range", with_config(features={"as_of": "10-01", "months": [5, 13],
+                                                       "variables": ["tavg", "tmax", "tmin", "prcp"]}),
+         C + ': features.months: months must be 1..12, got [13]'),
+    Case("area share not a number", with_config(geos={"min_seasons": 20, "min_area_share": "lots",
+                                                      "judged_on_last_seasons": 10}),
+         C + ": geos.min_area_share: Input should be a valid number, unable to parse string as a number"),
+    # -- yields -----------------------------------------------------------------------------------
+    Case("yields file missing", lambda env: (env.input_dir / YIELDS).unlink() or hindcast(env),
+         Y + ": inputs.yields: file not found"),
+    Case("yields not parquet", lambda env: _overwrite(env.input_dir / YIELDS, "not parquet") or hindcast(env),
+         Y + ": inputs.yields: cannot read (Could not open Parquet input source '<Buffer>': Parquet magic "
+             "bytes not found in footer. Either the file is corrupted or this is not a parquet file.)"),
+    Case("target column missing", with_edit(YIELDS, _drop("yield_bu_per_acre")),
+         Y + ": column 'yield_bu_per_acre' (columns.target) is missing; found ['geo_id', 'geo_name', "
+             "'harvested_acres', 'season_year']"),
+    Case("yields stored as strings", with_edit(YIELDS, lambda f: f.astype({"yield_bu_per_acre": str})),
+         Y + ": column 'yield_bu_per_acre' (columns.target) must hold numbers, found object"),
+    Case("area stored as strings", with_edit(YIELDS, lambda f: f.astype({"harvested_acres": str})),
+         Y + ": column 'harvested_acres' (columns.area) must hold numbers, found object"),
+    Case("+inf yield", with_edit(YIELDS, _set("yield_bu_per_acre", float("inf"))),
+         Y + ": column 'yield_bu_per_acre' (columns.target) is not finite at geo_id=US-01, season_year=1898 "
+             "(1 rows)"),
+    Case("NaN target in a training season", with_edit(YIELDS, _set("yield_bu_per_acre", float("nan"))),
+         Y + ": column 'yield_bu_per_acre' (columns.target) is NaN in a training season at geo_id=US-01, "
+             "season_year=1898 (1 rows)"),
+    Case("NaN area in a training season", with_edit(YIELDS, _set("harvested_acres", float("nan"))),
+         Y + ": column 'harvested_acres' (columns.area) is NaN in a training season at geo_id=US-01, "
+             "season_year=1898 (1 rows)"),
+    Case("negative area", with_edit(YIELDS, _set("harvested_acres", -5.0)),
+         Y + ": column 'harvested_acres' (columns.area) is negative at geo_id=US-01, season_year=1898"),
+    Case("duplicate geo x season", with_edit(YIELDS, _duplicate_first_row),
+         Y + ': duplicate geo_id x season_year: 2 rows, first at geo_id=US-01, season_year=1895'),
+    Case("season year not whole", with_edit(YIELDS, lambda f: f.astype({"season_year": float})
+                                            .assign(season_year=lambda d: d.season_year + 0.5)),
+         Y + ": column 'season_year' (columns.season_year) must hold whole years"),
+    Case("test seasons outside the data", with_config(hindcast={"first_test_year": 2030, "last_test_year": 2031}),
+         C + ": hindcast.last_test_year: test seasons 2030-2031 have no yields in "
+             "{input}/us_state_corn/yields.parquet (its last season is 2011)"),
+    Case("first test season before the data",
+         with_config(hindcast={"first_test_year": 1911, "last_test_year": 2011}),
+         Y + ': geos: no geo passes the inclusion rule before 1911'),
+    Case("no geo passes the inclusion rule", with_config(geos={"min_seasons": 999, "min_area_share": 0.005,
+                                                               "judged_on_last_seasons": 10}),
+         Y + ": geos: no geo passes the inclusion rule before 2009"),
+    # -- indices and references ---------------------------------------------------------------------
+    Case("indices variable missing", with_edit(INDICES, lambda f: f[f["variable"] != "prcp"]),
+         I + ": column 'variable' (features.variables) has no rows for ['prcp']"),
+    Case("indices bad date", with_edit(INDICES, _bad_date),
+         I + ": column 'date' (columns.date) holds a bad date (Time data not a date is not ISO8601 format, at "
+             "position 3)"),
+    Case("indices duplicate row", with_edit(INDICES, _duplicate_first_row),
+         I + ": duplicate geo_id x date x variable: 2 rows, first at geo_id=US-01, date=1895-01-31 00:00:00, "
+             "variable=prcp"),
+    Case("indices value not finite", with_edit(INDICES, _set("value", float("-inf"))),
+         I + ": column 'value' (columns.value) is not finite at geo_id=US-01, date=1895-04-30 00:00:00, "
+             "variable=prcp (1 rows)"),
+    Case("references column missing", with_edit(REFS, _drop("yield_bu_per_acre")),
+         R + ": column 'yield_bu_per_acre' (columns.reference_target) is missing; found ['harvested_acres', "
+             "'n_states', 'production_bu', 'season_year']"),
+    # -- where runs go ------------------------------------------------------------------------------
+    Case("runs dir under a regular file", _runs_under_a_file,
+         "{tmp}/plain_file/runs: --runs-dir: cannot create run_dirs there (Not a directory)"),
+    # -- forecasts and run_dirs ---------------------------------------------------------------------
+    Case("forecast season outside the config", forecast("2030", "2030-08-01"),
+         "{run_dir}/config_resolved.yaml: forecast: season 2030 is outside 2009-2012"),
+    Case("forecast init date not a date", forecast("2011", "2011-13-01"),
+         "init_date: '2011-13-01' is not a date in YYYY-MM-DD form"),
+    Case("forecast on 29 February", forecast("2008", "2008-02-29"),
+         "init_date: 2008-02-29: '02-29' is not a valid month-day: day is out of range for month"),
+    Case("forecast date in another season", forecast("2011", "2010-08-01"),
+         "init_date: 2010-08-01 is not in season 2011 (the season is its calendar year)"),
+    Case("forecast of a season with no indices", forecast("2012", "2012-08-01"),
+         RI + ": inputs.indices: no value of season 2012 dated before 2012-08-01 (it has none); nothing to "
+             "forecast from"),
+    Case("forecast before the season's first data", forecast("2011", "2011-01-01"),
+         RI + ": inputs.indices: no value of season 2011 dated before 2011-01-01 (its first value is dated "
+             "2011-01-31); nothing to forecast from"),
+    Case("forecast into a folder that is no run_dir",
+         lambda env: ["run", "forecast", "--run-dir", str(env.tmp), "--season-year", "2011", "--init-date",
+                      "2011-08-01"],
+         "{tmp}/config_resolved.yaml: no config_resolved.yaml; is {tmp} a run_dir?"),
+    Case("backfill month-day impossible",
+         lambda env: ["backfill", "forecast", "--run-dir", str(env.run_dir), "--season-years", "2011",
+                      "--init-dates", "02-29"],
+         "'02-29' is not a valid month-day: day is out of range for month"),
+    Case("resume a folder that is no run_dir", lambda env: ["resume", str(env.tmp)],
+         "{tmp}/config_resolved.yaml: no config_resolved.yaml; is {tmp} a run_dir?"),
+    Case("show a folder that is no run_dir", lambda env: ["show", str(env.tmp)],
+         "{tmp}/config_resolved.yaml: no config_resolved.yaml; is {tmp} a run_dir?"),
+]
+
+
+def _mlflow_runs() -> int:
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient()
+    return sum(len(client.search_runs([e.experiment_id])) for e in client.search_experiments())
+
+
+@pytest.fixture
+def env(small_hindcast, small_config, input_dir, tmp_path) -> Env:
+    run_dir = tmp_path / "run"
+    shutil.copytree(str(small_hindcast.root), run_dir, ignore=shutil.ignore_patterns("forecast"))
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    return Env(input_dir, scratch, run_dir, small_config, Path(str(small_hindcast.root)).parents[1] / "input")
+
+
+def _files(root: Path) -> dict[str, int]:
+    return {str(p): p.stat().st_mtime_ns for p in root.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_a_bad_input_is_one_line_exit_2_and_nothing_written(case, env, capsys):
+    argv = case.argv(env)
+    before = _files(env.run_dir)
+    code = main(argv)
+    out, err = capsys.readouterr()
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and err == f"hindcast: error: {case.message(env)}\n"
+    assert not (env.tmp / "runs").exists() and _files(env.run_dir) == before
+    instance = DagsterInstance.get()
+    assert not instance.get_runs() and not instance.get_dynamic_partitions("corn_usa__init_date")
+    assert _mlflow_runs() == 0
+
+
+def render_doc() -> str:
+    """docs/bad_inputs.md: every case above with the line a user reads (paths as placeholders)."""
+    names = {"input": "<INPUT_DATA_DIR>", "tmp": "<dir>", "run_dir": "<run_dir>", "config": "<config>",
+             "run_input": "<INPUT_DATA_DIR>"}
+    rows = [f"| {i} | {c.name} | `hindcast: error: {c.expected.format(**names)}` |" for i, c in enumerate(CASES, 1)]
+    return "\n".join([
+        "# Bad input: what the user reads",
+        "",
+        "Every row is a test (`hindcast_assets_tests/test_bad_inputs.py`, which also renders this page:",
+        "`python -m hindcast_assets_tests.test_bad_inputs > docs/bad_inputs.md`). Each gives exactly this one",
+        "line on stderr, exit code 2, and writes nothing: no run_dir, no forecast, no Dagster run or",
+        "partition, no MLflow run. Inputs are checked when the config loads and in the preflight, before",
+        "anything is minted; forecasts are checked before their init date is registered as a partition.",
+        "",
+        "| # | case | stderr |",
+        "|---|---|---|",
+        *rows,
+        "",
+    ])
+
+
+def test_the_docs_list_every_case_with_its_message():
+    assert DOC.read_text() == render_doc(), "re-render: python -m hindcast_assets_tests.test_bad_inputs"
+
+
+if __name__ == "__main__":
+    print(render_doc(), end="")
