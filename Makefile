@@ -7,7 +7,7 @@ VENV := .venv
 export DAGSTER_HOME := $(CURDIR)/.state/dagster
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: install demo test dev clean bench
+.PHONY: install demo test dev clean bench kill-trials
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -37,3 +37,7 @@ clean:
 
 bench: install  ## benchmarks/results/<date>T<HHMM>.{json,md}; not part of make test
 	$(VENV)/bin/python benchmarks/bench.py
+
+TRIALS ?= 20
+kill-trials: install  ## kill -9 a hindcast TRIALS times at random points, resume each; not part of make test
+	$(VENV)/bin/python scripts/kill_trials.py --trials $(TRIALS) $(if $(CONFIG),--config $(CONFIG))

@@ -15,6 +15,10 @@ from pathlib import Path
 from hindcast_assets.paths import PROJECT_ROOT, STATE_DIR, default_runs_dir
 
 
+class UsageError(ValueError):
+    """Arguments that cannot work together; the message names them."""
+
+
 def _ensure_dagster_home() -> None:
     """Runs must land on a persistent instance so `dagster dev` shows them: `$DAGSTER_HOME`,
     else the project's `.state/dagster`, with the project's dagster.yaml if it has none."""
@@ -117,6 +121,26 @@ def cmd_resume(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_prune(args: argparse.Namespace) -> int:
+    from hindcast_assets.core.retention import delete_run_dir, prune_plan
+
+    if args.keep is None and args.older_than is None:
+        raise UsageError("prune: --keep N or --older-than DAYS: say which run_dirs may go")
+    if (args.keep is not None and args.keep < 1) or (args.older_than is not None and args.older_than < 0):
+        raise UsageError("prune: --keep must be at least 1 and --older-than at least 0")
+    runs_dir = args.runs_dir or default_runs_dir()
+    plan = prune_plan(runs_dir, args.keep, args.older_than)
+    for decision in plan:
+        verb = ("deleted" if args.apply else "would delete") if decision.delete else "keep"
+        if decision.delete and args.apply:
+            delete_run_dir(decision.run_dir)
+        print(f"{verb:<12} {decision.run_dir}  ({decision.reason})")
+    doomed = sum(d.delete for d in plan)
+    print(f"{doomed} of {len(plan)} run_dirs {'deleted' if args.apply else 'would be deleted; --apply to delete'}",
+          file=sys.stderr)
+    return 0
+
+
 def cmd_show(args: argparse.Namespace) -> int:
     from hindcast_assets.pipeline.result import ExperimentResult
 
@@ -152,6 +176,12 @@ def parser() -> argparse.ArgumentParser:
     resume = sub.add_parser("resume", help="complete a killed or failed run_dir: only what its manifest lacks")
     resume.add_argument("run_dir")
     resume.set_defaults(func=cmd_resume)
+    prune = sub.add_parser("prune", help="delete old run_dirs (a dry run unless --apply)")
+    prune.add_argument("--runs-dir", help="folder of run_dirs (default ${INPUT_DATA_DIR}/runs)")
+    prune.add_argument("--keep", type=int, help="keep the newest N run_dirs of each experiment")
+    prune.add_argument("--older-than", type=float, metavar="DAYS", help="delete run_dirs older than DAYS")
+    prune.add_argument("--apply", action="store_true", help="delete; without it, only say what would go")
+    prune.set_defaults(func=cmd_prune)
     show = sub.add_parser("show", help="what ExperimentResult.from_run_dir sees in a run_dir")
     show.add_argument("run_dir")
     show.set_defaults(func=cmd_show)
@@ -172,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except (ConfigError, InputError, PreflightError, ForecastError, SeasonDateError, FileNotFoundError, RunFailed,
-            UnsafeArtefactError, ManifestMismatchError) as exc:
+            UnsafeArtefactError, ManifestMismatchError, UsageError) as exc:
         print(f"hindcast: error: {exc}", file=sys.stderr)
         return 2
 

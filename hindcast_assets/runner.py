@@ -14,6 +14,7 @@ from hindcast_assets.config import ExperimentConfig
 from hindcast_assets.core.data import file_version, load_experiment_data, load_input
 from hindcast_assets.core.forecast import require_season_data
 from hindcast_assets.core.geos import included_geos
+from hindcast_assets.core.lease import holder, is_live, pid_alive
 from hindcast_assets.core.hindcast import fold_of
 from hindcast_assets.core.rundir import RunDir, remove_orphan_temps, set_current
 from hindcast_assets.core.season_dates import ForecastDate
@@ -83,16 +84,6 @@ class RunOutcome:
         return self.result.summary()
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process
-        return True
-    return True
-
-
 def close_dead_runs(instance) -> list[str]:
     """Dagster runs that a launcher of this host left STARTED when it was killed (kill -9 leaves
     no chance to end them): reported failed, and their MLflow runs ended KILLED. Every launch
@@ -101,7 +92,7 @@ def close_dead_runs(instance) -> list[str]:
 
     open_runs = instance.get_runs(RunsFilter(statuses=[DagsterRunStatus.STARTED, DagsterRunStatus.STARTING],
                                              tags={HOST_TAG: socket.gethostname()}))
-    dead = [r for r in open_runs if PID_TAG in r.tags and not _pid_alive(int(r.tags[PID_TAG]))]
+    dead = [r for r in open_runs if PID_TAG in r.tags and not pid_alive(int(r.tags[PID_TAG]))]
     for run in dead:
         instance.report_run_failed(run, message=f"launcher process {run.tags[PID_TAG]} ended without ending the "
                                                 "run (killed); found by the next launch on this host")
@@ -110,16 +101,6 @@ def close_dead_runs(instance) -> list[str]:
 
         Tracker().kill_runs_of([r.run_id for r in dead])
     return [r.run_id for r in dead]
-
-
-def _open_runs_on(instance, cfg: ExperimentConfig, rd: RunDir) -> list[str]:
-    from dagster import DagsterRunStatus, RunsFilter
-
-    from hindcast_assets.defs.resources import run_dir_tag
-
-    statuses = [DagsterRunStatus.STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.QUEUED]
-    return [r.run_id for r in instance.get_runs(RunsFilter(statuses=statuses,
-                                                           tags={run_dir_tag(cfg.experiment_key): str(rd)}))]
 
 
 def _job(cfg: ExperimentConfig, job_name: str, source: str):
@@ -169,22 +150,26 @@ def _materialise(cfg: ExperimentConfig, what: str, rd: RunDir, runs_dir: str | N
 
 
 def _first_cause(result) -> str:
-    """The user's error behind the first failed step (Dagster wraps it), else the run's message."""
-    for event in result.all_events:
+    """The user's error behind the first failed step (Dagster wraps it), and the steps skipped
+    because they depend on it."""
+    events = result.all_events
+    skipped = [e.step_key for e in events if e.event_type_value == "STEP_SKIPPED"]
+    also = f"; skipped, as they depend on it: {', '.join(skipped)}" if skipped else ""
+    for event in events:
         if event.is_step_failure:
             error = event.step_failure_data.error
             while error.cause is not None:
                 error = error.cause
-            return f"step {event.step_key}: {error.message.strip()}"
-    failure = next((e for e in result.all_events if e.event_type_value == "RUN_FAILURE"), None)
-    return failure.message if failure else "unknown failure"
+            return f"step {event.step_key}: {error.message.strip()}{also}"
+    failure = next((e for e in events if e.event_type_value == "RUN_FAILURE"), None)
+    return (failure.message if failure else "unknown failure") + also
 
 
 def run_experiment(cfg: ExperimentConfig, what: str, runs_dir: str, source: str | None = None) -> RunOutcome:
     """Mint a run_dir and materialise `hindcast` or `fit-production` into it in one Dagster run;
     a completed hindcast becomes the experiment's current run_dir."""
     rd = RunDir.mint(runs_dir, cfg.experiment_key)
-    open_run_dir(rd, cfg, what, JOBS[what](cfg))
+    open_run_dir(rd, cfg, what, JOBS[what](cfg), [PRODUCTION] if what == "fit-production" else cfg.folds)
     return _materialise(cfg, what, rd, runs_dir, source or f"configs/{cfg.experiment_key}.yaml")
 
 
@@ -210,9 +195,9 @@ def resume(run_dir: str) -> RunOutcome:
     verify(rd, manifest)
     instance = DagsterInstance.get()
     close_dead_runs(instance)
-    live = _open_runs_on(instance, cfg, rd)
-    if live:
-        raise PreflightError(f"{rd}: being written by dagster run {live[0]}; resume once it has ended")
+    current = holder(rd)
+    if current is not None and is_live(current):
+        raise PreflightError(f"{rd}: being written by {current.describe()}; resume once it has ended")
     remove_orphan_temps(rd)
     runs_dir = str(rd.root.parent) if manifest.job == "hindcast" else None
     if not manifest.missing:

@@ -37,6 +37,7 @@ def test_fit_production_writes_only_the_production_model(small_config, tmp_path,
     assert "fold production (1/1, 0 left)" in err
     result = ExperimentResult.from_run_dir(out[-1])
     assert list(result.hindcast) == ["production"] and result.production.train_preds is None
+    assert result.complete is True and result.manifest.job == "fit-production"  # its plan: production only
     assert read_current(str(runs), "corn_usa") is None  # only a completed hindcast becomes current
     (run,) = DagsterInstance.get().get_runs()
     assert run.job_name == "corn_usa__fit_production" and run.is_success

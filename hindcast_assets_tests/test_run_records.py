@@ -139,3 +139,23 @@ def test_resume_refuses_a_run_dir_changed_after_it_was_written(small_hindcast, t
                           "after it was written"
     assert not DagsterInstance.get().get_runs()
     assert json.loads((copy / "manifest.json").read_text())["runs"] == read_manifest(small_hindcast).runs
+
+
+def test_two_forecasts_of_one_partition_at_once_leave_one_forecast_and_no_temp(small_config, tmp_path):
+    from hindcast_assets.config import load_config
+    from hindcast_assets.runner import run_experiment
+
+    copy = run_experiment(load_config(small_config), "fit-production", str(tmp_path / "runs")).run_dir.root
+    cmd = [sys.executable, "-m", "hindcast_assets.cli", "run", "forecast", "--run-dir", str(copy), "--season-year",
+           "2011", "--init-date", "2011-08-01"]
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    results = [(p.wait(300), p.communicate()) for p in procs]
+    codes = sorted(code for code, _ in results)
+    assert codes in ([0, 0], [0, 2]), results
+    for code, (_, err) in results:
+        if code == 2:  # the loser met the winner's lease: one clear line naming it
+            assert "hindcast: error: " in err and "being written by run" in err.splitlines()[-1]
+    assert not list(copy.rglob("*.tmp")) and not (copy / ".lease").exists()
+    made = copy / "forecast" / "2011" / "2011-08-01"
+    assert (made / "postprocessed" / "national.parquet").exists() and (made / "indices.zarr").is_dir()
+    assert not ExperimentResult.from_run_dir(str(copy)).missing

@@ -27,13 +27,17 @@ def _open(path: UPath, mode: str):
     return zarr.open_group(store, mode=mode, zarr_format=2)
 
 
+def _same_or_refused(path: UPath, digest: str) -> Written:
+    if stored_digest(path) == digest:
+        return Written(str(path), digest, 0)
+    raise ArtefactExistsError(f"{path}: already written with different content; use a fresh run_dir")
+
+
 def write_indices(path: UPath, rows: pd.DataFrame, attrs: dict) -> Written:
     rows = rows[list(COLUMNS)].reset_index(drop=True)
     digest = content_hash(parquet_bytes(rows) + json.dumps(attrs, sort_keys=True).encode())
     if path.exists():
-        if stored_digest(path) == digest:
-            return Written(str(path), digest, 0)
-        raise ArtefactExistsError(f"{path}: already written with different content; use a fresh run_dir")
+        return _same_or_refused(path, digest)
     local = isinstance(path, LocalPath)
     staging = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp" if local else UPath(tempfile.mkdtemp()) / path.name
     staging.parent.mkdir(parents=True, exist_ok=True)
@@ -43,11 +47,17 @@ def write_indices(path: UPath, rows: pd.DataFrame, attrs: dict) -> Written:
     group.create_array("variable", data=rows["variable"].to_numpy(str))
     group.create_array("value", data=rows["value"].to_numpy(float))
     group.attrs.update({**attrs, "sha256": digest, "date_unit": "ns since epoch"})
-    if local:
-        staging.rename(path)
-    else:
+    if not local:
         path.fs.put(str(staging), path.path, recursive=True)
         shutil.rmtree(staging.parent)
+        return Written(str(path), digest, 0)
+    try:
+        staging.rename(path)  # a folder: fails if another writer published it first
+    except OSError:
+        shutil.rmtree(staging, ignore_errors=True)
+        if not path.exists():
+            raise
+        return _same_or_refused(path, digest)  # that writer's copy: the same rows are a no-op
     return Written(str(path), digest, 0)
 
 

@@ -65,14 +65,16 @@ class RunDir:
 
     @classmethod
     def mint(cls, runs_dir: str, experiment_key: str) -> RunDir:
-        """A fresh `<YYYYMMDD_HHMMSS>_<key>` folder (UTC); waits a second rather than reuse one."""
+        """A fresh `<YYYYMMDD_HHMMSS>_<key>` folder (UTC), never one another process minted: a
+        taken stamp waits for the next second."""
         while True:
             stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d_%H%M%S")
             root = UPath(f"{str(runs_dir).rstrip('/')}/{stamp}_{experiment_key}")
-            if not root.exists():
-                root.mkdir(parents=True)
+            try:
+                root.mkdir(parents=True, exist_ok=False)  # atomic: of several minting at once, one wins
                 return cls(root)
-            time.sleep(1.0)
+            except FileExistsError:
+                time.sleep(0.2)
 
     # -- atomic, immutable writes -----------------------------------------------------------
     def write_bytes(self, path: UPath, data: bytes) -> Written:

@@ -7,7 +7,7 @@ import json
 import logging
 
 from dagster import (AllPartitionMapping, AssetDep, AssetExecutionContext, AssetKey, AssetsDefinition,
-                     BackfillPolicy, MaterializeResult, asset)
+                     BackfillPolicy, MaterializeResult, RetryRequested, asset)
 
 from hindcast_assets.config import ExperimentConfig
 from hindcast_assets.core.rundir import content_hash
@@ -20,6 +20,14 @@ from hindcast_assets.pipeline.runlog import RunIds, run_recorded
 from hindcast_assets.pipeline.table import CONFIG_STAGE, Partitioning, Stage, stage_table
 
 progress_log = logging.getLogger("hindcast_assets.progress")
+RETRIES = 2  # a stage that meets a transient I/O error is retried after 1 s, then 2 s
+
+
+def is_transient(exc: OSError) -> bool:
+    """An I/O error that may pass (a network file system or object store hiccup), as opposed to
+    one that will not: a missing or existing file, a wrong kind of path, no permission."""
+    final = (FileNotFoundError, FileExistsError, IsADirectoryError, NotADirectoryError, PermissionError)
+    return not isinstance(exc, final)
 PARTITION_NOUN = {Partitioning.FOLD: "fold", Partitioning.FORECAST: "forecast"}
 
 
@@ -79,9 +87,16 @@ def stage_asset(cfg: ExperimentConfig, stage: Stage, deps: list[AssetDep], sourc
            code_version=code_version(stage), kinds={"python"}, tags={"hindcast/stage": stage.name})
     def _stage(context: AssetExecutionContext, run_dir: RunDirResource, mlflow: MlflowTracking) -> MaterializeResult:
         view = run_dir.view_for(cfg, source)
-        with mlflow.run(context.run_id, context.job_name, view) as mlflow_run:
-            records = _run_partitions(context, stage, view, f"{key}/{stage.name}", RunIds(context.run_id, mlflow_run))
-            mlflow.tracker().log(mlflow_run, metrics=_mlflow_metrics(stage, records))
+        try:
+            with mlflow.run(context.run_id, context.job_name, view) as mlflow_run:
+                records = _run_partitions(context, stage, view, f"{key}/{stage.name}",
+                                          RunIds(context.run_id, mlflow_run))
+                mlflow.tracker().log(mlflow_run, metrics=_mlflow_metrics(stage, records))
+        except OSError as exc:
+            if not is_transient(exc):
+                raise
+            # a partition done before the error is complete in the manifest: the retry skips it
+            raise RetryRequested(max_retries=RETRIES, seconds_to_wait=2.0 ** context.retry_number) from exc
         return MaterializeResult(metadata=stage_metadata(view.run_dir, records))
 
     return _stage

@@ -9,6 +9,7 @@ from dagster import ConfigurableResource, InitResourceContext
 from pydantic import Field, PrivateAttr
 
 from hindcast_assets.config import ExperimentConfig
+from hindcast_assets.core.lease import Lease
 from hindcast_assets.core.rundir import RunDir, current_pointer, read_current
 from hindcast_assets.paths import default_runs_dir
 from hindcast_assets.pipeline import store
@@ -29,16 +30,22 @@ class RunDirError(RuntimeError):
 class RunDirResource(ConfigurableResource):
     """Where a run writes, resolved once per run and experiment: the launchpad's `run_dir`, else
     the run's `hindcast/run_dir/<key>` tag (launchers and the sensor set it), else the
-    experiment's current run_dir. The choice is recorded as that tag. Never minted here."""
+    experiment's current run_dir. The choice is recorded as that tag, and the run holds the
+    run_dir's lease until it ends (a second writer gets one clear error). Never minted here."""
 
     run_dir: str = Field("", description="run_dir to write to; empty = the run's tag, else the experiment's "
                                          "current run_dir")
     runs_dir: str = Field("", description="folder of run_dirs and current pointers; empty = ${INPUT_DATA_DIR}/runs")
     _resolved: dict[str, RunDir] = PrivateAttr(default_factory=dict)
     _context: Any = PrivateAttr(default=None)
+    _leases: list = PrivateAttr(default_factory=list)
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
-        self._resolved, self._context = {}, context
+        self._resolved, self._context, self._leases = {}, context, []
+
+    def teardown_after_execution(self, context: InitResourceContext) -> None:
+        for lease in self._leases:
+            lease.release()
 
     def _runs_dir(self) -> str:
         return self.runs_dir or default_runs_dir()
@@ -63,6 +70,7 @@ class RunDirResource(ConfigurableResource):
             self._resolved[key] = self._find(key)
             ctx = self._context
             if ctx is not None and ctx.dagster_run is not None and ctx.instance is not None:
+                self._leases.append(Lease(self._resolved[key], ctx.run_id).acquire())  # one writer at a time
                 ctx.instance.add_run_tags(ctx.run_id, {run_dir_tag(key): str(self._resolved[key])})
         return self._resolved[key]
 

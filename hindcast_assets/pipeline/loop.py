@@ -4,6 +4,7 @@ against, and proof that the stages need nothing but a run_dir. It keeps the same
 from __future__ import annotations
 
 from hindcast_assets.config import ExperimentConfig
+from hindcast_assets.core.lease import Lease
 from hindcast_assets.core.rundir import RunDir
 from hindcast_assets.pipeline.records import StageRecord
 from hindcast_assets.pipeline.runlog import RunIds, open_run_dir, run_recorded
@@ -14,13 +15,14 @@ from hindcast_assets.pipeline.table import Stage, hindcast_stages, stage_partiti
 def run_stages(view: RunDirView, stages: list[Stage], ids: RunIds | None = None) -> list[StageRecord]:
     """Every stage over all its partitions, in table (dependency) order."""
     cfg, ids = view.launched_with or view.cfg, ids or RunIds.plain()
-    return [run_recorded(view, stage, p, ids) for stage in stages for p in stage_partitions(stage, cfg)]
+    return [run_recorded(view, stage, p, ids) for stage in stages for p in stage_partitions(stage, cfg.folds)]
 
 
 def plain_hindcast(cfg: ExperimentConfig, runs_dir: str) -> RunDir:
     """A fresh run_dir holding the full hindcast: the same stages and writes as the Dagster job."""
-    rd = RunDir.mint(runs_dir, cfg.experiment_key)
+    rd, ids = RunDir.mint(runs_dir, cfg.experiment_key), RunIds.plain()
     stages = hindcast_stages(cfg)
-    open_run_dir(rd, cfg, "hindcast", stages)
-    run_stages(RunDirView(rd, launched_with=cfg), stages)
+    with Lease(rd, ids.run_id):
+        open_run_dir(rd, cfg, "hindcast", stages, cfg.folds)
+        run_stages(RunDirView(rd, launched_with=cfg), stages, ids)
     return rd

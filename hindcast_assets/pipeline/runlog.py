@@ -64,9 +64,9 @@ def partition_id(stage: str, partition: Any) -> str:
     return stage if partition is None else f"{stage}[{partition}]"
 
 
-def plan_of(cfg: ExperimentConfig, stages: list[Stage]) -> list[str]:
-    """The stage partitions a job over `stages` makes: what a complete run_dir holds."""
-    return [partition_id(s.name, p) for s in stages for p in stage_partitions(s, cfg)]
+def plan_of(stages: list[Stage], folds: list[str]) -> list[str]:
+    """The stage partitions a job over `stages` and `folds` makes: what a complete run_dir holds."""
+    return [partition_id(s.name, p) for s in stages for p in stage_partitions(s, folds)]
 
 
 @cache
@@ -132,11 +132,11 @@ def _update(rd: RunDir, change) -> Manifest:
     return manifest
 
 
-def open_run_dir(rd: RunDir, cfg: ExperimentConfig, job: str, stages: list[Stage]) -> Manifest:
+def open_run_dir(rd: RunDir, cfg: ExperimentConfig, job: str, stages: list[Stage], folds: list[str]) -> Manifest:
     """What a launcher records before the first stage: the job, its plan, the config's hash, the
     environment and the inputs' sha256."""
     def change(m: Manifest) -> None:
-        m.job, m.plan = m.job or job, m.plan or plan_of(cfg, stages)
+        m.job, m.plan = m.job or job, m.plan or plan_of(stages, folds)
         m.config_sha256 = content_hash(store.CONFIG.format.encode(cfg))
         m.environment = environment()
         m.inputs = {name: {"url": url, "sha256": file_version(url)} for name, url in configured_inputs(cfg).items()}

@@ -146,9 +146,9 @@ def stage_table(cfg: ExperimentConfig) -> list[Stage]:
                     inputs=tuple(i for i in s.inputs if i in configured)) for s in present]
 
 
-def stage_partitions(stage: Stage, cfg: ExperimentConfig) -> list:
-    """The partitions a hindcast or fit-production job runs a stage over (forecasts aside)."""
-    return cfg.folds if stage.partitioning is Partitioning.FOLD else [None]
+def stage_partitions(stage: Stage, folds: list[str]) -> list:
+    """The partitions a job over `folds` runs a stage over (forecasts aside)."""
+    return folds if stage.partitioning is Partitioning.FOLD else [None]
 
 
 def hindcast_stages(cfg: ExperimentConfig) -> list[Stage]:

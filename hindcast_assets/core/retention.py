@@ -1,0 +1,71 @@
+"""Which run_dirs `hindcast prune` may delete (the RunDir seed's open question on retention).
+
+Per experiment, the run_dirs beyond the newest `keep`, or older than `older_than_days`, are
+candidates; never the experiment's current run_dir, its champion (a `<key>.champion` pointer,
+once promotion writes one), or a run_dir a live run holds the lease of.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+import shutil
+from dataclasses import dataclass
+
+from upath import UPath
+from upath.implementations.local import LocalPath
+
+from hindcast_assets.core.lease import holder, is_live
+from hindcast_assets.core.rundir import RunDir, read_current
+
+RUN_DIR_NAME = re.compile(r"(\d{8}_\d{6})_(.+)")
+
+
+@dataclass(frozen=True)
+class PruneDecision:
+    run_dir: str
+    delete: bool
+    reason: str
+
+
+def _champion(runs_dir: str, key: str) -> str | None:
+    pointer = UPath(f"{runs_dir.rstrip('/')}/{key}.champion")
+    return pointer.read_text().strip() if pointer.exists() else None
+
+
+def prune_plan(runs_dir: str, keep: int | None, older_than_days: float | None,
+               now: dt.datetime | None = None) -> list[PruneDecision]:
+    """A decision for every run_dir under `runs_dir`, newest first per experiment."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    root = UPath(runs_dir)
+    by_key: dict[str, list[tuple[dt.datetime, RunDir]]] = {}
+    for path in (root.iterdir() if root.exists() else []):
+        match = RUN_DIR_NAME.fullmatch(path.name)
+        if path.is_dir() and match:
+            made = dt.datetime.strptime(match[1], "%Y%m%d_%H%M%S").replace(tzinfo=dt.timezone.utc)
+            by_key.setdefault(match[2], []).append((made, RunDir(path)))
+    decisions = []
+    for key, dirs in sorted(by_key.items()):
+        current = read_current(runs_dir, key)
+        protected = {str(current) if current else None: "current", _champion(runs_dir, key): "champion"}
+        for rank, (made, rd) in enumerate(sorted(dirs, key=lambda d: d[0], reverse=True)):
+            age = (now - made).total_seconds() / 86400
+            lease = holder(rd)
+            if str(rd) in protected:
+                decisions.append(PruneDecision(str(rd), False, f"kept: the {protected[str(rd)]} run_dir of {key}"))
+            elif lease is not None and is_live(lease):
+                decisions.append(PruneDecision(str(rd), False, f"kept: leased by {lease.describe()}"))
+            elif keep is not None and rank >= keep:
+                decisions.append(PruneDecision(str(rd), True, f"beyond the newest {keep} of {key}"))
+            elif older_than_days is not None and age > older_than_days:
+                decisions.append(PruneDecision(str(rd), True, f"{age:.0f} days old (> {older_than_days:g})"))
+            else:
+                decisions.append(PruneDecision(str(rd), False, "kept"))
+    return decisions
+
+
+def delete_run_dir(path: str) -> None:
+    target = UPath(path)
+    if isinstance(target, LocalPath):
+        shutil.rmtree(target)
+    else:
+        target.fs.rm(target.path, recursive=True)

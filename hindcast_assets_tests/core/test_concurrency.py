@@ -1,0 +1,82 @@
+"""Writers at once: minting, publishing a zarr folder, and the run_dir lease, across processes."""
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import os
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from hindcast_assets.core.indices_store import read_indices, write_indices
+from hindcast_assets.core.lease import LEASE_FILE, Lease, RunDirLeased, holder
+from hindcast_assets.core.rundir import RunDir
+
+CTX = mp.get_context("fork")
+
+
+def _mint(barrier, runs, out):
+    barrier.wait()
+    out.put(str(RunDir.mint(runs, "corn_usa")))
+
+
+def test_minting_from_four_processes_at_once_gives_four_run_dirs(tmp_path):
+    runs = tmp_path / "runs"
+    barrier, out = CTX.Barrier(4), CTX.Queue()
+    procs = [CTX.Process(target=_mint, args=(barrier, str(runs), out)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(30)
+    assert [p.exitcode for p in procs] == [0, 0, 0, 0]
+    minted = {out.get(timeout=5) for _ in procs}
+    assert len(minted) == 4 and sorted(p.name for p in runs.iterdir()) == sorted(os.path.basename(m) for m in minted)
+
+
+ROWS = pd.DataFrame({"geo_id": ["US-19"] * 3, "date": pd.to_datetime(["2011-05-31", "2011-06-30", "2011-07-31"]),
+                     "variable": ["prcp"] * 3, "value": [3.1, 4.2, 2.0]})
+
+
+def _publish(barrier, path, out):
+    barrier.wait()
+    out.put(write_indices(RunDir(path).root, ROWS, {"season_year": 2011}).sha256)
+
+
+def test_the_same_zarr_published_by_four_processes_at_once_is_one_folder_and_no_temp(tmp_path):
+    target = tmp_path / "forecast" / "indices.zarr"
+    target.parent.mkdir()
+    barrier, out = CTX.Barrier(4), CTX.Queue()
+    procs = [CTX.Process(target=_publish, args=(barrier, str(target), out)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    assert [p.exitcode for p in procs] == [0, 0, 0, 0]
+    assert len({out.get(timeout=5) for _ in procs}) == 1
+    assert [p.name for p in target.parent.iterdir()] == ["indices.zarr"]  # no .tmp left
+    frame, attrs = read_indices(RunDir(target).root)
+    assert frame.equals(ROWS) and attrs["season_year"] == 2011
+
+
+def test_a_second_writer_gets_one_clear_error_naming_the_holder(tmp_path):
+    rd = RunDir(tmp_path / "run")
+    with Lease(rd, "run-a"):
+        with pytest.raises(RunDirLeased, match=r"run: being written by run run-a \(pid \d+ on .*, heartbeat 0 s ago\); "
+                                               "one writer at a time"):
+            Lease(rd, "run-b").acquire()
+        Lease(rd, "run-a").acquire()  # the same run (another step process) shares it
+    assert not (rd.root / LEASE_FILE).exists()
+    with Lease(rd, "run-b"):
+        assert holder(rd).run_id == "run-b"
+
+
+def test_a_lease_left_by_a_killed_process_is_taken_over(tmp_path):
+    rd = RunDir(tmp_path / "run")
+    code = f"from hindcast_assets.core.lease import Lease; from hindcast_assets.core.rundir import RunDir; " \
+           f"import os; Lease(RunDir({str(rd.root)!r}), 'killed').acquire(); os._exit(0)"
+    subprocess.run([sys.executable, "-c", code], check=True)
+    assert json.loads((rd.root / LEASE_FILE).read_text())["run_id"] == "killed"
+    with Lease(rd, "next"):
+        assert holder(rd).run_id == "next"

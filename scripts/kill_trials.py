@@ -1,0 +1,116 @@
+"""`make kill-trials`: kill -9 a hindcast at random points, resume it, and check what is left.
+
+One uninterrupted reference run first; then each trial launches `hindcast run hindcast` in its
+own process, sends SIGKILL after a random delay within the reference run's duration, runs
+`hindcast resume` on the run_dir it minted, and compares. Reported per trial and in total:
+walk_forward_preds byte-identical to the reference, temporary files left after the resume,
+Dagster runs left STARTED and MLflow runs left RUNNING. Not part of `make test` (minutes).
+
+    python scripts/kill_trials.py --trials 20 [--config configs/corn_usa.yaml] [--seed 0]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _cli(*args: str, env: dict) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "hindcast_assets.cli", *args], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _preds(run_dir: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(run_dir)): p.read_bytes() for p in sorted((run_dir / "preds").rglob("walk_forward_preds.parquet"))}
+
+
+def _open_runs(env: dict) -> tuple[int, int]:
+    """Dagster runs STARTED and MLflow runs RUNNING on this trial's instance and store."""
+    code = ("from dagster import DagsterInstance, DagsterRunStatus, RunsFilter; from mlflow.tracking import MlflowClient;"
+            "i=DagsterInstance.get(); c=MlflowClient();"
+            "s=len(i.get_runs(RunsFilter(statuses=[DagsterRunStatus.STARTED, DagsterRunStatus.STARTING])));"
+            "r=sum(1 for e in c.search_experiments() for x in c.search_runs([e.experiment_id]) if x.info.status=='RUNNING');"
+            "print(s, r)")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    started, running = out.stdout.split()
+    return int(started), int(running)
+
+
+def _env(scratch: Path) -> dict:
+    home = scratch / "dagster"
+    home.mkdir(parents=True)
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    return {**os.environ, "DAGSTER_HOME": str(home), "MLFLOW_TRACKING_URI": f"sqlite:///{scratch / 'mlflow.db'}",
+            "PYTHONWARNINGS": "ignore"}
+
+
+def trial(i: int, config: str, reference: dict, kill_after: float, scratch: Path) -> dict:
+    env, runs = _env(scratch), scratch / "runs"
+    proc = _cli("run", "hindcast", "--config", config, "--runs-dir", str(runs), env=env)
+    time.sleep(kill_after)
+    finished = proc.poll() is not None
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    minted = [p for p in runs.iterdir() if p.is_dir()] if runs.exists() else []
+    if not minted:  # killed before the run_dir existed: nothing to resume
+        return {"trial": i, "kill_after_s": round(kill_after, 1), "state": "no run_dir", "identical": True,
+                "temp_files": 0, "dagster_started": _open_runs(env)[0], "mlflow_running": _open_runs(env)[1]}
+    (rd,) = minted
+    resumed = _cli("resume", str(rd), env=env)
+    _, err = resumed.communicate()
+    started, running = _open_runs(env)
+    return {"trial": i, "kill_after_s": round(kill_after, 1), "state": "finished" if finished else "killed",
+            "resume_exit": resumed.returncode, "resume_error": err.strip().splitlines()[-1:] if resumed.returncode else [],
+            "identical": _preds(rd) == reference, "temp_files": len(list(rd.rglob("*.tmp"))),
+            "dagster_started": started, "mlflow_running": running}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--trials", type=int, default=20)
+    p.add_argument("--config", default=str(ROOT / "configs" / "corn_usa.yaml"))
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
+    args = p.parse_args()
+    rng = random.Random(args.seed)
+    with tempfile.TemporaryDirectory(prefix="kill_trials_") as tmp:
+        scratch = Path(tmp)
+        start = time.perf_counter()
+        ref = _cli("run", "hindcast", "--config", args.config, "--runs-dir", str(scratch / "ref" / "runs"),
+                   env=_env(scratch / "ref"))
+        out, err = ref.communicate()
+        if ref.returncode:
+            raise SystemExit(f"reference run failed: {err.strip().splitlines()[-1:]}")
+        duration = time.perf_counter() - start
+        reference = _preds(Path(out.strip().splitlines()[-1]))
+        results = []
+        for i in range(1, args.trials + 1):
+            result = trial(i, args.config, reference, rng.uniform(2.0, duration), scratch / f"trial{i}")
+            results.append(result)
+            print(json.dumps(result), file=sys.stderr, flush=True)
+    ok = [r for r in results if r["identical"] and r["temp_files"] == 0 and r["dagster_started"] == 0
+          and r["mlflow_running"] == 0 and r.get("resume_exit", 0) == 0]
+    summary = {"config": args.config, "reference_s": round(duration, 1), "trials": len(results), "passed": len(ok),
+               "identical": sum(r["identical"] for r in results),
+               "temp_files": sum(r["temp_files"] for r in results),
+               "runs_left_open": sum(r["dagster_started"] + r["mlflow_running"] for r in results), "results": results}
+    Path(args.out).mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y-%m-%dT%H%M", time.gmtime())
+    (Path(args.out) / f"kill_trials_{stamp}.json").write_text(json.dumps(summary, indent=2))
+    print(f"{summary['passed']} of {summary['trials']} trials passed: {summary['identical']} byte-identical, "
+          f"{summary['temp_files']} temporary files, {summary['runs_left_open']} runs left STARTED or RUNNING "
+          f"(reference run {summary['reference_s']} s)")
+    sys.exit(0 if len(ok) == len(results) else 1)
+
+
+if __name__ == "__main__":
+    main()
