@@ -17,21 +17,30 @@ from hindcast_assets.core.rundir import RunDir
 CTX = mp.get_context("fork")
 
 
-def _mint(barrier, runs, out):
+def _lined_up(barrier, out, work, arg):
     barrier.wait()
-    out.put(str(RunDir.mint(runs, "corn_usa")))
+    out.put(work(arg))
+
+
+def at_once(work, arg, n: int = 4) -> list:
+    """`work(arg)` in `n` forked processes released together by a barrier; their results."""
+    barrier, out = CTX.Barrier(n), CTX.Queue()
+    procs = [CTX.Process(target=_lined_up, args=(barrier, out, work, arg)) for _ in range(n)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    assert [p.exitcode for p in procs] == [0] * n
+    return [out.get(timeout=5) for _ in procs]
+
+
+def _mint(runs: str) -> str:
+    return str(RunDir.mint(runs, "corn_usa"))
 
 
 def test_minting_from_four_processes_at_once_gives_four_run_dirs(tmp_path):
     runs = tmp_path / "runs"
-    barrier, out = CTX.Barrier(4), CTX.Queue()
-    procs = [CTX.Process(target=_mint, args=(barrier, str(runs), out)) for _ in range(4)]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(30)
-    assert [p.exitcode for p in procs] == [0, 0, 0, 0]
-    minted = {out.get(timeout=5) for _ in procs}
+    minted = set(at_once(_mint, str(runs)))
     assert len(minted) == 4 and sorted(p.name for p in runs.iterdir()) == sorted(os.path.basename(m) for m in minted)
 
 
@@ -39,22 +48,14 @@ ROWS = pd.DataFrame({"geo_id": ["US-19"] * 3, "date": pd.to_datetime(["2011-05-3
                      "variable": ["prcp"] * 3, "value": [3.1, 4.2, 2.0]})
 
 
-def _publish(barrier, path, out):
-    barrier.wait()
-    out.put(write_indices(RunDir(path).root, ROWS, {"season_year": 2011}).sha256)
+def _publish(path: str) -> str:
+    return write_indices(RunDir(path).root, ROWS, {"season_year": 2011}).sha256
 
 
 def test_the_same_zarr_published_by_four_processes_at_once_is_one_folder_and_no_temp(tmp_path):
     target = tmp_path / "forecast" / "indices.zarr"
     target.parent.mkdir()
-    barrier, out = CTX.Barrier(4), CTX.Queue()
-    procs = [CTX.Process(target=_publish, args=(barrier, str(target), out)) for _ in range(4)]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(60)
-    assert [p.exitcode for p in procs] == [0, 0, 0, 0]
-    assert len({out.get(timeout=5) for _ in procs}) == 1
+    assert len(set(at_once(_publish, str(target)))) == 1
     assert [p.name for p in target.parent.iterdir()] == ["indices.zarr"]  # no .tmp left
     frame, attrs = read_indices(RunDir(target).root)
     assert frame.equals(ROWS) and attrs["season_year"] == 2011
