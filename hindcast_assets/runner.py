@@ -26,7 +26,6 @@ from hindcast_assets.pipeline.runlog import (Manifest, forecast_needs, incomplet
 from hindcast_assets.pipeline.table import fit_production_stages, hindcast_stages
 
 RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
-PID_TAG, HOST_TAG = "hindcast/pid", "hindcast/host"  # the launcher process, to tell a killed run
 QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 
 
@@ -85,16 +84,19 @@ class RunOutcome:
 
 
 def close_dead_runs(instance) -> list[str]:
-    """Dagster runs that a launcher of this host left STARTED when it was killed (kill -9 leaves
-    no chance to end them): reported failed, and their MLflow runs ended KILLED. Every launch
-    does this first, so no killed run stays open past the next touch of the instance."""
+    """Dagster runs left STARTED on this host by a process that was killed (kill -9 leaves no
+    chance to end them; the run's resource tags it with its pid): reported failed, and their
+    MLflow runs ended KILLED. Every CLI launch and resume does this first, so no killed run, from
+    the CLI or the UI, stays open past the next launch."""
     from dagster import DagsterRunStatus, RunsFilter
+
+    from hindcast_assets.defs.resources import HOST_TAG, PID_TAG
 
     open_runs = instance.get_runs(RunsFilter(statuses=[DagsterRunStatus.STARTED, DagsterRunStatus.STARTING],
                                              tags={HOST_TAG: socket.gethostname()}))
     dead = [r for r in open_runs if PID_TAG in r.tags and not pid_alive(int(r.tags[PID_TAG]))]
     for run in dead:
-        instance.report_run_failed(run, message=f"launcher process {run.tags[PID_TAG]} ended without ending the "
+        instance.report_run_failed(run, message=f"run process {run.tags[PID_TAG]} ended without ending the "
                                                 "run (killed); found by the next launch on this host")
     if dead:
         from hindcast_assets.pipeline.tracking import Tracker
@@ -119,11 +121,10 @@ def _job(cfg: ExperimentConfig, job_name: str, source: str):
 
 def _execute(instance, job, cfg: ExperimentConfig, rd: RunDir, **kwargs):
     """One in-process Dagster run of `job` writing `rd`; raises RunFailed with the cause."""
-    from hindcast_assets.defs.resources import run_dir_tag
+    from hindcast_assets.defs.resources import run_dir_tag, worker_tags
 
     run_config = {**QUIET, "resources": {"run_dir": {"config": {"run_dir": str(rd)}}}}
-    tags = {run_dir_tag(cfg.experiment_key): str(rd), PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname(),
-            **kwargs.pop("tags", {})}
+    tags = {run_dir_tag(cfg.experiment_key): str(rd), **worker_tags(), **kwargs.pop("tags", {})}
     result = job.execute_in_process(instance=instance, run_config=run_config, tags=tags, raise_on_error=False,
                                     **kwargs)
     if not result.success:

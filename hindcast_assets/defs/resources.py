@@ -1,6 +1,8 @@
 """Resources shared by every experiment: which run_dir a run writes, and MLflow tracking."""
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -21,6 +23,13 @@ from hindcast_assets.pipeline.tracking import Tracker, flatten
 def run_dir_tag(experiment_key: str) -> str:
     """The run tag naming the run_dir a run writes for an experiment (set by every launcher)."""
     return f"hindcast/run_dir/{experiment_key}"
+
+
+PID_TAG, HOST_TAG = "hindcast/pid", "hindcast/host"  # the process running the run, to tell a killed one
+
+
+def worker_tags() -> dict[str, str]:
+    return {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
 
 
 class RunDirError(RuntimeError):
@@ -71,7 +80,7 @@ class RunDirResource(ConfigurableResource):
             ctx = self._context
             if ctx is not None and ctx.dagster_run is not None and ctx.instance is not None:
                 self._leases.append(Lease(self._resolved[key], ctx.run_id).acquire())  # one writer at a time
-                ctx.instance.add_run_tags(ctx.run_id, {run_dir_tag(key): str(self._resolved[key])})
+                ctx.instance.add_run_tags(ctx.run_id, {run_dir_tag(key): str(self._resolved[key]), **worker_tags()})
         return self._resolved[key]
 
     def view_for(self, cfg: ExperimentConfig, source: str) -> RunDirView:
