@@ -170,12 +170,14 @@ def run_experiment(cfg: ExperimentConfig, what: str, runs_dir: str, source: str 
     """Mint a run_dir and materialise `hindcast` or `fit-production` into it in one Dagster run;
     a completed hindcast becomes the experiment's current run_dir."""
     rd = RunDir.mint(runs_dir, cfg.experiment_key)
+    store.CONFIG.write(rd, cfg)  # first, so a run_dir killed at any later point can be resumed
     open_run_dir(rd, cfg, what, JOBS[what](cfg), [PRODUCTION] if what == "fit-production" else cfg.folds)
     return _materialise(cfg, what, rd, runs_dir, source or f"configs/{cfg.experiment_key}.yaml")
 
 
 def _changed_inputs(manifest: Manifest) -> list[str]:
-    return [f"{i['url']} (inputs.{name})" for name, i in manifest.inputs.items() if file_version(i["url"]) != i["sha256"]]
+    return [f"{i['url']} (inputs.{name})" for name, i in manifest.inputs.items()
+            if file_version(i["url"]) != i["sha256"]]
 
 
 def resume(run_dir: str) -> RunOutcome:
@@ -183,6 +185,8 @@ def resume(run_dir: str) -> RunOutcome:
     against the manifest, and materialise only the stage partitions the manifest lacks."""
     from dagster import DagsterInstance
 
+    instance = DagsterInstance.get()
+    close_dead_runs(instance)  # whatever else is wrong with the run_dir, its killed run is ended
     rd = RunDir(run_dir)
     cfg = store.read_config(rd)
     manifest = read_manifest(rd)
@@ -194,8 +198,6 @@ def resume(run_dir: str) -> RunOutcome:
         raise PreflightError(f"{changed[0]}: sha256 differs from {rd.root / store.MANIFEST_FILE}: the input changed "
                              "since this run_dir was made; resuming would mix data, run a fresh hindcast")
     verify(rd, manifest)
-    instance = DagsterInstance.get()
-    close_dead_runs(instance)
     current = holder(rd)
     if current is not None and is_live(current):
         raise PreflightError(f"{rd}: being written by {current.describe()}; resume once it has ended")

@@ -24,21 +24,28 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _cli(*args: str, env: dict) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "hindcast_assets.cli", *args], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def _cli(*args: str, env: dict, quiet: bool = False) -> subprocess.Popen:
+    """`hindcast ARGS`; `quiet` sends its output nowhere (a run we kill is never read, and a full
+    pipe would stall it)."""
+    out = subprocess.DEVNULL if quiet else subprocess.PIPE
+    return subprocess.Popen([sys.executable, "-m", "hindcast_assets.cli", *args], env=env, stdout=out, stderr=out,
+                            text=True)
 
 
 def _preds(run_dir: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(run_dir)): p.read_bytes() for p in sorted((run_dir / "preds").rglob("walk_forward_preds.parquet"))}
+    preds = sorted((run_dir / "preds").rglob("walk_forward_preds.parquet"))
+    return {str(p.relative_to(run_dir)): p.read_bytes() for p in preds}
+
+
+STORES = ("from dagster import DagsterInstance, DagsterRunStatus, RunsFilter; from mlflow.tracking import MlflowClient;"
+          "i=DagsterInstance.get(); c=MlflowClient();")
 
 
 def _open_runs(env: dict) -> tuple[int, int]:
     """Dagster runs STARTED and MLflow runs RUNNING on this trial's instance and store."""
-    code = ("from dagster import DagsterInstance, DagsterRunStatus, RunsFilter; from mlflow.tracking import MlflowClient;"
-            "i=DagsterInstance.get(); c=MlflowClient();"
-            "s=len(i.get_runs(RunsFilter(statuses=[DagsterRunStatus.STARTED, DagsterRunStatus.STARTING])));"
-            "r=sum(1 for e in c.search_experiments() for x in c.search_runs([e.experiment_id]) if x.info.status=='RUNNING');"
+    code = (STORES + "s=len(i.get_runs(RunsFilter(statuses=[DagsterRunStatus.STARTED, DagsterRunStatus.STARTING])));"
+            "r=sum(1 for e in c.search_experiments() for x in c.search_runs([e.experiment_id])"
+            " if x.info.status=='RUNNING');"
             "print(s, r)")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     started, running = out.stdout.split()
@@ -49,27 +56,35 @@ def _env(scratch: Path) -> dict:
     home = scratch / "dagster"
     home.mkdir(parents=True)
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    return {**os.environ, "DAGSTER_HOME": str(home), "MLFLOW_TRACKING_URI": f"sqlite:///{scratch / 'mlflow.db'}",
-            "PYTHONWARNINGS": "ignore"}
+    env = {**os.environ, "DAGSTER_HOME": str(home), "MLFLOW_TRACKING_URI": f"sqlite:///{scratch / 'mlflow.db'}",
+           "PYTHONWARNINGS": "ignore"}
+    # the instance and the MLflow store exist before the run, as they do for a user: a kill
+    # during their first-ever creation is not what these trials are about
+    subprocess.run([sys.executable, "-c", STORES + "c.search_experiments()"], env=env, check=True,
+                   capture_output=True)
+    return env
 
 
 def trial(i: int, config: str, reference: dict, kill_after: float, scratch: Path) -> dict:
     env, runs = _env(scratch), scratch / "runs"
-    proc = _cli("run", "hindcast", "--config", config, "--runs-dir", str(runs), env=env)
+    proc = _cli("run", "hindcast", "--config", config, "--runs-dir", str(runs), env=env, quiet=True)
     time.sleep(kill_after)
     finished = proc.poll() is not None
-    os.kill(proc.pid, signal.SIGKILL)
+    if not finished:
+        os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     minted = [p for p in runs.iterdir() if p.is_dir()] if runs.exists() else []
     if not minted:  # killed before the run_dir existed: nothing to resume
+        started, running = _open_runs(env)
         return {"trial": i, "kill_after_s": round(kill_after, 1), "state": "no run_dir", "identical": True,
-                "temp_files": 0, "dagster_started": _open_runs(env)[0], "mlflow_running": _open_runs(env)[1]}
+                "temp_files": 0, "dagster_started": started, "mlflow_running": running}
     (rd,) = minted
     resumed = _cli("resume", str(rd), env=env)
     _, err = resumed.communicate()
     started, running = _open_runs(env)
     return {"trial": i, "kill_after_s": round(kill_after, 1), "state": "finished" if finished else "killed",
-            "resume_exit": resumed.returncode, "resume_error": err.strip().splitlines()[-1:] if resumed.returncode else [],
+            "resume_exit": resumed.returncode,
+            "resume_error": err.strip().splitlines()[-1:] if resumed.returncode else [],
             "identical": _preds(rd) == reference, "temp_files": len(list(rd.rglob("*.tmp"))),
             "dagster_started": started, "mlflow_running": running}
 
