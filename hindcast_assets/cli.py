@@ -201,6 +201,9 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return args.func(args)
+    except BrokenPipeError:  # `hindcast show RUN_DIR | head`: the reader left; not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (ConfigError, InputError, PreflightError, ForecastError, SeasonDateError, FileNotFoundError, RunFailed,
             UnsafeArtefactError, ManifestMismatchError, UsageError) as exc:
         print(f"hindcast: error: {exc}", file=sys.stderr)

@@ -49,7 +49,9 @@ def test_a_hindcast_records_every_stage_partition_and_hashes_every_file(small_hi
     run = manifest.runs[0]
     assert run["run_id"] == events[0]["run_id"] and run["mlflow_run_id"]
     metrics = (rd.root / "metrics" / "fold_preds.csv").read_text().splitlines()
-    assert metrics[0] == "ts,run_id,partition,metric,value" and any(",2010,wf_rmse_lightgbm," in m for m in metrics)
+    assert metrics[0] == "ts,run_id,partition,metric,value"
+    (line,) = [m for m in metrics if ",2010,wf_rmse_lightgbm," in m]
+    assert float(line.split(",")[-1]) == manifest.completed["fold_preds[2010]"]["metrics"]["wf_rmse_lightgbm"] > 0
     assert ExperimentResult.from_run_dir(rd).complete is True
 
 

@@ -1,7 +1,7 @@
 """`make kill-trials`: kill -9 a hindcast at random points, resume it, and check what is left.
 
 One uninterrupted reference run first; then each trial launches `hindcast run hindcast` in its
-own process, sends SIGKILL after a random delay within the reference run's duration, runs
+own process, sends SIGKILL after a random delay within the first 80 % of the reference run, runs
 `hindcast resume` on the run_dir it minted, and compares. Reported per trial and in total:
 walk_forward_preds byte-identical to the reference, temporary files left after the resume,
 Dagster runs left STARTED and MLflow runs left RUNNING. Not part of `make test` (minutes).
@@ -109,7 +109,7 @@ def main() -> None:
         reference = _preds(Path(out.strip().splitlines()[-1]))
         results = []
         for i in range(1, args.trials + 1):
-            result = trial(i, args.config, reference, rng.uniform(2.0, duration), scratch / f"trial{i}")
+            result = trial(i, args.config, reference, rng.uniform(2.0, 0.8 * duration), scratch / f"trial{i}")
             results.append(result)
             print(json.dumps(result), file=sys.stderr, flush=True)
     ok = [r for r in results if r["identical"] and r["temp_files"] == 0 and r["dagster_started"] == 0

@@ -206,7 +206,7 @@ def _event(rd: RunDir, ids: RunIds, stage: Stage, partition: Any, status: str, c
 
 def _metrics(rd: RunDir, ids: RunIds, stage: Stage, record: StageRecord) -> None:
     if record.metrics:
-        lines = "".join(f"{_now()},{ids.run_id},{record.partition or ''},{k},{v!r}\n"
+        lines = "".join(f"{_now()},{ids.run_id},{record.partition or ''},{k},{float(v)!r}\n"
                         for k, v in record.metrics.items())
         _append(rd, store.METRICS_FILE.format(stage=stage.name), lines, "ts,run_id,partition,metric,value\n")
 
