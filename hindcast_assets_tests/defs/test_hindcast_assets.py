@@ -237,3 +237,12 @@ def test_a_trend_only_experiment_without_predictors_runs_end_to_end(tmp_path, in
     assert result.hindcast["production"].model.plugin.name == "trend"
     stamp = outcome.run_dir.root.name[:15]
     assert (outcome.run_dir.root / "delivery" / f"Treefera_soybeans_bra_Hindcast_{stamp}.csv").exists()
+
+
+def test_only_transient_io_errors_are_retried():
+    from hindcast_assets.core.rundir import ArtefactExistsError
+    from hindcast_assets.defs.assets import is_transient
+
+    assert is_transient(ConnectionResetError()) and is_transient(TimeoutError()) and is_transient(OSError(5, "EIO"))
+    final = [FileNotFoundError(), ArtefactExistsError(), PermissionError(), NotADirectoryError(), IsADirectoryError()]
+    assert not any(is_transient(e) for e in final)
