@@ -48,7 +48,7 @@ QUICK = {"geos": [30, 60], "folds": [2, 3], "fold_geos": 30, "seasons": 15, "rep
 def forecast_refresh(run_dir: str) -> float:
     """Seconds from a sensor tick that sees one new init date to its delivery CSV: the replay's
     arrivals that make exactly one forecast (2011, month by month), median."""
-    from hindcast_assets.replay import replay
+    from hindcast_assets.runner import replay
 
     times, start = [], time.perf_counter()
     for arrival in replay(run_dir, 2011):

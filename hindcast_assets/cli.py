@@ -93,7 +93,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 def cmd_replay(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from hindcast_assets.replay import replay
+    from hindcast_assets.runner import replay
 
     _ensure_dagster_home()
     for arrival in replay(args.run_dir, args.season_year):

@@ -6,9 +6,14 @@ hashes first, so the UI can tell later which artefacts new data made stale.
 """
 from __future__ import annotations
 
+import datetime as dt
 import os
 import socket
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
+
+import pandas as pd
 
 from hindcast_assets.config import ExperimentConfig
 from hindcast_assets.core.data import file_version, load_experiment_data, load_input
@@ -223,6 +228,8 @@ def run_forecasts(run_dir: str, dates: list[ForecastDate]) -> RunDir:
     rd = RunDir(run_dir)
     cfg = store.read_config(rd)
     key, manifest = cfg.experiment_key, read_manifest(rd)
+    indices = load_input(cfg, "indices") if cfg.inputs.indices else None
+    geos = store.INCLUDED_GEOS.read(rd) if indices is not None else []
     for at in dates:
         if at.season_year not in cfg.forecast_season_years:
             raise PreflightError(f"{store.CONFIG.path(rd)}: forecast: season {at.season_year} is outside "
@@ -233,10 +240,51 @@ def run_forecasts(run_dir: str, dates: list[ForecastDate]) -> RunDir:
             raise PreflightError(f"{rd.root / store.MANIFEST_FILE}: completed: the forecast of {at} needs "
                                  f"{', '.join(missing)}, which the run never finished; run `hindcast resume {rd}`")
         store.read_fold_models(rd, key, fold)  # one clear error
-        if cfg.inputs.indices:
-            require_season_data(load_input(cfg, "indices"), cfg.inputs.indices, store.INCLUDED_GEOS.read(rd), at)
+        if indices is not None:
+            require_season_data(indices, cfg.inputs.indices, geos, at)
     instance, job = _job(cfg, forecast_job_name(key), str(store.CONFIG.path(rd)))
     instance.add_dynamic_partitions(init_date_partitions_name(key), sorted({str(d.init) for d in dates}))
     for at in dates:
         _execute(instance, job, cfg, rd, partition_key=forecast_key(at))
     return rd
+
+
+@dataclass
+class Arrival:
+    data_through: dt.date
+    forecasts: list[tuple[str, pd.Series]]  # (forecast date, national row) made at this arrival
+
+
+def replay(run_dir: str, season_year: int) -> Iterator[Arrival]:
+    """`hindcast replay`: a past season's monthly data arrive one month at a time and the forecast
+    sensor decides what to run. The sensor watches a replay copy of the indices table (holding
+    only what has "arrived") and points at `run_dir` as the experiment's current one; the
+    forecasts read the run_dir's inputs truncated at the init date, exactly as in production."""
+    from dagster import DagsterInstance, SensorResult, build_sensor_context
+
+    from hindcast_assets.defs.partitions import forecast_date
+    from hindcast_assets.defs.sensors import build_forecast_sensor
+
+    rd = RunDir(run_dir)
+    cfg = store.read_config(rd)
+    if cfg.inputs.indices is None:
+        raise PreflightError(f"{store.CONFIG.path(rd)}: inputs.indices: nothing arrives in season to replay")
+    full = pd.read_parquet(cfg.inputs.indices)
+    with tempfile.TemporaryDirectory(prefix="hindcast_replay_") as scratch:
+        arrived = f"{scratch}/indices.parquet"
+        replay_cfg = cfg.model_copy(update={"inputs": cfg.inputs.model_copy(update={"indices": arrived})})
+        set_current(f"{scratch}/runs", cfg.experiment_key, rd)
+        sensor = build_forecast_sensor(replay_cfg, runs_dir=f"{scratch}/runs")
+        instance, cursor = DagsterInstance.get(), None
+        for month in range(1, 13):
+            through = (pd.Timestamp(season_year, month, 1) + pd.offsets.MonthEnd(0)).date()
+            full[full["date"] <= pd.Timestamp(through)].to_parquet(arrived, index=False)
+            result = sensor(build_sensor_context(instance=instance, cursor=cursor))
+            made = []
+            if isinstance(result, SensorResult):
+                cursor = result.cursor
+                dates = [forecast_date(r.partition_key) for r in result.run_requests]
+                run_forecasts(run_dir, dates)
+                made = [(str(at), store.FORECAST_NATIONAL.read(rd, **store.forecast_fields(at)).iloc[0])
+                        for at in dates]
+            yield Arrival(through, made)

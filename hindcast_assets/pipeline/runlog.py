@@ -234,10 +234,10 @@ def _already_complete(rd: RunDir, stage: Stage, pid: str, partition: Any) -> Sta
     done = manifest.completed.get(pid) if manifest and stage.name != CONFIG_STAGE else None
     if done is None:
         return None
-    bad = problems(rd, done["outputs"], manifest.hashes())
+    hashes = manifest.hashes()
+    bad = problems(rd, done["outputs"], hashes)
     if bad:
         raise ManifestMismatchError(f"{bad[0]}; {pid} was complete; this run_dir was changed after it was written")
-    hashes = manifest.hashes()
     written = [_written(rd, rel, hashes[rel]) for rel in done["outputs"]]
     return StageRecord(done["partition"], written, done["rows"], done["metrics"],
                        note=f"{done['note']} (already complete)".strip())

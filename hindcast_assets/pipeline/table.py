@@ -13,6 +13,7 @@ from enum import Enum
 from typing import Any
 
 from hindcast_assets.config import ExperimentConfig
+from hindcast_assets.core.data import configured_inputs
 from hindcast_assets.pipeline import store
 from hindcast_assets.pipeline.stages import evaluation, folds, forecast
 from hindcast_assets.pipeline.store import Artefact
@@ -141,7 +142,7 @@ def stage_table(cfg: ExperimentConfig) -> list[Stage]:
     inputs it configures."""
     present = [s for s in STAGES if s.when(cfg)]
     names = {s.name for s in present}
-    configured = {name for name in (YIELDS, INDICES, STATIC, REFERENCES) if getattr(cfg.inputs, name)}
+    configured = set(configured_inputs(cfg))
     return [replace(s, upstream=tuple(u for u in s.upstream if u.stage in names),
                     inputs=tuple(i for i in s.inputs if i in configured)) for s in present]
 
