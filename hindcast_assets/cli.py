@@ -29,8 +29,21 @@ def _ensure_dagster_home() -> None:
     os.environ["DAGSTER_HOME"] = str(home)
 
 
+class _StderrNow(logging.StreamHandler):
+    """Writes to whatever `sys.stderr` is at the time of the message, not the stream it was made
+    with (which may be closed by then: a caller that swaps stderr, such as pytest's capture)."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _) -> None:
+        pass
+
+
 def _progress_to_stderr() -> None:
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrNow()
     handler.setFormatter(logging.Formatter("%(message)s"))
     log = logging.getLogger("hindcast_assets.progress")
     log.handlers = [handler]  # one handler, on this call's stderr
@@ -38,9 +51,11 @@ def _progress_to_stderr() -> None:
     log.propagate = False
 
 
-def cmd_run(args: argparse.Namespace) -> int:
+def _prepared(args: argparse.Namespace):
+    """The config of `--config`, checked by the preflight, and the runs folder checked writable,
+    before anything is written; then the instance and progress on stderr."""
     from hindcast_assets.config import load_config
-    from hindcast_assets.runner import check_runs_dir, preflight, run_experiment
+    from hindcast_assets.runner import check_runs_dir, preflight
 
     cfg = load_config(args.config)
     preflight(cfg, args.config)
@@ -48,6 +63,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     check_runs_dir(runs_dir)
     _ensure_dagster_home()
     _progress_to_stderr()
+    return cfg, runs_dir
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from hindcast_assets.runner import run_experiment
+
+    cfg, runs_dir = _prepared(args)
     result = run_experiment(cfg, args.what, runs_dir=runs_dir, source=args.config)
     print(result.summary())
     print(result.run_dir)
@@ -108,6 +130,25 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_replay_seasons(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from hindcast_assets.config import load_config
+    from hindcast_assets.runner import preflight, replay_seasons
+
+    cfg = load_config(args.config)
+    preflight(cfg, args.config)
+    if not cfg.hindcast.first_test_year < args.first < args.last:
+        raise UsageError(f"replay-seasons: need first_test_year {cfg.hindcast.first_test_year} < --first < --last")
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d_%H%M%S")
+    folder = args.folder or f"{default_runs_dir()}/replays/{cfg.experiment_key}_{stamp}"
+    _ensure_dagster_home()
+    for landing in replay_seasons(cfg, args.config, args.first, args.last, folder):
+        print(landing.line(), flush=True)
+    print(folder)
+    return 0
+
+
 def cmd_resume(args: argparse.Namespace) -> int:
     from hindcast_assets.runner import resume
 
@@ -129,7 +170,9 @@ def cmd_prune(args: argparse.Namespace) -> int:
     if (args.keep is not None and args.keep < 1) or (args.older_than is not None and args.older_than < 0):
         raise UsageError("prune: --keep must be at least 1 and --older-than at least 0")
     runs_dir = args.runs_dir or default_runs_dir()
-    plan = prune_plan(runs_dir, args.keep, args.older_than)
+    from hindcast_assets.pipeline.registry import Registry
+
+    plan = prune_plan(runs_dir, args.keep, args.older_than, protected=Registry().aliased_run_dirs())
     for decision in plan:
         verb = ("deleted" if args.apply else "would delete") if decision.delete else "keep"
         if decision.delete and args.apply:
@@ -138,6 +181,36 @@ def cmd_prune(args: argparse.Namespace) -> int:
     doomed = sum(d.delete for d in plan)
     print(f"{doomed} of {len(plan)} run_dirs {'deleted' if args.apply else 'would be deleted; --apply to delete'}",
           file=sys.stderr)
+    return 0
+
+
+def cmd_retrain(args: argparse.Namespace) -> int:
+    from hindcast_assets.runner import retrain
+
+    cfg, runs_dir = _prepared(args)
+    result = retrain(cfg, args.config, runs_dir, args.force)
+    print(f"retrained: {result.retrained}, promoted: {result.promoted}: {result.reason}", file=sys.stderr)
+    print(result.to_json())
+    return 0
+
+
+def cmd_promote(args: argparse.Namespace) -> int:
+    from hindcast_assets.core.rundir import RunDir
+    from hindcast_assets.pipeline.lifecycle import promote
+
+    if not args.reason.strip():
+        raise UsageError("promote: --reason: say why this run_dir is signed off (it is recorded)")
+    version = promote(RunDir(args.run_dir), f"manual sign-off by {os.environ.get('USER', 'unknown')}: {args.reason}")
+    print(f"champion: version {version.version} of {version.name}: {version.run_dir}")
+    print(version.run_dir)
+    return 0
+
+
+def cmd_champion(args: argparse.Namespace) -> int:
+    from hindcast_assets.config import load_config
+    from hindcast_assets.pipeline.lifecycle import describe_champion
+
+    print(describe_champion(load_config(args.config).experiment_key))
     return 0
 
 
@@ -173,6 +246,14 @@ def parser() -> argparse.ArgumentParser:
     replay.add_argument("--run-dir", required=True, help="a run_dir with models (e.g. from `run hindcast`)")
     replay.add_argument("--season-year", required=True, type=int)
     replay.set_defaults(func=cmd_replay)
+    seasons = sub.add_parser("replay-seasons", help="season rollover: the champion on yields through --first, "
+                                                    "then each later season's final yields land and the flow decides")
+    seasons.add_argument("--config", required=True)
+    seasons.add_argument("--first", required=True, type=int, help="the champion's last season with yields, e.g. 2005")
+    seasons.add_argument("--last", required=True, type=int, help="the last season to land, e.g. 2011")
+    seasons.add_argument("--folder", help="where the replay's yields copy and run_dirs go "
+                                          "(default ${INPUT_DATA_DIR}/runs/replays/<key>_<stamp>)")
+    seasons.set_defaults(func=cmd_replay_seasons)
     resume = sub.add_parser("resume", help="complete a killed or failed run_dir: only what its manifest lacks")
     resume.add_argument("run_dir")
     resume.set_defaults(func=cmd_resume)
@@ -182,6 +263,18 @@ def parser() -> argparse.ArgumentParser:
     prune.add_argument("--older-than", type=float, metavar="DAYS", help="delete run_dirs older than DAYS")
     prune.add_argument("--apply", action="store_true", help="delete; without it, only say what would go")
     prune.set_defaults(func=cmd_prune)
+    retrain = sub.add_parser("retrain", help="the retraining flow: drift, champion error, retrain, promote if better")
+    retrain.add_argument("--config", required=True)
+    retrain.add_argument("--runs-dir", help="where to mint the challenger (default ${INPUT_DATA_DIR}/runs)")
+    retrain.add_argument("--force", action="store_true", help="retrain whatever drift and error say")
+    retrain.set_defaults(func=cmd_retrain)
+    promote = sub.add_parser("promote", help="make a complete hindcast run_dir the champion (a recorded sign-off)")
+    promote.add_argument("run_dir")
+    promote.add_argument("--reason", required=True, help="why; recorded on the registry version")
+    promote.set_defaults(func=cmd_promote)
+    champion = sub.add_parser("champion", help="the experiment's champion: run_dir, version, skill, decision")
+    champion.add_argument("--config", required=True)
+    champion.set_defaults(func=cmd_champion)
     show = sub.add_parser("show", help="what ExperimentResult.from_run_dir sees in a run_dir")
     show.add_argument("run_dir")
     show.set_defaults(func=cmd_show)
@@ -190,6 +283,8 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore")
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")  # not "Creating initial MLflow database tables" on stderr
+    logging.getLogger("mlflow").setLevel(logging.WARNING)  # (the variable counts only before mlflow is imported)
     args = parser().parse_args(argv)
     from hindcast_assets.config import ConfigError
     from hindcast_assets.core.data import InputError
@@ -197,6 +292,7 @@ def main(argv: list[str] | None = None) -> int:
     from hindcast_assets.core.rundir import UnsafeArtefactError
     from hindcast_assets.pipeline.runlog import ManifestMismatchError
     from hindcast_assets.core.season_dates import SeasonDateError
+    from hindcast_assets.pipeline.lifecycle import ChampionUnusable, NoChampion, PromotionError
     from hindcast_assets.runner import PreflightError, RunFailed
 
     try:
@@ -205,7 +301,8 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except (ConfigError, InputError, PreflightError, ForecastError, SeasonDateError, FileNotFoundError, RunFailed,
-            UnsafeArtefactError, ManifestMismatchError, UsageError) as exc:
+            UnsafeArtefactError, ManifestMismatchError, UsageError, ChampionUnusable, NoChampion,
+            PromotionError) as exc:
         print(f"hindcast: error: {exc}", file=sys.stderr)
         return 2
 

@@ -23,6 +23,14 @@ class ConfigError(ValueError):
     """A config that cannot be used; the message names the file and the key."""
 
 
+def _not_below(other: str, value: Any, info: ValidationInfo, word: str) -> Any:
+    """A field that may not be below an earlier one (`last_test_year` and `first_test_year`)."""
+    bound = info.data.get(other)
+    if bound is not None and value < bound:
+        raise ValueError(f"{value} is {word} {other} {bound}")
+    return value
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -140,10 +148,7 @@ class HindcastConfig(_Strict):
     @field_validator("last_test_year")
     @classmethod
     def _ordered(cls, value: int, info: ValidationInfo) -> int:
-        first = info.data.get("first_test_year")
-        if first is not None and value < first:
-            raise ValueError(f"{value} is before first_test_year {first}")
-        return value
+        return _not_below("first_test_year", value, info, "before")
 
     @property
     def test_years(self) -> list[int]:
@@ -185,6 +190,36 @@ class MlflowConfig(_Strict):
     experiment: str | None = None
 
 
+class DriftConfig(_Strict):
+    """Drift of a season's features against a model's training rows (core/drift.py): a feature
+    drifts when its KS test's p-value is below `p_value`; the share of drifted features is a
+    WARN above `warn_share` and an ERROR above `error_share` (the forecast features' asset check)."""
+
+    p_value: float = Field(0.05, gt=0.0, lt=1.0)
+    warn_share: float = Field(0.3, ge=0.0, le=1.0)
+    error_share: float = Field(0.5, ge=0.0, le=1.0)
+
+    @field_validator("error_share")
+    @classmethod
+    def _ordered(cls, value: float, info: ValidationInfo) -> float:
+        return _not_below("warn_share", value, info, "below")
+
+
+class RetrainConfig(_Strict):
+    """When the retraining flow retrains and when it promotes (DESIGN.md §9)."""
+
+    drift_share: float = Field(0.5, ge=0.0, le=1.0)  # retrain when this share of the newest season's features drifted
+    error_ratio: float = Field(1.25, gt=0.0)  # ...or the champion's RMSE since its training / its hindcast RMSE
+    max_seasons_behind: int | None = Field(3, ge=1)  # ...or its training ends this many seasons before the newest
+    promote_margin: float = Field(0.02, ge=0.0, lt=1.0)  # the challenger's RMSE must be this fraction lower
+    evaluation_seasons: int = Field(3, ge=1)  # compared when no season is newer than the champion (forced)
+
+
+class LifecycleConfig(_Strict):
+    drift: DriftConfig = DriftConfig()
+    retrain: RetrainConfig = RetrainConfig()
+
+
 class ExperimentConfig(_Strict):
     experiment_key: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     description: str = ""
@@ -205,6 +240,7 @@ class ExperimentConfig(_Strict):
     aggregation: AggregationConfig = AggregationConfig()
     delivery_prefix: str = Field("Treefera", pattern=r"^[A-Za-z0-9_-]+$")
     mlflow: MlflowConfig = MlflowConfig()
+    lifecycle: LifecycleConfig = LifecycleConfig()
 
     @model_validator(mode="after")
     def _consistent(self) -> ExperimentConfig:

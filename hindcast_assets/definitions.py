@@ -9,18 +9,20 @@ import os
 import warnings
 from collections.abc import Sequence
 
-from dagster import BetaWarning, Definitions, in_process_executor, multiprocess_executor
+from dagster import BetaWarning, Definitions, PreviewWarning, in_process_executor, multiprocess_executor
 
 from hindcast_assets.config import ExperimentConfig, config_files, load_all_configs
-from hindcast_assets.defs.assets import build_stage_assets
+from hindcast_assets.defs.assets import build_stage_assets, build_stage_checks
 from hindcast_assets.defs.inputs import build_input_assets, build_input_checks
 from hindcast_assets.defs.jobs import build_jobs
+from hindcast_assets.defs.lifecycle import build_retrain_job, build_retrain_sensor
 from hindcast_assets.defs.resources import MlflowTracking, RunDirResource
 from hindcast_assets.defs.sensors import build_forecast_sensor
 from hindcast_assets.paths import CONFIGS_DIR
 from hindcast_assets.pipeline.table import forecast_stages
 
 warnings.filterwarnings("ignore", category=BetaWarning)  # BackfillPolicy, observable sources: beta in 1.13
+warnings.filterwarnings("ignore", category=PreviewWarning)  # partitioned asset checks: preview in 1.13
 
 EXECUTORS = {"in_process": in_process_executor, "multiprocess": multiprocess_executor}
 
@@ -38,8 +40,9 @@ def build_definitions(configs: Sequence[ExperimentConfig], sources: Sequence[str
     for i, cfg in enumerate(configs):
         source = sources[i] if sources else f"configs/{cfg.experiment_key}.yaml"
         assets += [build_input_assets(cfg), *build_stage_assets(cfg, source)]
-        checks += build_input_checks(cfg)
-        jobs += build_jobs(cfg)
+        checks += [*build_input_checks(cfg), *build_stage_checks(cfg, source)]
+        jobs += [*build_jobs(cfg), build_retrain_job(cfg, source)]
+        sensors.append(build_retrain_sensor(cfg))
         if forecast_stages(cfg) and cfg.inputs.indices:
             sensors.append(build_forecast_sensor(cfg))
     return Definitions(assets=assets, asset_checks=checks, jobs=jobs, sensors=sensors, executor=executor(),

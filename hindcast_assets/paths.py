@@ -29,3 +29,12 @@ def mlflow_tracking_uri() -> str:
         return uri
     STATE_DIR.mkdir(exist_ok=True)
     return f"sqlite:///{STATE_DIR / 'mlflow.db'}"
+
+
+def mlflow_artifact_location(tracking_uri: str) -> str | None:
+    """Where a new MLflow experiment keeps its artefacts: beside an sqlite store's file
+    (`<db>-artifacts/`), not MLflow's default `./mlruns` under whatever folder a run starts in;
+    None for a tracking server, which decides."""
+    prefix = "sqlite:///"
+    return f"{tracking_uri.removeprefix(prefix).removesuffix('.db')}-artifacts" if tracking_uri.startswith(prefix) \
+        else None

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from hindcast_assets.config import ExperimentConfig
-from hindcast_assets.core.data import file_version, load_experiment_data, load_input
+from hindcast_assets.core.data import file_version, load_experiment_data, load_input, scored_seasons
 from hindcast_assets.core.forecast import require_season_data
 from hindcast_assets.core.geos import included_geos
 from hindcast_assets.core.lease import holder, is_live, pid_alive
@@ -25,6 +25,8 @@ from hindcast_assets.core.rundir import RunDir, remove_orphan_temps, set_current
 from hindcast_assets.core.season_dates import ForecastDate
 from hindcast_assets.core.splits import PRODUCTION
 from hindcast_assets.pipeline import store
+from hindcast_assets.pipeline.lifecycle import RetrainingResult, promote_if_first, register
+from hindcast_assets.pipeline.registry import CHAMPION, ModelVersion, Registry
 from hindcast_assets.pipeline.result import ExperimentResult
 from hindcast_assets.pipeline.runlog import (Manifest, forecast_needs, incomplete_for, open_run_dir, read_manifest,
                                              verify)
@@ -51,7 +53,7 @@ def preflight(cfg: ExperimentConfig, source: str) -> None:
     if not included_geos(data.yields, cfg.geos, cfg.hindcast.first_test_year):
         raise PreflightError(f"{cfg.inputs.yields}: geos: no geo passes the inclusion rule before "
                              f"{cfg.hindcast.first_test_year}")
-    scored = set(data.yields.loc[data.yields["target"].notna(), "season_year"])
+    scored = scored_seasons(data.yields)
     unscored = [y for y in range(cfg.hindcast.first_test_year, cfg.hindcast.last_test_year + 1) if y not in scored]
     if unscored:
         raise PreflightError(f"{source}: hindcast.last_test_year: test seasons {unscored[0]}-{unscored[-1]} have no "
@@ -83,9 +85,17 @@ class RunOutcome:
     run_dir: RunDir
     dagster_run_id: str
     result: ExperimentResult
+    registered: ModelVersion | None = None  # a completed hindcast's registry version
 
     def summary(self) -> str:
-        return self.result.summary()
+        return "\n".join([self.result.summary(), *([self.registry_line()] if self.registered else [])])
+
+    def registry_line(self) -> str:
+        v = self.registered
+        if CHAMPION in v.aliases:
+            return f"champion: version {v.version} of registered model {v.name} ({v.reason})"
+        return (f"registered as version {v.version} of {v.name}, not promoted: the experiment has a champion; "
+                f"`hindcast retrain` compares them, `hindcast promote {self.run_dir} --reason ...` signs it off")
 
 
 def close_dead_runs(instance) -> list[str]:
@@ -140,8 +150,9 @@ def _execute(instance, job, cfg: ExperimentConfig, rd: RunDir, **kwargs):
 JOBS = {"hindcast": hindcast_stages, "fit-production": fit_production_stages}
 
 
-def _materialise(cfg: ExperimentConfig, what: str, rd: RunDir, runs_dir: str | None, source: str) -> RunOutcome:
-    """One Dagster run of job `what` into `rd`; a completed hindcast becomes current."""
+def _materialise(cfg: ExperimentConfig, what: str, rd: RunDir, source: str) -> RunOutcome:
+    """One Dagster run of job `what` into `rd`; a completed hindcast is registered (and promoted
+    if it is the experiment's first)."""
     from hindcast_assets.defs.jobs import fit_production_job_name, hindcast_job_name
 
     key = cfg.experiment_key
@@ -150,9 +161,13 @@ def _materialise(cfg: ExperimentConfig, what: str, rd: RunDir, runs_dir: str | N
     else:
         result = _execute(*_job(cfg, hindcast_job_name(key), source), cfg, rd,
                           tags={RANGE_START: cfg.folds[0], RANGE_END: cfg.folds[-1]})
-        if runs_dir is not None:
-            set_current(runs_dir, key, rd)
+        return RunOutcome(rd, result.run_id, ExperimentResult.from_run_dir(rd), registered_after_hindcast(rd))
     return RunOutcome(rd, result.run_id, ExperimentResult.from_run_dir(rd))
+
+
+def registered_after_hindcast(rd: RunDir) -> ModelVersion:
+    """A completed hindcast's registry version; promoted when the experiment has no champion."""
+    return promote_if_first(rd) or register(rd, Registry())
 
 
 def _first_cause(result) -> str:
@@ -173,11 +188,11 @@ def _first_cause(result) -> str:
 
 def run_experiment(cfg: ExperimentConfig, what: str, runs_dir: str, source: str | None = None) -> RunOutcome:
     """Mint a run_dir and materialise `hindcast` or `fit-production` into it in one Dagster run;
-    a completed hindcast becomes the experiment's current run_dir."""
+    a completed hindcast is registered, and becomes champion and current if it is the first."""
     rd = RunDir.mint(runs_dir, cfg.experiment_key)
     store.CONFIG.write(rd, cfg)  # first, so a run_dir killed at any later point can be resumed
     open_run_dir(rd, cfg, what, JOBS[what](cfg), [PRODUCTION] if what == "fit-production" else cfg.folds)
-    return _materialise(cfg, what, rd, runs_dir, source or f"configs/{cfg.experiment_key}.yaml")
+    return _materialise(cfg, what, rd, source or f"configs/{cfg.experiment_key}.yaml")
 
 
 def _changed_inputs(manifest: Manifest) -> list[str]:
@@ -207,10 +222,9 @@ def resume(run_dir: str) -> RunOutcome:
     if current is not None and is_live(current):
         raise PreflightError(f"{rd}: being written by {current.describe()}; resume once it has ended")
     remove_orphan_temps(rd)
-    runs_dir = str(rd.root.parent) if manifest.job == "hindcast" else None
     if not manifest.missing:
         return RunOutcome(rd, "", ExperimentResult.from_run_dir(rd))
-    return _materialise(cfg, manifest.job, rd, runs_dir, str(store.CONFIG.path(rd)))
+    return _materialise(cfg, manifest.job, rd, str(store.CONFIG.path(rd)))
 
 
 def run_forecast(run_dir: str, season_year: int, init_date: str) -> RunDir:
@@ -288,3 +302,90 @@ def replay(run_dir: str, season_year: int) -> Iterator[Arrival]:
                 made = [(str(at), store.FORECAST_NATIONAL.read(rd, **store.forecast_fields(at)).iloc[0])
                         for at in dates]
             yield Arrival(through, made)
+
+
+def retrain(cfg: ExperimentConfig, source: str, runs_dir: str, force: bool) -> RetrainingResult:
+    """`hindcast retrain`: the experiment's retrain job, one in-process Dagster run (the
+    challenger's hindcast is a run of its own, launched from inside it). An unusable champion
+    is reported first, before any run exists."""
+    import json
+
+    from hindcast_assets.pipeline.lifecycle import load_champion
+
+    from hindcast_assets.core.drift import DriftSummary
+    from hindcast_assets.defs.lifecycle import retrain_job_name
+    from hindcast_assets.defs.resources import worker_tags
+
+    load_champion(cfg.experiment_key)
+    instance, job = _job(cfg, retrain_job_name(cfg.experiment_key), source)
+    op = job.graph.node_names()[0]
+    run_config = {**QUIET, "ops": {op: {"config": {"force": force, "runs_dir": runs_dir}}}}
+    result = job.execute_in_process(instance=instance, run_config=run_config, tags=worker_tags(), raise_on_error=False)
+    if not result.success:
+        raise RunFailed(f"dagster run {result.run_id} failed: {_first_cause(result)}")
+    out = json.loads(result.output_for_node(op))
+    drift = out.pop("drift_summary")
+    return RetrainingResult(**out, drift_summary=DriftSummary.from_dict(drift) if drift else None)
+
+
+@dataclass
+class SeasonLanding:
+    season: int  # whose final yields landed
+    result: RetrainingResult | None  # None: the sensor asked for nothing (or the first champion)
+    champion: ModelVersion
+
+    def line(self) -> str:
+        """One line for the replay's log: the season, the decision, the champion and its skill."""
+        c = self.champion
+        champion = (f"champion v{c.version} (trained through {c.trained_through}, hindcast state RMSE "
+                    f"{c.skill().get('geo.rmse', float('nan')):.2f})")
+        if self.result is None:
+            return f"{self.season}: {champion}: {c.reason}"
+        r = self.result
+        verdict = "promoted" if r.promoted else "retrained, kept the champion" if r.retrained else "not retrained"
+        return f"{self.season} lands: {verdict}; {champion}; {r.reason}"
+
+
+def replay_config(cfg: ExperimentConfig, folder: str, through: int) -> ExperimentConfig:
+    """The experiment under its own key (`<key>_replay`, its own registered model and runs),
+    reading a copy of its yields that holds seasons up to `through` only."""
+    key = f"{cfg.experiment_key}_replay"
+    inputs = cfg.inputs.model_copy(update={"yields": f"{folder}/yields.parquet"})
+    hindcast = cfg.hindcast.model_copy(update={"last_test_year": through})
+    return cfg.model_copy(update={"experiment_key": key, "inputs": inputs, "hindcast": hindcast,
+                                  "mlflow": cfg.mlflow.model_copy(update={"experiment": key})})
+
+
+def _land(frame: pd.DataFrame, path: str) -> None:
+    """Replace the replay's yields copy atomically (write aside, then rename; a local folder)."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    frame.to_parquet(f"{path}.tmp", index=False)
+    os.replace(f"{path}.tmp", path)
+
+
+def replay_seasons(cfg: ExperimentConfig, source: str, first: int, last: int, folder: str) -> Iterator[SeasonLanding]:
+    """`hindcast replay-seasons`: the champion is a hindcast on yields through `first`; then the
+    final yields of each later season land, one at a time, and the retrain sensor decides whether
+    the retraining flow runs. The replay has its own registered model, reset at the start."""
+    from dagster import DagsterInstance, RunRequest, build_sensor_context
+
+    from hindcast_assets.defs.lifecycle import build_retrain_sensor
+
+    yields = pd.read_parquet(cfg.inputs.yields)
+    season = cfg.columns.season_year
+    replay = replay_config(cfg, folder, first)
+    registry = Registry()
+    if registry.client.search_registered_models(f"name = '{replay.experiment_key}'"):
+        registry.client.delete_registered_model(replay.experiment_key)
+    runs_dir = f"{folder}/runs"
+    _land(yields[yields[season] <= first], f"{folder}/yields.parquet")
+    start = run_experiment(replay, "hindcast", runs_dir, source)
+    yield SeasonLanding(first, None, start.registered)
+    sensor, cursor = build_retrain_sensor(replay), None
+    for landed in range(first + 1, last + 1):
+        _land(yields[yields[season] <= landed], f"{folder}/yields.parquet")
+        context = build_sensor_context(instance=DagsterInstance.get(), cursor=cursor)
+        request = sensor(context)
+        cursor = context.cursor
+        result = retrain(replay, source, runs_dir, force=False) if isinstance(request, RunRequest) else None
+        yield SeasonLanding(landed, result, registry.alias(replay.experiment_key, CHAMPION))

@@ -3,6 +3,7 @@ stderr naming the file and the field (or the argument), exit 2, and nothing writ
 no forecast, no Dagster run or partition, no MLflow run."""
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -115,6 +116,15 @@ def _duplicate_first_row(f: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([f, f.iloc[[0]]], ignore_index=True)
 
 
+def _incomplete(env: Env) -> list[str]:
+    """The run_dir's manifest without its last completed stage partition."""
+    manifest = env.run_dir / "manifest.json"
+    record = json.loads(manifest.read_text())
+    record["completed"].pop(sorted(record["completed"])[-1])
+    manifest.write_text(json.dumps(record))
+    return ["promote", str(env.run_dir), "--reason", "looks fine"]
+
+
 C = "{tmp}/cfg/corn_usa.yaml"
 Y = "{input}/" + YIELDS
 R = "{input}/" + REFS
@@ -225,6 +235,15 @@ CASES = [
          "{tmp}/config_resolved.yaml: no config_resolved.yaml; is {tmp} a run_dir?"),
     Case("show a folder that is no run_dir", lambda env: ["show", str(env.tmp)],
          "{tmp}/config_resolved.yaml: no config_resolved.yaml; is {tmp} a run_dir?"),
+    # -- the model lifecycle --------------------------------------------------------------------------
+    Case("champion of an experiment with none", lambda env: ["champion", "--config", str(env.config)],
+         "corn_usa: no champion in the MLflow registry yet; "
+         "`hindcast run hindcast --config ...` makes the first"),
+    Case("promote with an empty reason", lambda env: ["promote", str(env.run_dir), "--reason", " "],
+         "promote: --reason: say why this run_dir is signed off (it is recorded)"),
+    Case("promote an incomplete run_dir", _incomplete,
+         "{run_dir}/manifest.json: job: only a complete hindcast run_dir can be promoted (complete it with "
+         "`hindcast resume {run_dir}`)"),
 ]
 
 

@@ -203,6 +203,11 @@ LOADERS = {"yields": load_yields, "indices": load_indices, "static_features": lo
            "references": load_references}  # by their key under `inputs:`
 
 
+def scored_seasons(yields: pd.DataFrame) -> list[int]:
+    """Seasons with at least one final yield (a target), ascending."""
+    return sorted(int(y) for y in yields.loc[yields["target"].notna(), "season_year"].unique())
+
+
 def configured_inputs(cfg: ExperimentConfig) -> dict[str, str]:
     """Input name -> file URL, for the inputs the config names."""
     return {name: url for name, url in cfg.inputs.model_dump().items() if url}

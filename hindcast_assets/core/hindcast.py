@@ -8,7 +8,7 @@ from __future__ import annotations
 import pandas as pd
 
 from hindcast_assets.config import ExperimentConfig
-from hindcast_assets.core.data import ExperimentData
+from hindcast_assets.core.data import ExperimentData, scored_seasons
 from hindcast_assets.core.detrend import LinearTrend
 from hindcast_assets.core.features import (KEYS, apply_fill_values, feature_columns, model_feature_columns,
                                             season_feature_table, with_anomalies)
@@ -20,10 +20,8 @@ from hindcast_assets.models import TrainedModel, train_one
 
 def modelled_seasons(yields: pd.DataFrame, cfg: ExperimentConfig) -> list[int]:
     """Seasons with a target from the detrending start year on: what folds train on."""
-    seasons = yields.loc[yields["target"].notna(), "season_year"]
-    if cfg.detrend.start_year is not None:
-        seasons = seasons[seasons >= cfg.detrend.start_year]
-    return sorted(seasons.unique())
+    start = cfg.detrend.start_year
+    return [s for s in scored_seasons(yields) if start is None or s >= start]
 
 
 def fold_of(cfg: ExperimentConfig, yields: pd.DataFrame, name: str) -> Fold:

@@ -1,8 +1,9 @@
 """Which run_dirs `hindcast prune` may delete (the RunDir seed's open question on retention).
 
 Per experiment, the run_dirs beyond the newest `keep`, or older than `older_than_days`, are
-candidates; never the experiment's current run_dir, its champion (a `<key>.champion` pointer,
-once promotion writes one), or a run_dir a live run holds the lease of.
+candidates; never the experiment's current run_dir, a run_dir the caller protects (the CLI: every
+run_dir a registry alias such as `champion` or `challenger` points at), or a run_dir a live run
+holds the lease of.
 """
 from __future__ import annotations
 
@@ -25,14 +26,10 @@ class PruneDecision:
     reason: str
 
 
-def _champion(runs_dir: str, key: str) -> str | None:
-    pointer = UPath(f"{runs_dir.rstrip('/')}/{key}.champion")
-    return pointer.read_text().strip() if pointer.exists() else None
-
-
-def prune_plan(runs_dir: str, keep: int | None, older_than_days: float | None,
-               now: dt.datetime | None = None) -> list[PruneDecision]:
-    """A decision for every run_dir under `runs_dir`, newest first per experiment."""
+def prune_plan(runs_dir: str, keep: int | None, older_than_days: float | None, now: dt.datetime | None = None,
+               protected: dict[str, str] | None = None) -> list[PruneDecision]:
+    """A decision for every run_dir under `runs_dir`, newest first per experiment; `protected`
+    maps run_dirs that must stay to what they are (`champion (registry version 3) of corn_usa`)."""
     now = now or dt.datetime.now(dt.timezone.utc)
     root = UPath(runs_dir)
     by_key: dict[str, list[tuple[dt.datetime, RunDir]]] = {}
@@ -44,12 +41,12 @@ def prune_plan(runs_dir: str, keep: int | None, older_than_days: float | None,
     decisions = []
     for key, dirs in sorted(by_key.items()):
         current = read_current(runs_dir, key)
-        protected = {str(current) if current else None: "current", _champion(runs_dir, key): "champion"}
+        kept = {**(protected or {}), **({str(current): f"current run_dir of {key}"} if current else {})}
         for rank, (made, rd) in enumerate(sorted(dirs, key=lambda d: d[0], reverse=True)):
             age = (now - made).total_seconds() / 86400
             lease = holder(rd)
-            if str(rd) in protected:
-                decisions.append(PruneDecision(str(rd), False, f"kept: the {protected[str(rd)]} run_dir of {key}"))
+            if str(rd) in kept:
+                decisions.append(PruneDecision(str(rd), False, f"kept: the {kept[str(rd)]}"))
             elif lease is not None and is_live(lease):
                 decisions.append(PruneDecision(str(rd), False, f"kept: leased by {lease.describe()}"))
             elif keep is not None and rank >= keep:

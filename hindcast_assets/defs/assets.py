@@ -6,8 +6,9 @@ import inspect
 import json
 import logging
 
-from dagster import (AllPartitionMapping, AssetDep, AssetExecutionContext, AssetKey, AssetsDefinition,
-                     BackfillPolicy, MaterializeResult, RetryRequested, asset)
+from dagster import (AllPartitionMapping, AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, AssetDep,
+                     AssetExecutionContext, AssetKey, AssetsDefinition, BackfillPolicy, MaterializeResult,
+                     RetryRequested, asset, asset_check)
 
 from hindcast_assets.config import ExperimentConfig
 from hindcast_assets.core.rundir import content_hash
@@ -77,6 +78,41 @@ def code_version(stage: Stage) -> str:
     return content_hash(inspect.getsource(inspect.getmodule(stage.run)).encode())[:16]
 
 
+def _run_tracked(context, cfg: ExperimentConfig, stage: Stage, view, mlflow: MlflowTracking) -> list[StageRecord]:
+    """The run's partitions of the stage, tracked in the run's MLflow run; a transient I/O error
+    asks Dagster to retry."""
+    try:
+        with mlflow.run(context.run_id, context.job_name, view) as mlflow_run:
+            records = _run_partitions(context, stage, view, f"{cfg.experiment_key}/{stage.name}",
+                                      RunIds(context.run_id, mlflow_run))
+            mlflow.tracker().log(mlflow_run, metrics=_mlflow_metrics(stage, records))
+    except OSError as exc:
+        if not is_transient(exc):
+            raise
+        # a partition done before the error is complete in the manifest: the retry skips it
+        raise RetryRequested(max_retries=RETRIES, seconds_to_wait=2.0 ** context.retry_number) from exc
+    return records
+
+
+def stage_check(cfg: ExperimentConfig, stage: Stage, deps: list[AssetDep], source: str):
+    """A check stage as an asset check of the stage it checks: it runs (and records) the stage,
+    then reports the stage's verdict; never blocking, so a drifted forecast is still made, flagged."""
+    target = stage_key(cfg, stage.check_of)
+
+    @asset_check(asset=target, name=stage.name, description=stage.description, blocking=False,
+                 additional_deps=[d for d in deps if d.asset_key != target],
+                 partitions_def=partitions_def(cfg, stage.partitioning))
+    def _check(context: AssetCheckExecutionContext, run_dir: RunDirResource, mlflow: MlflowTracking):
+        view, op_context = run_dir.view_for(cfg, source), context.op_execution_context
+        _run_tracked(op_context, cfg, stage, view, mlflow)
+        verdicts = [stage.verdict(view, stage_partition(stage.partitioning, k)) for k in op_context.partition_keys]
+        worst = max(verdicts, key=lambda v: {None: 0, "WARN": 1, "ERROR": 2}[v.severity])
+        return AssetCheckResult(passed=worst.passed, severity=AssetCheckSeverity(worst.severity or "WARN"),
+                                description=worst.description, metadata=worst.metadata)
+
+    return _check
+
+
 def stage_asset(cfg: ExperimentConfig, stage: Stage, deps: list[AssetDep], source: str) -> AssetsDefinition:
     key = cfg.experiment_key
     partitions = partitions_def(cfg, stage.partitioning)
@@ -87,23 +123,24 @@ def stage_asset(cfg: ExperimentConfig, stage: Stage, deps: list[AssetDep], sourc
            code_version=code_version(stage), kinds={"python"}, tags={"hindcast/stage": stage.name})
     def _stage(context: AssetExecutionContext, run_dir: RunDirResource, mlflow: MlflowTracking) -> MaterializeResult:
         view = run_dir.view_for(cfg, source)
-        try:
-            with mlflow.run(context.run_id, context.job_name, view) as mlflow_run:
-                records = _run_partitions(context, stage, view, f"{key}/{stage.name}",
-                                          RunIds(context.run_id, mlflow_run))
-                mlflow.tracker().log(mlflow_run, metrics=_mlflow_metrics(stage, records))
-        except OSError as exc:
-            if not is_transient(exc):
-                raise
-            # a partition done before the error is complete in the manifest: the retry skips it
-            raise RetryRequested(max_retries=RETRIES, seconds_to_wait=2.0 ** context.retry_number) from exc
+        records = _run_tracked(context, cfg, stage, view, mlflow)
         return MaterializeResult(metadata=stage_metadata(view.run_dir, records))
 
     return _stage
 
 
-def build_stage_assets(cfg: ExperimentConfig, source: str) -> list[AssetsDefinition]:
-    """Every stage of one experiment as an asset, in table order."""
+def _built(cfg: ExperimentConfig, source: str, checks: bool) -> list:
     stages = stage_table(cfg)
     partitioning = {s.name: s.partitioning for s in stages}
-    return [stage_asset(cfg, s, _deps(cfg, s, partitioning), source) for s in stages]
+    build = stage_check if checks else stage_asset
+    return [build(cfg, s, _deps(cfg, s, partitioning), source) for s in stages if bool(s.check_of) == checks]
+
+
+def build_stage_assets(cfg: ExperimentConfig, source: str) -> list[AssetsDefinition]:
+    """Every stage of one experiment that is an asset, in table order."""
+    return _built(cfg, source, checks=False)
+
+
+def build_stage_checks(cfg: ExperimentConfig, source: str) -> list:
+    """Every check stage of one experiment, as an asset check of the stage it checks."""
+    return _built(cfg, source, checks=True)

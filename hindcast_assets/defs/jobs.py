@@ -8,7 +8,8 @@ from dagster import AssetSelection, define_asset_job
 from hindcast_assets.config import ExperimentConfig
 from hindcast_assets.defs.assets import stage_key
 from hindcast_assets.defs.inputs import input_key
-from hindcast_assets.pipeline.table import Stage, fit_production_stages, forecast_stages, hindcast_stages
+from hindcast_assets.pipeline.table import (Stage, asset_stages, fit_production_stages, forecast_stages,
+                                            hindcast_stages)
 
 
 def hindcast_job_name(key: str) -> str:
@@ -24,8 +25,10 @@ def forecast_job_name(key: str) -> str:
 
 
 def _selection(cfg: ExperimentConfig, stages: list[Stage]) -> AssetSelection:
+    """The stages' assets with their checks (check stages among them), and the checks of the inputs they read."""
     reads = sorted({name for s in stages for name in s.inputs})
-    return (AssetSelection.assets(*(stage_key(cfg, s.name) for s in stages))
+    assets = [stage_key(cfg, s.name) for s in asset_stages(stages)]
+    return (AssetSelection.assets(*assets) | AssetSelection.checks_for_assets(*assets)
             | AssetSelection.checks_for_assets(*(input_key(cfg, name) for name in reads)))
 
 

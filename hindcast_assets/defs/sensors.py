@@ -30,13 +30,18 @@ def production_version(rd: RunDir, key: str) -> str | None:
     return content_hash(card.read_bytes())[:16] if card.exists() else None
 
 
+def stopped_sensor(name: str, job_name: str, every_s: int, description: str):
+    """A sensor that a user turns on (in the UI or with `dagster sensor start`): stopped by default."""
+    return sensor(name=name, job_name=job_name, minimum_interval_seconds=every_s,
+                  default_status=DefaultSensorStatus.STOPPED, description=description)
+
+
 def build_forecast_sensor(cfg: ExperimentConfig, runs_dir: str | None = None):
     key = cfg.experiment_key
 
-    @sensor(name=f"{key}__forecast_refresh", job_name=forecast_job_name(key), minimum_interval_seconds=60,
-            default_status=DefaultSensorStatus.STOPPED,
-            description=f"{key}: add init_date partitions as indices data arrives and run their forecasts; "
-                        "re-run them when the current run_dir's production model changes.")
+    @stopped_sensor(f"{key}__forecast_refresh", forecast_job_name(key), 60,
+                    f"{key}: add init_date partitions as indices data arrives and run their forecasts; "
+                    "re-run them when the current run_dir's production model changes.")
     def forecast_refresh(context: SensorEvaluationContext):
         observe_inputs(context.instance, cfg)
         current = read_current(runs_dir or default_runs_dir(), key)

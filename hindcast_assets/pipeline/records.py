@@ -1,4 +1,5 @@
-"""What a stage reports for one partition: files written, rows, metrics and tables."""
+"""What a stage reports for one partition (files written, rows, metrics and tables), and what a
+check stage concludes."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -17,3 +18,16 @@ class StageRecord:
     events: list[dict] = field(default_factory=list)  # structured training events
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)  # shown in the UI
     note: str = ""  # one line of context for the partition (which fold forecast it, ...)
+
+
+@dataclass(frozen=True)
+class CheckVerdict:
+    """A check stage's conclusion, read from what it wrote: passed, else WARN or ERROR."""
+
+    severity: str | None  # None: passed
+    description: str
+    metadata: dict[str, float | str] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return self.severity is None

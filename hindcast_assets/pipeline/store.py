@@ -140,6 +140,10 @@ FORECAST_FEATURES = Artefact(f"{FORECAST}/features/pred.parquet", PARQUET, "feat
 FORECAST_PREDS = Artefact(f"{FORECAST}/preds/walk_forward_preds.parquet", PARQUET, "geo forecasts")
 FORECAST_NATIONAL = Artefact(f"{FORECAST}/postprocessed/national.parquet", PARQUET,
                              "the national forecast with intervals")
+FORECAST_DRIFT = Artefact(f"{FORECAST}/reports/drift.json", JSON,
+                          "the DriftSummary of the features against the forecasting fold's training rows")
+FORECAST_DRIFT_REPORT = Artefact(f"{FORECAST}/reports/drift.md", TEXT, "the readable drift report")
+FORECAST_DRIFT_PLOT = Artefact(f"{FORECAST}/reports/drift.png", BYTES, "the most drifted features, plotted")
 FORECAST_DELIVERY = Artefact(f"{FORECAST}/delivery/{{prefix}}_{{key}}_Forecast_{{season}}_{{date}}.csv", TEXT,
                              "the client CSV of the forecast")
 

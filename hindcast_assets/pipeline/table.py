@@ -46,6 +46,8 @@ class Stage:
     upstream: tuple[Upstream, ...] = ()
     inputs: tuple[str, ...] = ()
     fit_production: bool = False  # part of the production-only fit
+    check_of: str | None = None  # a check of that stage's asset (shown as its asset check), not an asset
+    verdict: Callable[..., Any] | None = field(default=None, repr=False)  # (view, partition) -> CheckVerdict
     when: Callable[[ExperimentConfig], bool] = field(default=lambda cfg: True, repr=False)
 
     @property
@@ -125,6 +127,13 @@ STAGES: tuple[Stage, ...] = (
     Stage("forecast_features", FORECAST, forecast.features, (store.FORECAST_FEATURES,),
           "Features as of the init date, by the hindcast's as-of feature function.",
           _up("included_geos", "forecast_indices"), when=forecasts_in_season),
+    Stage("forecast_drift", FORECAST, forecast.drift, (store.FORECAST_DRIFT, store.FORECAST_DRIFT_REPORT,
+                                                       store.FORECAST_DRIFT_PLOT),
+          "Drift of the features known at the init date against the forecasting fold's training rows (KS test "
+          "per feature): an asset check of the features, WARN or ERROR by the drifted share.",
+          _up("included_geos", "forecast_features") + _up("model", all_partitions=True), DATA,
+          when=forecasts_in_season,
+          check_of="forecast_features", verdict=forecast.drift_verdict),
     Stage("forecast_preds", FORECAST, forecast.preds, (store.FORECAST_PREDS,),
           "Geo forecasts from the season's own walk-forward fold, else production (bias-corrected where fitted).",
           _up("forecast_features") + FITTED, (YIELDS,), when=forecasts_in_season),
@@ -145,6 +154,11 @@ def stage_table(cfg: ExperimentConfig) -> list[Stage]:
     configured = set(configured_inputs(cfg))
     return [replace(s, upstream=tuple(u for u in s.upstream if u.stage in names),
                     inputs=tuple(i for i in s.inputs if i in configured)) for s in present]
+
+
+def asset_stages(stages: list[Stage]) -> list[Stage]:
+    """The stages that are assets (the others are checks of one)."""
+    return [s for s in stages if s.check_of is None]
 
 
 def stage_partitions(stage: Stage, folds: list[str]) -> list:

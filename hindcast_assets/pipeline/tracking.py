@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from hindcast_assets.paths import mlflow_tracking_uri
+from hindcast_assets.paths import mlflow_artifact_location, mlflow_tracking_uri
 
 RUN_TAG = "dagster_run_id"
 
@@ -58,7 +58,7 @@ class Tracker:
         if exp:
             return exp.experiment_id
         try:
-            return self.client.create_experiment(name)
+            return self.client.create_experiment(name, artifact_location=mlflow_artifact_location(self.uri))
         except MlflowException:  # created by another process meanwhile
             return self.client.get_experiment_by_name(name).experiment_id
 

@@ -2,6 +2,8 @@
 before it happened, production-only run_dirs, and the errors a user gets."""
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pytest
 
@@ -159,3 +161,41 @@ def test_a_forecast_launched_through_the_asset_job_is_one_finished_mlflow_run(hi
     assert [r.info.status for r in tracked] == ["FINISHED"]
     assert tracked[0].data.tags["run_dir"] == str(hindcast_dir)
     assert "national_prediction_2011-09-01" in tracked[0].data.metrics
+
+
+def _drift_evaluations() -> dict[str, object]:
+    """The forecast features' drift check evaluations on the instance, by partition key."""
+    from dagster import AssetCheckKey, AssetKey, DagsterInstance
+
+    key = AssetCheckKey(AssetKey(["corn_usa", "forecast_features"]), "forecast_drift")
+    history = DagsterInstance.get().event_log_storage.get_asset_check_execution_history(key, limit=10)
+    evaluations = [r.event.dagster_event.event_specific_data for r in history if r.event]
+    return {e.partition: e for e in evaluations}
+
+
+def test_shifted_features_raise_the_drift_check_and_unshifted_pass(small_config, input_dir, tmp_path):
+    """Season 2012 arrives as a copy of 2011 (weather the production model trained on): the check
+    passes. The same copy 8 degC hotter and with four times the rain is an ERROR, and the
+    forecast is still made, with its drift report beside it."""
+    rd = run_experiment(load_config(small_config), "fit-production", str(tmp_path / "runs")).run_dir
+    path = input_dir / "us_state_corn" / "indices.parquet"
+    indices = pd.read_parquet(path)
+    copy = indices[indices["date"].dt.year == 2011].assign(date=lambda f: f["date"] + pd.DateOffset(years=1))
+    pd.concat([indices, copy]).to_parquet(path, index=False)
+    run_forecast(str(rd), 2012, "2012-08-01")
+    shifted = copy.assign(value=copy["value"].where(copy["variable"] == "prcp", copy["value"] + 8.0))
+    shifted.loc[shifted["variable"] == "prcp", "value"] *= 4
+    pd.concat([indices, shifted]).to_parquet(path, index=False)
+    run_forecast(str(rd), 2012, "2012-09-01")
+
+    checks = _drift_evaluations()
+    calm, hot = checks["08-01|2012"], checks["09-01|2012"]
+    assert calm.passed and "3 of 12 features drifted (25%" in calm.description  # 2011's hot July, below 30 %
+    assert not hot.passed and hot.severity.value == "ERROR" and "16 of 16 features drifted" in hot.description
+    reports = rd.root / "forecast" / "2012" / "2012-09-01" / "reports"
+    summary = json.loads((reports / "drift.json").read_text())
+    assert summary["n_drifted"] == summary["total"] == 16 and summary["not_known"] == ["tavg_sep", "tmax_sep",
+                                                                                        "tmin_sep", "prcp_sep"]
+    assert summary["report_path"] == str(reports / "drift.md") and "**ERROR**" in (reports / "drift.md").read_text()
+    assert (reports / "drift.png").read_bytes()[:4] == b"\x89PNG"
+    assert (reports.parent / "postprocessed" / "national.parquet").exists()

@@ -12,11 +12,13 @@ from hindcast_assets.core import forecast as fc
 from hindcast_assets.core import postprocess as pp
 from hindcast_assets.core.aggregate import national_rows
 from hindcast_assets.core.delivery import delivery_frame
+from hindcast_assets.core.drift import DriftSummary, drift_markdown, drift_plot_png, drift_severity, measure_drift
+from hindcast_assets.core.features import feature_columns, season_features
 from hindcast_assets.core.indices_store import COLUMNS
 from hindcast_assets.core.predictions import with_actual
 from hindcast_assets.core.season_dates import ForecastDate
 from hindcast_assets.pipeline import store
-from hindcast_assets.pipeline.records import StageRecord
+from hindcast_assets.pipeline.records import CheckVerdict, StageRecord
 from hindcast_assets.pipeline.store import RunDirView
 
 
@@ -37,6 +39,44 @@ def features(view: RunDirView, at: ForecastDate) -> StageRecord:
     frame = fc.forecast_features(view.cfg, known, view.geos, at)
     return StageRecord(str(at), [store.FORECAST_FEATURES.write(view.run_dir, frame, **store.forecast_fields(at))],
                        len(frame))
+
+
+def drift(view: RunDirView, at: ForecastDate) -> StageRecord:
+    """The features known at `at` against the training rows of the fold that forecasts the season
+    (its own walk-forward fold for a past season, else production): the rows it learned from.
+    The summary's timestamp is the as-of moment of the data, so a re-run writes the same bytes."""
+    rd, fields, cfg = view.run_dir, store.forecast_fields(at), view.cfg
+    fold = store.forecast_fold(rd, view.key, cfg, at.season_year)
+    trained = store.MODEL_CARD.read(rd, key=view.key, fold=fold, member="")["train_seasons"]
+    reference = season_features(view.data, cfg, view.geos, trained)
+    current = store.FORECAST_FEATURES.read(rd, **fields)
+    report = store.FORECAST_DRIFT_REPORT.path(rd, **fields)
+    summary = measure_drift(reference, current, feature_columns(cfg), cfg.lifecycle.drift.p_value,
+                            f"{at.date}T00:00:00+00:00").with_report(str(report))
+    title = f"{view.key}: features known at {at} against fold {fold}'s training seasons"
+    rules = cfg.lifecycle.drift
+    markdown = drift_markdown(summary, title, f"{len(trained)} training seasons of fold {fold}",
+                              f"season {at.season_year} as of {at}", rules.warn_share, rules.error_share)
+    written = [store.FORECAST_DRIFT_REPORT.write(rd, markdown, **fields),
+               store.FORECAST_DRIFT_PLOT.write(rd, drift_plot_png(reference, current, summary, title), **fields),
+               store.FORECAST_DRIFT.write(rd, summary.to_dict(), **fields)]  # last: the check reads it
+    return StageRecord(str(at), written, summary.total, {"drift_share": summary.dataset_drift_score,
+                                                         "n_drifted": float(summary.n_drifted)},
+                       note=f"{summary.n_drifted} of {summary.total} features drifted against fold {fold}")
+
+
+def drift_verdict(view: RunDirView, at: ForecastDate) -> CheckVerdict:
+    """WARN or ERROR when the drifted share passes the config's thresholds (read from the summary)."""
+    summary = DriftSummary.from_dict(store.FORECAST_DRIFT.read(view.run_dir, **store.forecast_fields(at)))
+    rules = view.cfg.lifecycle.drift
+    severity = drift_severity(summary, rules.warn_share, rules.error_share)
+    worst = ", ".join(summary.drifted()[:5]) or "none"
+    return CheckVerdict(severity, f"{summary.n_drifted} of {summary.total} features drifted "
+                                  f"({summary.dataset_drift_score:.0%}; WARN above {rules.warn_share:.0%}, ERROR above "
+                                  f"{rules.error_share:.0%}); most drifted: {worst}",
+                        {"dataset_drift_score": summary.dataset_drift_score, "n_drifted": summary.n_drifted,
+                         "total": summary.total, "report_path": summary.report_path or "",
+                         "not_yet_known": len(summary.not_known)})
 
 
 def preds(view: RunDirView, at: ForecastDate) -> StageRecord:
