@@ -4,7 +4,11 @@ UV_VERSION := 0.13.9
 TOOLS := .state/tools
 UV := $(TOOLS)/bin/uv
 VENV := .venv
-export DAGSTER_HOME := $(CURDIR)/.state/dagster
+# The Dagster instance profile (hindcast_assets/instance.py): sqlite, or postgres (make dev INSTANCE=postgres)
+INSTANCE ?= sqlite
+export HINDCAST_INSTANCE := $(INSTANCE)
+export DAGSTER_HOME := $(CURDIR)/.state/$(if $(filter postgres,$(INSTANCE)),dagster-postgres,dagster)
+PROFILE_YAML := $(if $(filter postgres,$(INSTANCE)),deploy/instance/postgres.yaml,dagster.yaml)
 export UV_PYTHON_DOWNLOADS := never
 
 .PHONY: install demo test dev clean bench kill-trials
@@ -17,9 +21,9 @@ $(VENV)/.installed: pyproject.toml uv.lock | $(UV)
 	$(UV) sync --frozen --extra dev --quiet --compile-bytecode
 	touch $@
 
-$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
+$(DAGSTER_HOME)/dagster.yaml: $(PROFILE_YAML)
 	mkdir -p $(DAGSTER_HOME)
-	cp dagster.yaml $@
+	cp $(PROFILE_YAML) $@
 
 install: $(VENV)/.installed $(DAGSTER_HOME)/dagster.yaml
 
@@ -29,7 +33,8 @@ demo: install  ## full hindcast of configs/corn_usa.yaml on the bundled data; la
 test: install
 	$(VENV)/bin/pytest
 
-dev: install  ## the Dagster UI (and daemon) on http://127.0.0.1:3000
+dev: install  ## the Dagster UI (and daemon) on http://127.0.0.1:3000; INSTANCE=postgres for the team profile
+	$(VENV)/bin/python -m hindcast_assets.instance >/dev/null
 	$(VENV)/bin/dagster dev -w workspace.yaml
 
 clean:

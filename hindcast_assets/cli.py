@@ -7,12 +7,11 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import shutil
 import sys
 import warnings
 from pathlib import Path
 
-from hindcast_assets.paths import PROJECT_ROOT, STATE_DIR, default_runs_dir
+from hindcast_assets.paths import default_runs_dir
 
 
 class UsageError(ValueError):
@@ -20,13 +19,9 @@ class UsageError(ValueError):
 
 
 def _ensure_dagster_home() -> None:
-    """Runs must land on a persistent instance so `dagster dev` shows them: `$DAGSTER_HOME`,
-    else the project's `.state/dagster`, with the project's dagster.yaml if it has none."""
-    home = Path(os.environ.get("DAGSTER_HOME") or STATE_DIR / "dagster")
-    home.mkdir(parents=True, exist_ok=True)
-    if not (home / "dagster.yaml").exists():
-        shutil.copy(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
-    os.environ["DAGSTER_HOME"] = str(home)
+    from hindcast_assets.instance import ensure_dagster_home
+
+    ensure_dagster_home()
 
 
 class _StderrNow(logging.StreamHandler):
@@ -290,6 +285,7 @@ def main(argv: list[str] | None = None) -> int:
     from hindcast_assets.core.data import InputError
     from hindcast_assets.core.forecast import ForecastError
     from hindcast_assets.core.rundir import UnsafeArtefactError
+    from hindcast_assets.instance import InstanceError
     from hindcast_assets.pipeline.runlog import ManifestMismatchError
     from hindcast_assets.core.season_dates import SeasonDateError
     from hindcast_assets.pipeline.lifecycle import ChampionUnusable, NoChampion, PromotionError
@@ -302,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except (ConfigError, InputError, PreflightError, ForecastError, SeasonDateError, FileNotFoundError, RunFailed,
             UnsafeArtefactError, ManifestMismatchError, UsageError, ChampionUnusable, NoChampion,
-            PromotionError) as exc:
+            PromotionError, InstanceError) as exc:
         print(f"hindcast: error: {exc}", file=sys.stderr)
         return 2
 

@@ -1,7 +1,15 @@
 """Shared fixtures: an isolated Dagster home and MLflow store per test, and small real configs."""
 from __future__ import annotations
 
+import os
 import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
 import warnings
 from pathlib import Path
 
@@ -90,3 +98,90 @@ def small_hindcast(tmp_path_factory):
         config = write_config(root, hindcast={"first_test_year": 2009, "last_test_year": 2011},
                               model={"name": "lightgbm", "params": {}}, compare={}, ensembles={})
         return run_experiment(load_config(config), "hindcast", str(root / "runs")).run_dir
+
+
+# -- services on loopback (issue 13): PostgreSQL, and an S3 API server (moto) ------------------------
+
+def service_or_fail(name: str, check) -> None:
+    """Run `check`; a service that does not answer fails the test under CI (where every service
+    must be up) and skips it elsewhere, saying which."""
+    from hindcast_assets.instance import InstanceError
+
+    try:
+        check()
+    except (OSError, InstanceError) as exc:  # cannot connect (TimeoutError is an OSError)
+        message = f"{name} is not reachable on loopback: {exc}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+@pytest.fixture
+def postgres_instance(tmp_path, monkeypatch) -> str:
+    """A DAGSTER_HOME of the PostgreSQL profile on a fresh database of its own, dropped afterwards."""
+    from hindcast_assets.instance import PROFILES, ensure_postgres_database, libpq_url
+
+    url = f"postgresql+psycopg2://postgres@127.0.0.1:5432/hindcast_test_{uuid.uuid4().hex[:12]}"
+    service_or_fail("PostgreSQL", lambda: ensure_postgres_database(url))
+    home = tmp_path / "pg_home"
+    home.mkdir()
+    shutil.copy(PROFILES["postgres"], home / "dagster.yaml")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    monkeypatch.setenv("DAGSTER_PG_URL", url)
+    yield url
+    import psycopg2
+
+    admin = psycopg2.connect(libpq_url(url).rsplit("/", 1)[0] + "/postgres")
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        name = url.rsplit("/", 1)[1]
+        cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
+        cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
+    admin.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """moto's S3 API server on a free loopback port, for the session: a real HTTP S3 endpoint."""
+    port = _free_port()
+    server = subprocess.Popen([str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+
+    def answers() -> None:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(url, timeout=1)
+                return
+            except urllib.error.HTTPError:
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise TimeoutError(f"moto_server on {url} did not answer in 10 s")
+
+    service_or_fail("moto S3 server", answers)
+    yield url
+    server.terminate()
+    server.wait(timeout=10)
+
+
+@pytest.fixture
+def s3_runs(s3_server, monkeypatch) -> str:
+    """`s3://<bucket>/runs` on the loopback S3 server, a bucket of its own per test."""
+    import fsspec.config
+    import s3fs
+
+    for name, value in {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1",
+                        "FSSPEC_S3_ENDPOINT_URL": s3_server}.items():
+        monkeypatch.setenv(name, value)  # for processes started by the test
+    monkeypatch.setitem(fsspec.config.conf, "s3", {"endpoint_url": s3_server})  # fsspec read its env at import
+
+    bucket = f"runs-{uuid.uuid4().hex[:12]}"
+    s3fs.S3FileSystem(endpoint_url=s3_server, skip_instance_cache=True).mkdir(bucket)
+    return f"s3://{bucket}/runs"

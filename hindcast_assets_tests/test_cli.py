@@ -167,3 +167,10 @@ def test_a_crafted_pickle_is_refused_and_runs_nothing(artefact, command, small_h
     assert err.strip() == (f"hindcast: error: {copy}/models/corn_usa/2010/{artefact}: refused to load: it references "
                            "posix.system, which is not on the allow-list (LinearTrend, BiasCorrector, numpy scalars)")
     assert not (copy / "forecast").exists()
+
+
+def test_an_unknown_instance_profile_is_one_line(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("HINDCAST_INSTANCE", "oracle")
+    assert main(["backfill", "forecast", "--run-dir", str(tmp_path), "--season-years", "2011",
+                 "--init-dates", "08-01"]) == 2
+    assert capsys.readouterr().err == "hindcast: error: HINDCAST_INSTANCE='oracle': expected one of sqlite, postgres\n"

@@ -8,6 +8,7 @@ from dagster import AssetSelection, define_asset_job
 from hindcast_assets.config import ExperimentConfig
 from hindcast_assets.defs.assets import stage_key
 from hindcast_assets.defs.inputs import input_key
+from hindcast_assets.defs.resources import experiment_tags
 from hindcast_assets.pipeline.table import (Stage, asset_stages, fit_production_stages, forecast_stages,
                                             hindcast_stages)
 
@@ -34,11 +35,12 @@ def _selection(cfg: ExperimentConfig, stages: list[Stage]) -> AssetSelection:
 
 def build_jobs(cfg: ExperimentConfig) -> list:
     key = cfg.experiment_key
-    jobs = [define_asset_job(hindcast_job_name(key), _selection(cfg, hindcast_stages(cfg)),
+    tags = experiment_tags(key)
+    jobs = [define_asset_job(hindcast_job_name(key), _selection(cfg, hindcast_stages(cfg)), tags=tags,
                              description=f"{key}: the full walk-forward hindcast, every fold and production."),
-            define_asset_job(fit_production_job_name(key), _selection(cfg, fit_production_stages(cfg)),
+            define_asset_job(fit_production_job_name(key), _selection(cfg, fit_production_stages(cfg)), tags=tags,
                              description=f"{key}: the production model only (run it on partition `production`).")]
     if forecast_stages(cfg):
-        jobs.append(define_asset_job(forecast_job_name(key), _selection(cfg, forecast_stages(cfg)),
+        jobs.append(define_asset_job(forecast_job_name(key), _selection(cfg, forecast_stages(cfg)), tags=tags,
                                      description=f"{key}: in-season forecasts per (season_year, init_date)."))
     return jobs

@@ -10,6 +10,7 @@ from dagster import Field, MetadataValue, OpExecutionContext, Output, RunRequest
 from hindcast_assets.config import ExperimentConfig
 from hindcast_assets.core.data import load_input, scored_seasons
 from hindcast_assets.defs.inputs import observe_inputs
+from hindcast_assets.defs.resources import experiment_tags
 from hindcast_assets.defs.sensors import stopped_sensor
 from hindcast_assets.paths import default_runs_dir
 from hindcast_assets.pipeline.registry import CHAMPION, Registry
@@ -50,7 +51,8 @@ def build_retrain_job(cfg: ExperimentConfig, source: str):
             "drift_report": MetadataValue.path(drift.report_path or "") if drift else "",
             "champion_version": result.champion_version or ""})
 
-    @job(name=retrain_job_name(key), description=f"{key}: the retraining flow (`hindcast retrain`).")
+    @job(name=retrain_job_name(key), tags=experiment_tags(key),
+         description=f"{key}: the retraining flow (`hindcast retrain`).")
     def retrain():
         retraining_flow_op()
 

@@ -26,6 +26,11 @@ def run_dir_tag(experiment_key: str) -> str:
 
 
 PID_TAG, HOST_TAG = "hindcast/pid", "hindcast/host"  # the process running the run, to tell a killed one
+EXPERIMENT_TAG = "hindcast/experiment"  # on every job's runs: the PostgreSQL profile queues one per experiment
+
+
+def experiment_tags(experiment_key: str) -> dict[str, str]:
+    return {EXPERIMENT_TAG: experiment_key}
 
 
 def worker_tags() -> dict[str, str]:
