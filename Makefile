@@ -11,7 +11,7 @@ export DAGSTER_HOME := $(CURDIR)/.state/$(if $(filter postgres,$(INSTANCE)),dags
 PROFILE_YAML := $(if $(filter postgres,$(INSTANCE)),deploy/instance/postgres.yaml,dagster.yaml)
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: install demo test dev clean bench kill-trials
+.PHONY: install demo test dev workers clean bench kill-trials
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -36,6 +36,10 @@ test: install
 dev: install  ## the Dagster UI (and daemon) on http://127.0.0.1:3000; INSTANCE=postgres for the team profile
 	$(VENV)/bin/python -m hindcast_assets.instance >/dev/null
 	$(VENV)/bin/dagster dev -w workspace.yaml
+
+WORKERS ?= 2
+workers: install  ## WORKERS Celery workers (RabbitMQ broker, Redis results on loopback) for --executor celery; Ctrl-C stops them
+	$(VENV)/bin/python -m hindcast_assets.defs.celery --workers $(WORKERS)
 
 clean:
 	rm -rf $(VENV) .state

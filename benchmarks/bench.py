@@ -37,10 +37,11 @@ STATE_CONFIG = ROOT / "configs" / "corn_usa.yaml"
 # Runs of minutes are costly: the county overhead pair (the bar) runs twice each, interleaved; the
 # growth points and the state pair once (said so in the table); cheap figures are medians of
 # `repeats`. The whole set stays under 20 min on 2 cores.
-FULL = {"geos": [500, 1000, 2000, 3000], "folds": [5, 10, 20], "fold_geos": 500, "seasons": 40,
-        "repeats": 3, "pairs": 2, "state": True, "install": True}
+FULL = {"geos": [500, 1000, 3000], "folds": [5, 10, 20], "fold_geos": 500, "seasons": 40,
+        "repeats": 3, "pairs": 2, "state": True, "install": True, "scaleout": True}
 QUICK = {"geos": [30, 60], "folds": [2, 3], "fold_geos": 30, "seasons": 15, "repeats": 1, "pairs": 1,
-         "state": False, "install": False}
+         "state": False, "install": False, "scaleout": True}
+SCALES = {"hindcast-2-workers": (2, "in_process"), "hindcast-celery-2-workers": (2, "celery")}
 
 
 # ---- worker: one measured job in this process --------------------------------------------------
@@ -72,6 +73,10 @@ def worker(what: str, config: str, runs_dir: str) -> dict:
     run_dir = None
     if what in ("hindcast", "fit-production"):
         run_dir = str(run_experiment(cfg, what, runs_dir).run_dir)
+    elif what in SCALES:
+        from hindcast_assets.runner import Scale
+
+        run_dir = str(run_experiment(cfg, "hindcast", runs_dir, scale=Scale(*SCALES[what])).run_dir)
     elif what == "plain":
         from hindcast_assets.pipeline.loop import plain_hindcast
 
@@ -107,12 +112,14 @@ class Bench:
         (scratch / "dagster").mkdir(parents=True)
         shutil.copy(ROOT / "dagster.yaml", scratch / "dagster" / "dagster.yaml")
 
-    def job(self, what: str, config: Path | str, repeats: int = 1) -> dict:
-        """Median seconds and max peak RSS of `repeats` fresh-process runs of one job."""
+    def job(self, what: str, config: Path | str, repeats: int = 1, env: dict | None = None,
+            runs_dir: str | None = None) -> dict:
+        """Median seconds and max peak RSS of `repeats` fresh-process runs of one job (`env`:
+        variables over the bench's own, e.g. another Dagster instance)."""
         runs = []
         for _ in range(repeats):
-            cmd = [sys.executable, __file__, "worker", what, str(config), str(self.scratch / "runs")]
-            out = subprocess.run(cmd, env=self.env, check=True, capture_output=True, text=True)
+            cmd = [sys.executable, __file__, "worker", what, str(config), runs_dir or str(self.scratch / "runs")]
+            out = subprocess.run(cmd, env={**self.env, **(env or {})}, check=True, capture_output=True, text=True)
             runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
             print(f"  {what} {Path(config).name}: {runs[-1]['seconds']:.1f} s, {runs[-1]['max_rss_mb']:.0f} MB",
                   file=sys.stderr)
@@ -217,6 +224,10 @@ def run(sizes: dict, out: Path) -> dict:
             refresh = bench.job("forecast-refresh", hindcast["run_dir"])
             figures["forecast_refresh_state"] = {"seconds": refresh["seconds"],
                                                  "ratio": refresh["seconds"] / hindcast["seconds"]}
+        if sizes["scaleout"]:
+            from scaleout import scaleout_figures
+
+            figures.update(scaleout_figures(bench, configs[n], growth[n], sizes["repeats"]))
         if sizes["install"]:
             figures["install"] = install(scratch)
     figures["bench_wall_s"] = time.perf_counter() - started
@@ -268,6 +279,10 @@ def rows(f: dict) -> list[tuple[str, str, str]]:
     par = f["parallel"]
     out.append((f"model threads 2 vs 1, {par['geos']} geos", f"speed-up {par['speedup']:.2f} "
                 f"({par['threads_1_s']:.1f} s -> {par['threads_2_s']:.1f} s)", "-"))
+    if "speedup" in f:
+        from scaleout import rows as scaleout_rows
+
+        out += scaleout_rows(f)
     if "install" in f:
         i = f["install"]
         out.append(("install (make install, fresh clone, empty uv cache)",
@@ -289,7 +304,7 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command")
     w = sub.add_parser("worker", help="internal: time one job in this process, print JSON")
-    w.add_argument("what", choices=["hindcast", "plain", "fit-production", "forecast-refresh"])
+    w.add_argument("what", choices=["hindcast", "plain", "fit-production", "forecast-refresh", *SCALES])
     w.add_argument("config")
     w.add_argument("runs_dir")
     p.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run")

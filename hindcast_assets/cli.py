@@ -65,7 +65,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     from hindcast_assets.runner import run_experiment
 
     cfg, runs_dir = _prepared(args)
-    result = run_experiment(cfg, args.what, runs_dir=runs_dir, source=args.config)
+    from hindcast_assets.runner import Scale
+
+    scale = Scale(args.workers, args.executor) if args.what == "hindcast" else Scale()
+    result = run_experiment(cfg, args.what, runs_dir=runs_dir, source=args.config, scale=scale)
     print(result.summary())
     print(result.run_dir)
     return 0
@@ -216,6 +219,13 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text}: expected a whole number of at least 1")
+    return value
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hindcast", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -226,6 +236,11 @@ def parser() -> argparse.ArgumentParser:
         job.add_argument("--config", required=True, help="experiment YAML, e.g. configs/corn_usa.yaml")
         job.add_argument("--runs-dir", help="where to mint the run_dir (default ${INPUT_DATA_DIR}/runs)")
         job.set_defaults(func=cmd_run)
+        if name == "hindcast":
+            job.add_argument("--workers", type=_positive, default=1,
+                             help="fold chunks run side by side as runs of their own (default 1: one run)")
+            job.add_argument("--executor", choices=["in_process", "celery"], default="in_process",
+                             help="where steps run: the run's process, or Celery workers (`make workers`)")
     forecast = what.add_parser("forecast", help="forecast one (season_year, init_date) into a run_dir")
     forecast.add_argument("--run-dir", required=True)
     forecast.add_argument("--season-year", required=True, type=int)

@@ -144,6 +144,7 @@ class HindcastConfig(_Strict):
     first_test_year: int
     last_test_year: int
     rolling_window: int | None = Field(None, ge=2)
+    fold_runs: int = Field(2, ge=1)  # a UI backfill splits the per-fold stages into this many runs
 
     @field_validator("last_test_year")
     @classmethod

@@ -120,26 +120,36 @@ def close_dead_runs(instance) -> list[str]:
     return [r.run_id for r in dead]
 
 
-def _job(cfg: ExperimentConfig, job_name: str, source: str):
-    """The job on the persistent instance, killed runs closed and the inputs' content hashes
-    recorded first."""
+def _instance(cfg: ExperimentConfig):
+    """The persistent instance, killed runs closed and the inputs' content hashes recorded first."""
     from dagster import DagsterInstance
 
-    from hindcast_assets.definitions import build_definitions
     from hindcast_assets.defs.inputs import observe_inputs
 
     instance = DagsterInstance.get()
     close_dead_runs(instance)
     observe_inputs(instance, cfg)
-    return instance, build_definitions([cfg], [source]).resolve_job_def(job_name)
+    return instance
+
+
+def _job(cfg: ExperimentConfig, job_name: str, source: str):
+    """The job on the persistent instance (see `_instance`)."""
+    from hindcast_assets.definitions import build_definitions
+
+    return _instance(cfg), build_definitions([cfg], [source]).resolve_job_def(job_name)
+
+
+def run_tags(cfg: ExperimentConfig, rd: RunDir) -> dict[str, str]:
+    """Every launched run's tags: the run_dir it writes, and the process running it."""
+    from hindcast_assets.defs.resources import run_dir_tag, worker_tags
+
+    return {run_dir_tag(cfg.experiment_key): str(rd), **worker_tags()}
 
 
 def _execute(instance, job, cfg: ExperimentConfig, rd: RunDir, **kwargs):
     """One in-process Dagster run of `job` writing `rd`; raises RunFailed with the cause."""
-    from hindcast_assets.defs.resources import run_dir_tag, worker_tags
-
     run_config = {**QUIET, "resources": {"run_dir": {"config": {"run_dir": str(rd)}}}}
-    tags = {run_dir_tag(cfg.experiment_key): str(rd), **worker_tags(), **kwargs.pop("tags", {})}
+    tags = {**run_tags(cfg, rd), **kwargs.pop("tags", {})}
     result = job.execute_in_process(instance=instance, run_config=run_config, tags=tags, raise_on_error=False,
                                     **kwargs)
     if not result.success:
@@ -150,19 +160,37 @@ def _execute(instance, job, cfg: ExperimentConfig, rd: RunDir, **kwargs):
 JOBS = {"hindcast": hindcast_stages, "fit-production": fit_production_stages}
 
 
-def _materialise(cfg: ExperimentConfig, what: str, rd: RunDir, source: str) -> RunOutcome:
-    """One Dagster run of job `what` into `rd`; a completed hindcast is registered (and promoted
-    if it is the experiment's first)."""
+@dataclass(frozen=True)
+class Scale:
+    """How a hindcast runs: `workers` fold chunks side by side (1: one in-process run), and
+    where steps execute (`in_process`, or `celery` workers; see parallel.py)."""
+
+    workers: int = 1
+    executor: str = "in_process"
+
+    @property
+    def fanned_out(self) -> bool:
+        return self.workers > 1 or self.executor != "in_process"
+
+
+def _materialise(cfg: ExperimentConfig, what: str, rd: RunDir, source: str, scale: Scale = Scale()) -> RunOutcome:
+    """Dagster runs of job `what` into `rd` (one, unless `scale` fans a hindcast out); a
+    completed hindcast is registered (and promoted if it is the experiment's first)."""
     from hindcast_assets.defs.jobs import fit_production_job_name, hindcast_job_name
 
     key = cfg.experiment_key
     if what == "fit-production":
         result = _execute(*_job(cfg, fit_production_job_name(key), source), cfg, rd, partition_key=PRODUCTION)
+        return RunOutcome(rd, result.run_id, ExperimentResult.from_run_dir(rd))
+    if scale.fanned_out:
+        from hindcast_assets.parallel import run_fanned_out
+
+        _instance(cfg)
+        run_id = run_fanned_out(cfg, source, rd, scale.workers, scale.executor)
     else:
-        result = _execute(*_job(cfg, hindcast_job_name(key), source), cfg, rd,
-                          tags={RANGE_START: cfg.folds[0], RANGE_END: cfg.folds[-1]})
-        return RunOutcome(rd, result.run_id, ExperimentResult.from_run_dir(rd), registered_after_hindcast(rd))
-    return RunOutcome(rd, result.run_id, ExperimentResult.from_run_dir(rd))
+        run_id = _execute(*_job(cfg, hindcast_job_name(key), source), cfg, rd,
+                          tags={RANGE_START: cfg.folds[0], RANGE_END: cfg.folds[-1]}).run_id
+    return RunOutcome(rd, run_id, ExperimentResult.from_run_dir(rd), registered_after_hindcast(rd))
 
 
 def registered_after_hindcast(rd: RunDir) -> ModelVersion:
@@ -186,13 +214,15 @@ def _first_cause(result) -> str:
     return (failure.message if failure else "unknown failure") + also
 
 
-def run_experiment(cfg: ExperimentConfig, what: str, runs_dir: str, source: str | None = None) -> RunOutcome:
-    """Mint a run_dir and materialise `hindcast` or `fit-production` into it in one Dagster run;
-    a completed hindcast is registered, and becomes champion and current if it is the first."""
+def run_experiment(cfg: ExperimentConfig, what: str, runs_dir: str, source: str | None = None,
+                   scale: Scale = Scale()) -> RunOutcome:
+    """Mint a run_dir and materialise `hindcast` or `fit-production` into it (one Dagster run,
+    or a fan-out by `scale`); a completed hindcast is registered, and becomes champion and
+    current if it is the first."""
     rd = RunDir.mint(runs_dir, cfg.experiment_key)
     store.CONFIG.write(rd, cfg)  # first, so a run_dir killed at any later point can be resumed
     open_run_dir(rd, cfg, what, JOBS[what](cfg), [PRODUCTION] if what == "fit-production" else cfg.folds)
-    return _materialise(cfg, what, rd, source or f"configs/{cfg.experiment_key}.yaml")
+    return _materialise(cfg, what, rd, source or f"configs/{cfg.experiment_key}.yaml", scale)
 
 
 def _changed_inputs(manifest: Manifest) -> list[str]:

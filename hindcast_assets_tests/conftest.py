@@ -185,3 +185,24 @@ def s3_runs(s3_server, monkeypatch) -> str:
     bucket = f"runs-{uuid.uuid4().hex[:12]}"
     s3fs.S3FileSystem(endpoint_url=s3_server, skip_instance_cache=True).mkdir(bucket)
     return f"s3://{bucket}/runs"
+
+
+def _answers_on(port: int) -> None:
+    socket.create_connection(("127.0.0.1", port), timeout=5).close()
+
+
+@pytest.fixture
+def celery_workers(tmp_path, monkeypatch):
+    """Two Celery workers (`make workers` starts the same) on a queue of this test's own, with
+    RabbitMQ as broker and Redis as result backend on loopback."""
+    service_or_fail("RabbitMQ", lambda: _answers_on(5672))
+    service_or_fail("Redis", lambda: _answers_on(6379))
+    from hindcast_assets.defs.celery import WorkerPool
+
+    monkeypatch.setenv("HINDCAST_CELERY_QUEUE", f"hindcast-test-{uuid.uuid4().hex[:12]}")
+    workers = WorkerPool(log_dir=str(tmp_path)).start("w1", "w2")
+    try:
+        workers.wait_ready()
+        yield workers
+    finally:
+        workers.stop()

@@ -1,7 +1,13 @@
-"""Scale-out on real engines (issue 13): a hindcast on the PostgreSQL instance profile, and a
-hindcast, forecast and `show` on an `s3://` run_dir served by an S3 API server on loopback.
-Under CI=true a service that does not answer fails these tests (conftest.service_or_fail)."""
+"""Scale-out on real engines (issue 13): a hindcast on the PostgreSQL instance profile; a
+hindcast fanned out over fold chunks, in-process and on two Celery workers (RabbitMQ, Redis),
+byte-identical to one run; a worker killed mid-step; a hindcast, forecast and `show` on an
+`s3://` run_dir served by an S3 API server on loopback. Under CI=true a service that does not
+answer fails these tests (conftest.service_or_fail)."""
 from __future__ import annotations
+
+import subprocess
+import sys
+import time
 
 import pytest
 from dagster import DagsterInstance, DagsterRunStatus
@@ -12,12 +18,46 @@ from hindcast_assets.config import load_config
 from hindcast_assets.core.rundir import read_current
 from hindcast_assets.instance import libpq_url
 from hindcast_assets.pipeline.result import ExperimentResult
-from hindcast_assets.runner import run_experiment, run_forecast
+from hindcast_assets.core.rundir import RunDir
+from hindcast_assets.runner import Scale, run_experiment, run_forecast
 from hindcast_assets_tests.conftest import write_config
 
 pytestmark = pytest.mark.scaleout
 SMALL = {"hindcast": {"first_test_year": 2009, "last_test_year": 2011}, "model": {"name": "trend", "params": {}},
          "compare": {}, "ensembles": {}}
+# LightGBM over six test folds and production: enough work per fold chunk to overlap
+FOLDS = {"hindcast": {"first_test_year": 2006, "last_test_year": 2011}, "model": {"name": "lightgbm", "params": {}},
+         "compare": {}, "ensembles": {}}
+
+
+def artefacts(rd: RunDir) -> dict[str, bytes]:
+    """Every artefact the manifest lists, its run_dir's own name and stamp written as `<run>`
+    (the report and the delivery CSV carry them): what must not differ between two runs."""
+    from hindcast_assets.pipeline.runlog import read_manifest
+
+    name = rd.root.name
+    stamp = name.split("_")[0] + "_" + name.split("_")[1]
+    iso = f"{stamp[:4]}-{stamp[4:6]}-{stamp[6:8]}T{stamp[9:11]}:{stamp[11:13]}:{stamp[13:15]}"
+    out = {}
+    for entry in read_manifest(rd).artefacts:
+        path = rd.root / entry["path"]
+        data = b"" if path.is_dir() else path.read_bytes()  # a zarr folder: its sha256 below stands for it
+        key = entry["path"].replace(stamp, "<run>")
+        out[key] = (entry["sha256"] if path.is_dir() else
+                    data.replace(name.encode(), b"<run>").replace(stamp.encode(), b"<run>").replace(iso.encode(), b"<run>"))
+    return out
+
+
+def _celery_steps(instance, run_id: str) -> dict[str, str]:
+    """step key -> the Celery worker that ran it, from the run's Dagster event log."""
+    steps = {}
+    for entry in instance.all_logs(run_id):
+        event = entry.dagster_event
+        data = getattr(event, "event_specific_data", None) if event else None
+        worker = getattr(data, "metadata", {}).get("Celery worker") if data is not None else None
+        if worker is not None:
+            steps.setdefault(event.step_key, []).append(worker.text.split("@")[0].split(".")[0])  # w1.<queue>@host
+    return steps
 
 
 def test_a_hindcast_runs_on_the_postgresql_instance(postgres_instance, tmp_path, input_dir):
@@ -57,3 +97,101 @@ def test_hindcast_forecast_and_show_on_an_s3_run_dir(s3_runs, tmp_path, input_di
     assert main(["show", str(on_s3)]) == 0
     out = capsys.readouterr().out
     assert out.startswith(f"run_dir: {on_s3}\n") and "complete (hindcast)" in out and "forecast 2011 as of 2011-08-01" in out
+
+
+def _runs_by_phase(instance) -> dict[str, list]:
+    from hindcast_assets.parallel import PHASE_TAG
+
+    phases: dict[str, list] = {}
+    for record in instance.get_run_records():
+        phases.setdefault(record.dagster_run.tags.get(PHASE_TAG, "one run"), []).append(record)
+    return phases
+
+
+def test_a_fanned_out_hindcast_in_process_and_on_celery_is_byte_identical_to_one_run(
+        postgres_instance, celery_workers, tmp_path, input_dir, capsys):
+    config = write_config(tmp_path, **FOLDS)
+    cfg, runs = load_config(config), str(tmp_path / "runs")
+    one = run_experiment(cfg, "hindcast", runs).run_dir
+    in_process = run_experiment(cfg, "hindcast", runs, str(config), Scale(2, "in_process")).run_dir
+    capsys.readouterr()
+    assert main(["run", "hindcast", "--config", str(config), "--runs-dir", runs, "--workers", "2",
+                 "--executor", "celery"]) == 0
+    out, err = capsys.readouterr()
+    on_celery = RunDir(out.strip().splitlines()[-1])
+    assert "2 fold-chunk runs (folds 2006-2009, folds 2010-production), executor celery" in err
+    assert "stage partitions complete" in err
+
+    reference = artefacts(one)
+    assert len(reference) > 90 and artefacts(in_process) == reference and artefacts(on_celery) == reference
+
+    instance = DagsterInstance.get()
+    phases = _runs_by_phase(instance)
+    assert sorted((k, len(v)) for k, v in phases.items()) == [
+        ("fan-in", 2), ("folds 2006-2009", 2), ("folds 2010-production", 2), ("one run", 1), ("setup", 2)]
+    assert all(r.dagster_run.status == DagsterRunStatus.SUCCESS for v in phases.values() for r in v)
+    celery_chunks = [r for k in ("folds 2006-2009", "folds 2010-production") for r in phases[k]
+                     if r.dagster_run.tags.get("hindcast/run_dir/corn_usa") == str(on_celery)]
+    first, second = sorted(celery_chunks, key=lambda r: r.start_time)
+    assert second.start_time < first.end_time  # the two chunks ran side by side
+    workers = {w for r in celery_chunks for ws in _celery_steps(instance, r.dagster_run.run_id).values() for w in ws}
+    assert workers == {"w1", "w2"}
+
+
+def _active_step(app, pool) -> tuple[str, str] | None:
+    """(worker, step key) of a task of `pool`'s workers running a fold-chunk model step, if any."""
+    for node, tasks in (app.control.inspect(timeout=0.3).active() or {}).items():
+        name = node.split("@")[0].split(".")[0]
+        if name in pool.processes and node.startswith(pool.nodename(name) + "@"):
+            if any("corn_usa__model" in str(task.get("kwargs")) for task in tasks):
+                return name, "corn_usa__model"
+    return None
+
+
+def test_a_celery_worker_killed_mid_step_has_its_step_rerun_on_the_other(celery_workers, tmp_path, input_dir):
+    # more boosting rounds: a model step of some seconds, long enough to be killed in
+    config = write_config(tmp_path, **{**FOLDS, "model": {"name": "lightgbm", "params": {"num_boost_round": 2000}}})
+    runs = tmp_path / "runs"
+    reference = run_experiment(load_config(config), "hindcast", str(runs / "one")).run_dir
+    cmd = [sys.executable, "-m", "hindcast_assets.cli", "run", "hindcast", "--config", str(config), "--runs-dir",
+           str(runs / "celery"), "--workers", "2", "--executor", "celery"]
+    from hindcast_assets.defs.celery import app
+
+    launcher = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline, running = time.monotonic() + 120, None
+    while running is None and time.monotonic() < deadline and launcher.poll() is None:
+        running = _active_step(app, celery_workers)
+    assert running is not None, "no model step was seen running on a worker"
+    killed, step = running
+    celery_workers.kill(killed)  # the whole worker, mid-step: its broker connection drops unacknowledged
+    out, err = launcher.communicate(timeout=600)
+    assert launcher.returncode == 0, err
+    rd = RunDir(out.strip().splitlines()[-1])
+    assert artefacts(rd) == artefacts(reference)
+
+    instance = DagsterInstance.get()
+    chunk_runs = [r for k, v in _runs_by_phase(instance).items() if k.startswith("folds") for r in v]
+    ran = [_celery_steps(instance, r.dagster_run.run_id)[step] for r in chunk_runs]
+    survivor = next(iter({"w1", "w2"} - {killed}))
+    assert [killed, survivor] in ran  # the killed worker's step was redelivered to the survivor
+
+
+def test_a_zarr_folder_on_s3_is_published_by_its_metadata_written_last(s3_runs):
+    import pandas as pd
+
+    from hindcast_assets.core.indices_store import MARKERS, published, read_indices, write_indices
+
+    rows = pd.DataFrame({"geo_id": ["US-19", "US-17"], "date": pd.to_datetime(["2011-05-31", "2011-06-30"]),
+                         "variable": ["prcp", "tavg"], "value": [3.5, 71.2]})
+    target = UPath(f"{s3_runs}/run/forecast/2011/2011-08-01/indices.zarr")
+    write_indices(target, rows, {"season_year": 2011})
+    assert published(target) and read_indices(target)[0].equals(rows)
+
+    cut_short = UPath(f"{s3_runs}/cut/indices.zarr")  # a kill between the arrays and the metadata
+    for entry in target.rglob("*"):
+        relative = entry.relative_to(target).as_posix()
+        if entry.is_file() and relative not in MARKERS:
+            (cut_short / relative).write_bytes(entry.read_bytes())
+    assert cut_short.exists() and not published(cut_short)
+    write_indices(cut_short, rows, {"season_year": 2011})  # replaced, not refused as "already written"
+    assert published(cut_short) and read_indices(cut_short)[0].equals(rows)

@@ -1,7 +1,9 @@
 """`indices.zarr`: the predictor rows known at an init date, as a small zarr group of columns.
 
 Written aside and moved into place like every artefact; its content hash is kept in the group's
-attributes so writing the same rows again is a no-op and different rows are refused.
+attributes so writing the same rows again is a no-op and different rows are refused. On an
+object store there is no folder rename: the arrays are uploaded first and the group's metadata
+(`MARKERS`) last, so a folder without them is an upload cut short, never read, and replaced.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from upath.implementations.local import LocalPath
 from hindcast_assets.core.rundir import ArtefactExistsError, Written, content_hash, parquet_bytes
 
 COLUMNS = ("geo_id", "date", "variable", "value")
+MARKERS = (".zattrs", ".zgroup")  # the group's metadata: on object stores, written last
 
 
 def _open(path: UPath, mode: str):
@@ -36,9 +39,11 @@ def _same_or_refused(path: UPath, digest: str) -> Written:
 def write_indices(path: UPath, rows: pd.DataFrame, attrs: dict) -> Written:
     rows = rows[list(COLUMNS)].reset_index(drop=True)
     digest = content_hash(parquet_bytes(rows) + json.dumps(attrs, sort_keys=True).encode())
-    if path.exists():
-        return _same_or_refused(path, digest)
     local = isinstance(path, LocalPath)
+    if path.exists() and (local or published(path)):
+        return _same_or_refused(path, digest)
+    if path.exists():
+        path.fs.rm(path.path, recursive=True)  # an upload cut short: never published
     staging = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp" if local else UPath(tempfile.mkdtemp()) / path.name
     staging.parent.mkdir(parents=True, exist_ok=True)
     group = _open(staging, "w")
@@ -48,7 +53,7 @@ def write_indices(path: UPath, rows: pd.DataFrame, attrs: dict) -> Written:
     group.create_array("value", data=rows["value"].to_numpy(float))
     group.attrs.update({**attrs, "sha256": digest, "date_unit": "ns since epoch"})
     if not local:
-        path.fs.put(str(staging), path.path, recursive=True)
+        _upload_markers_last(staging, path)
         shutil.rmtree(staging.parent)
         return Written(str(path), digest, 0)
     try:
@@ -59,6 +64,18 @@ def write_indices(path: UPath, rows: pd.DataFrame, attrs: dict) -> Written:
             raise
         return _same_or_refused(path, digest)  # that writer's copy: the same rows are a no-op
     return Written(str(path), digest, 0)
+
+
+def _upload_markers_last(staging: UPath, path: UPath) -> None:
+    """Each object PUT is all-or-nothing; the group's metadata goes up after every array."""
+    files = [f for f in staging.rglob("*") if f.is_file()]
+    for f in sorted(files, key=lambda f: f.parent == staging and f.name in MARKERS):  # False first
+        path.fs.put_file(str(f), f"{path.path}/{f.relative_to(staging).as_posix()}")
+
+
+def published(path: UPath) -> bool:
+    """The folder's group metadata is there: every array before it was uploaded whole."""
+    return all((path / marker).exists() for marker in MARKERS)
 
 
 def stored_digest(path: UPath) -> str | None:

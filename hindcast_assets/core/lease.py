@@ -2,8 +2,10 @@
 
 `<run_dir>/.lease` holds the owner (the orchestrator run id, host and pid) and a heartbeat that a
 daemon thread refreshes every `HEARTBEAT_S`. A lease whose heartbeat is older than `STALE_S`, or
-whose owner process on this host is gone (kill -9), is taken over. The steps of one run may run
-in several processes (the multiprocess executor): they share the lease by its run id.
+whose owner process on this host is gone (kill -9), is taken over. Several processes may write
+one run_dir as one writer: the steps of one run (multiprocess or Celery executor) and the fold
+chunks of one fan-out (runs sharing a lease id). A process whose id holds a live lease joins it
+without rewriting it, and keeps it alive if the holder ends first.
 
 Locally the lease is written aside and hard-linked into place, which fails if one is there, so
 of two writers exactly one gets it and nobody reads half a lease. On an fsspec
@@ -75,6 +77,7 @@ class Lease:
         self.path = rd.root / LEASE_FILE
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._owner = False  # this object wrote the lease (else it joined a holder of the same id)
 
     def _me(self) -> Holder:
         return Holder(self.run_id, socket.gethostname(), os.getpid(), time.time())
@@ -95,18 +98,22 @@ class Lease:
             tmp.unlink(missing_ok=True)
 
     def acquire(self) -> Lease:
-        """Take the lease, or raise RunDirLeased naming the live holder."""
+        """Take the lease, join it (a live lease of our id), or raise RunDirLeased naming the live holder."""
         self.rd.root.mkdir(parents=True, exist_ok=True)
         for _ in range(3):
             current = holder(self.rd)
-            if current is not None and current.run_id != self.run_id and is_live(current):
-                raise RunDirLeased(f"{self.rd}: being written by {current.describe()}; one writer at a time: "
-                                   "wait for it, or use another run_dir")
-            if current is not None:  # ours, or stale: take it over
+            if current is not None and is_live(current):
+                if current.run_id != self.run_id:
+                    raise RunDirLeased(f"{self.rd}: being written by {current.describe()}; one writer at a time: "
+                                       "wait for it, or use another run_dir")
+                self._start_heartbeat()  # another process (or resource) of our writer holds it: join
+                return self
+            if current is not None:  # stale: take it over
                 self.path.unlink(missing_ok=True)
             if self._write(exclusive=True):
                 mine = holder(self.rd)
                 if mine is not None and mine.run_id == self.run_id:
+                    self._owner = True
                     self._start_heartbeat()
                     return self
         raise RunDirLeased(f"{self.rd}: could not take its lease ({self.path}); another writer keeps taking it")
@@ -115,17 +122,19 @@ class Lease:
         def beat() -> None:
             while not self._stop.wait(HEARTBEAT_S):
                 current = holder(self.rd)
-                if current is None or current.run_id != self.run_id:
-                    return  # released by a sibling process of the run, or taken over
-                self._write(exclusive=False)
+                if current is not None and current.run_id != self.run_id:
+                    return  # taken over
+                if self._owner or current is None or not is_live(current):
+                    self._owner = self._write(exclusive=False)  # ours, or the holder of our id ended first
 
         self._thread = threading.Thread(target=beat, name=f"lease {self.rd}", daemon=True)
         self._thread.start()
 
     def release(self) -> None:
+        """Remove the lease if this object wrote it (a joiner leaves it to its holder)."""
         self._stop.set()
         current = holder(self.rd)
-        if current is not None and current.run_id == self.run_id and current.pid == os.getpid():
+        if self._owner and current is not None and current.run_id == self.run_id and current.pid == os.getpid():
             self.path.unlink(missing_ok=True)
 
     def __enter__(self) -> Lease:

@@ -18,7 +18,8 @@ from hindcast_assets.defs.partitions import partitions_def, stage_partition
 from hindcast_assets.defs.resources import MlflowTracking, RunDirResource
 from hindcast_assets.pipeline.records import StageRecord
 from hindcast_assets.pipeline.runlog import RunIds, run_recorded
-from hindcast_assets.pipeline.table import CONFIG_STAGE, Partitioning, Stage, stage_table
+from hindcast_assets.pipeline.fanout import fan_out
+from hindcast_assets.pipeline.table import CONFIG_STAGE, Partitioning, Stage, asset_stages, hindcast_stages, stage_table
 
 progress_log = logging.getLogger("hindcast_assets.progress")
 RETRIES = 2  # a stage that meets a transient I/O error is retried after 1 s, then 2 s
@@ -113,13 +114,24 @@ def stage_check(cfg: ExperimentConfig, stage: Stage, deps: list[AssetDep], sourc
     return _check
 
 
-def stage_asset(cfg: ExperimentConfig, stage: Stage, deps: list[AssetDep], source: str) -> AssetsDefinition:
+def backfill_policy(cfg: ExperimentConfig, stage: Stage, per_fold: bool) -> BackfillPolicy | None:
+    """A UI backfill runs a per-fold stage as `hindcast.fold_runs` runs of contiguous folds side
+    by side (the CLI's `--workers`); any other partitioned stage as one run per range."""
+    if stage.partitioning is Partitioning.NONE:
+        return None
+    if per_fold:
+        return BackfillPolicy.multi_run(max_partitions_per_run=-(-len(cfg.folds) // cfg.hindcast.fold_runs))
+    return BackfillPolicy.single_run()
+
+
+def stage_asset(cfg: ExperimentConfig, stage: Stage, deps: list[AssetDep], source: str,
+                per_fold: bool = False) -> AssetsDefinition:
     key = cfg.experiment_key
     partitions = partitions_def(cfg, stage.partitioning)
 
     @asset(key=stage_key(cfg, stage.name), group_name=key if stage.group == "hindcast" else f"{key}_forecast",
            deps=deps, partitions_def=partitions, description=stage.description,
-           backfill_policy=BackfillPolicy.single_run() if partitions else None,
+           backfill_policy=backfill_policy(cfg, stage, per_fold),
            code_version=code_version(stage), kinds={"python"}, tags={"hindcast/stage": stage.name})
     def _stage(context: AssetExecutionContext, run_dir: RunDirResource, mlflow: MlflowTracking) -> MaterializeResult:
         view = run_dir.view_for(cfg, source)
@@ -129,18 +141,19 @@ def stage_asset(cfg: ExperimentConfig, stage: Stage, deps: list[AssetDep], sourc
     return _stage
 
 
-def _built(cfg: ExperimentConfig, source: str, checks: bool) -> list:
+def _deps_of(cfg: ExperimentConfig) -> dict[str, list[AssetDep]]:
     stages = stage_table(cfg)
     partitioning = {s.name: s.partitioning for s in stages}
-    build = stage_check if checks else stage_asset
-    return [build(cfg, s, _deps(cfg, s, partitioning), source) for s in stages if bool(s.check_of) == checks]
+    return {s.name: _deps(cfg, s, partitioning) for s in stages}
 
 
 def build_stage_assets(cfg: ExperimentConfig, source: str) -> list[AssetsDefinition]:
     """Every stage of one experiment that is an asset, in table order."""
-    return _built(cfg, source, checks=False)
+    deps, per_fold = _deps_of(cfg), {s.name for s in fan_out(hindcast_stages(cfg)).per_fold}
+    return [stage_asset(cfg, s, deps[s.name], source, s.name in per_fold) for s in asset_stages(stage_table(cfg))]
 
 
 def build_stage_checks(cfg: ExperimentConfig, source: str) -> list:
     """Every check stage of one experiment, as an asset check of the stage it checks."""
-    return _built(cfg, source, checks=True)
+    deps = _deps_of(cfg)
+    return [stage_check(cfg, s, deps[s.name], source) for s in stage_table(cfg) if s.check_of]

@@ -26,7 +26,14 @@ def run_dir_tag(experiment_key: str) -> str:
 
 
 PID_TAG, HOST_TAG = "hindcast/pid", "hindcast/host"  # the process running the run, to tell a killed one
-EXPERIMENT_TAG = "hindcast/experiment"  # on every job's runs: the PostgreSQL profile queues one per experiment
+EXPERIMENT_TAG = "hindcast/experiment"  # on every job's runs: the PostgreSQL profile limits runs per experiment
+LEASE_TAG = "hindcast/lease"  # runs that write one run_dir together (a fan-out's chunks) share this lease id
+BACKFILL_TAG = "dagster/backfill"  # the runs of one UI backfill (multi_run chunks) share the backfill's lease
+
+
+def lease_id(run) -> str:
+    """Who writes: the fan-out or backfill a run belongs to, else the run itself."""
+    return run.tags.get(LEASE_TAG) or run.tags.get(BACKFILL_TAG) or run.run_id
 
 
 def experiment_tags(experiment_key: str) -> dict[str, str]:
@@ -84,7 +91,7 @@ class RunDirResource(ConfigurableResource):
             self._resolved[key] = self._find(key)
             ctx = self._context
             if ctx is not None and ctx.dagster_run is not None and ctx.instance is not None:
-                self._leases.append(Lease(self._resolved[key], ctx.run_id).acquire())  # one writer at a time
+                self._leases.append(Lease(self._resolved[key], lease_id(ctx.dagster_run)).acquire())  # one writer
                 ctx.instance.add_run_tags(ctx.run_id, {run_dir_tag(key): str(self._resolved[key]), **worker_tags()})
         return self._resolved[key]
 

@@ -6,6 +6,7 @@ import multiprocessing as mp
 import os
 import subprocess
 import sys
+import time
 
 import pandas as pd
 import pytest
@@ -81,3 +82,32 @@ def test_a_lease_left_by_a_killed_process_is_taken_over(tmp_path):
     assert json.loads((rd.root / LEASE_FILE).read_text())["run_id"] == "killed"
     with Lease(rd, "next"):
         assert holder(rd).run_id == "next"
+
+
+def test_processes_of_one_writer_share_its_lease_and_keep_it_while_any_lives(tmp_path, monkeypatch):
+    import hindcast_assets.core.lease as lease
+
+    monkeypatch.setattr(lease, "HEARTBEAT_S", 0.05)
+    rd = RunDir(tmp_path / "run")
+    code = f"from hindcast_assets.core.lease import Lease; from hindcast_assets.core.rundir import RunDir; " \
+           f"import sys; Lease(RunDir({str(rd.root)!r}), 'fanout-1').acquire(); sys.stdin.read()"
+    holder_process = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE)
+    try:
+        for _ in range(100):  # until the other process holds it
+            if holder(rd) is not None:
+                break
+            time.sleep(0.05)
+        first = holder(rd)
+        chunk = Lease(rd, "fanout-1").acquire()  # a fold chunk of the same fan-out joins ...
+        assert holder(rd) == first  # ... without rewriting the holder's lease
+        with pytest.raises(RunDirLeased):
+            Lease(rd, "another-run").acquire()
+    finally:
+        holder_process.kill()  # the holder ends first
+        holder_process.wait()
+    for _ in range(100):  # the joined process keeps the lease for the writer
+        if holder(rd).pid == os.getpid():
+            break
+        time.sleep(0.05)
+    assert holder(rd).run_id == "fanout-1" and holder(rd).pid == os.getpid()
+    chunk.release()

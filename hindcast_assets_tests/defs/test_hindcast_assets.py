@@ -246,3 +246,17 @@ def test_only_transient_io_errors_are_retried():
     assert is_transient(ConnectionResetError()) and is_transient(TimeoutError()) and is_transient(OSError(5, "EIO"))
     final = [FileNotFoundError(), ArtefactExistsError(), PermissionError(), NotADirectoryError(), IsADirectoryError()]
     assert not any(is_transient(e) for e in final)
+
+
+def test_a_ui_backfill_runs_the_per_fold_stages_as_fold_runs_and_the_rest_once(small_config):
+    from dagster._core.definitions.backfill_policy import BackfillPolicyType
+
+    defs = build_definitions([load_config(small_config)])  # 2009-2011 and production; hindcast.fold_runs 2
+
+    def policy(stage: str):
+        return defs.resolve_assets_def(AssetKey(["corn_usa", stage])).backfill_policy
+
+    for stage in ("detrender", "feature_fill_values", "model", "fold_preds"):
+        assert (policy(stage).policy_type, policy(stage).max_partitions_per_run) == (BackfillPolicyType.MULTI_RUN, 2)
+    assert policy("bias_corrector").policy_type is BackfillPolicyType.SINGLE_RUN  # reads every earlier fold
+    assert policy("national") is None and policy("included_geos") is None

@@ -1,0 +1,138 @@
+"""`hindcast run hindcast --workers N`: the hindcast fanned out over its folds as Dagster runs
+on the instance (issue 13).
+
+One run makes the setup stages, then N runs make the per-fold stages over contiguous fold
+chunks side by side (each in its own process), then one run makes the fan-in stages over all
+folds (`pipeline/fanout.py` says which stage is where). Every run is tagged with the run_dir and
+one lease id, so they write the run_dir as one writer. The executor decides where steps run:
+in the run's process (`in_process`), or on Celery workers (`celery`, `make workers`). Artefacts
+are byte-identical to the one-run hindcast's: the stages and their inputs are the same.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+
+from hindcast_assets.config import ExperimentConfig
+from hindcast_assets.core.data import load_experiment_data
+from hindcast_assets.core.hindcast import fold_of
+from hindcast_assets.core.lease import Lease
+from hindcast_assets.core.rundir import RunDir
+from hindcast_assets.pipeline import store
+from hindcast_assets.pipeline.fanout import fan_out, fold_chunks
+from hindcast_assets.pipeline.runlog import read_manifest
+from hindcast_assets.pipeline.table import Stage, asset_stages, hindcast_stages
+from hindcast_assets.pipeline.tracking import mlflow_tracking_uri
+
+PHASE_TAG = "hindcast/phase"  # setup, folds <first>-<last>, or fan-in
+POLL_S = 2.0
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One Dagster run of the fan-out: which stages, over which folds."""
+
+    name: str
+    stages: list[Stage]
+    folds: list[str]
+
+
+def phases(cfg: ExperimentConfig, workers: int) -> tuple[Phase, list[Phase], Phase]:
+    """The setup run, the fold-chunk runs (balanced by training seasons) and the fan-in run."""
+    plan = fan_out(hindcast_stages(cfg))
+    data = load_experiment_data(cfg)
+    weights = [len(fold_of(cfg, data.yields, f).train_seasons) for f in cfg.folds]
+    chunks = [Phase(f"folds {c[0]}-{c[-1]}", plan.per_fold, c) for c in fold_chunks(cfg.folds, weights, workers)]
+    return Phase("setup", plan.setup, cfg.folds), chunks, Phase("fan-in", plan.fan_in, cfg.folds)
+
+
+def execute_phase(cfg: ExperimentConfig, source: str, rd: RunDir, phase: Phase, lease_id: str, executor_name: str):
+    """One Dagster run of `phase` on the instance; raises RunFailed with the cause."""
+    from dagster import DagsterInstance, execute_job
+
+    from hindcast_assets.defs.assets import stage_key
+    from hindcast_assets.defs.jobs import hindcast_job_name
+    from hindcast_assets.defs.resources import LEASE_TAG
+    from hindcast_assets.definitions import reconstructable_job
+    from hindcast_assets.runner import QUIET, RANGE_END, RANGE_START, RunFailed, _first_cause, run_tags
+
+    keys = [stage_key(cfg, s.name) for s in asset_stages(phase.stages)]
+    tags = {**run_tags(cfg, rd), LEASE_TAG: lease_id, PHASE_TAG: phase.name,
+            RANGE_START: phase.folds[0], RANGE_END: phase.folds[-1]}
+    run_config = {**QUIET, "resources": {"run_dir": {"config": {"run_dir": str(rd)}},
+                                         "mlflow": {"config": {"tracking_uri": mlflow_tracking_uri()}}}}
+    job = reconstructable_job(cfg, source, hindcast_job_name(cfg.experiment_key), executor_name)
+    with DagsterInstance.get() as instance:
+        result = execute_job(job, instance, run_config=run_config, tags=tags, asset_selection=keys)
+    if not result.success:
+        raise RunFailed(f"dagster run {result.run_id} ({phase.name}) failed (run_dir {rd}): {_first_cause(result)}")
+    return result.run_id
+
+
+def _chunk_process(rd: RunDir, source: str, phase: Phase, lease_id: str, executor_name: str) -> subprocess.Popen:
+    """A process running one fold chunk's run; its errors go to our stderr (stdout is the CLI's)."""
+    args = {"run_dir": str(rd), "source": source, "folds": phase.folds, "name": phase.name, "lease": lease_id,
+            "executor": executor_name}
+    return subprocess.Popen([sys.executable, "-m", __name__, json.dumps(args)], stdout=subprocess.DEVNULL)
+
+
+def _progress(rd: RunDir, running: int, last: str) -> str:
+    manifest = read_manifest(rd)
+    done, planned = (len(manifest.completed), len(manifest.plan)) if manifest else (0, 0)
+    line = f"{rd}: {done}/{planned} stage partitions complete; {running} fold-chunk runs running"
+    if line != last:
+        print(line, file=sys.stderr, flush=True)
+    return line
+
+
+def run_fanned_out(cfg: ExperimentConfig, source: str, rd: RunDir, workers: int, executor_name: str) -> str:
+    """The hindcast into `rd` as 2 + N runs; the fan-in run's id. A failed chunk leaves the
+    others to finish, then raises; `hindcast resume` completes the run_dir."""
+    from hindcast_assets.runner import RunFailed
+
+    setup, chunks, fan_in = phases(cfg, workers)
+    lease_id = f"fanout-{uuid.uuid4().hex[:12]}"
+    print(f"{rd}: {len(chunks)} fold-chunk runs ({', '.join(c.name for c in chunks)}), executor {executor_name}",
+          file=sys.stderr, flush=True)
+    with Lease(rd, lease_id):
+        execute_phase(cfg, source, rd, setup, lease_id, executor_name)
+        running = {c.name: _chunk_process(rd, source, c, lease_id, executor_name) for c in chunks}
+        failed, last = [], ""
+        while running:
+            for name, process in list(running.items()):
+                if process.poll() is not None:
+                    del running[name]
+                    failed += [f"{name} (exit {process.returncode})"] if process.returncode else []
+            last = _progress(rd, len(running), last)
+            time.sleep(POLL_S if running else 0)
+        if failed:
+            raise RunFailed(f"{rd}: fold-chunk runs failed: {', '.join(failed)} (their cause is above); "
+                            f"`hindcast resume {rd}` completes the run_dir")
+        return execute_phase(cfg, source, rd, fan_in, lease_id, executor_name)
+
+
+def _chunk_main(argv: list[str]) -> int:
+    """`python -m hindcast_assets.parallel '<json>'`: one fold chunk's run (started by run_fanned_out)."""
+    import warnings
+
+    from hindcast_assets.runner import RunFailed
+
+    warnings.filterwarnings("ignore")
+    args = json.loads(argv[0])
+    rd = RunDir(args["run_dir"])
+    cfg = store.read_config(rd)
+    phase = Phase(args["name"], fan_out(hindcast_stages(cfg)).per_fold, args["folds"])
+    try:
+        execute_phase(cfg, args["source"], rd, phase, args["lease"], args["executor"])
+    except RunFailed as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_chunk_main(sys.argv[1:]))

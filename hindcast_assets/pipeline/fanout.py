@@ -1,0 +1,52 @@
+"""A hindcast fanned out over its folds (issue 13), derived from the stage table's edges.
+
+Three phases: `setup` (whole-run stages the folds read: the config, the geos), `per_fold` (fold
+stages that read only their own fold, run as contiguous chunks of folds side by side) and
+`fan_in` (everything that reads every fold: ensembles, bias correction, intervals, reports). A
+new stage lands in its phase by what it reads, so the fan-out cannot drift from the table.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hindcast_assets.pipeline.table import Partitioning, Stage
+
+
+@dataclass(frozen=True)
+class FanOut:
+    setup: list[Stage]
+    per_fold: list[Stage]
+    fan_in: list[Stage]
+
+
+def fan_out(stages: list[Stage]) -> FanOut:
+    """Split `stages` (in table order, so upstream comes first) into the three phases."""
+    setup: list[Stage] = []
+    per_fold: list[Stage] = []
+    fan_in: list[Stage] = []
+    for stage in stages:
+        early = {s.name for s in setup} | {s.name for s in per_fold}
+        own_fold_only = all(u.stage in early and not u.all_partitions for u in stage.upstream)
+        if stage.partitioning is Partitioning.NONE and all(u.stage in {s.name for s in setup} for u in stage.upstream):
+            setup.append(stage)
+        elif stage.partitioning is Partitioning.FOLD and own_fold_only:
+            per_fold.append(stage)
+        else:
+            fan_in.append(stage)
+    return FanOut(setup, per_fold, fan_in)
+
+
+def fold_chunks(folds: list[str], weights: list[float], n: int) -> list[list[str]]:
+    """`folds` cut into at most `n` contiguous chunks of near-equal total weight (a fold's cost
+    grows with its training seasons: equal counts of folds would leave the last chunk longest)."""
+    n = max(1, min(n, len(folds)))
+    total, chunks, current, done = sum(weights), [], [], 0.0
+    for i, (fold, weight) in enumerate(zip(folds, weights)):
+        share = total * (len(chunks) + 1) / n  # where the current chunk should end
+        must_keep = len(folds) - i <= n - len(chunks) - 1  # one fold left per remaining chunk
+        if current and len(chunks) < n - 1 and (must_keep or done + weight - share > share - done):
+            chunks.append(current)  # ends nearer its share before this fold than after it
+            current = []
+        current.append(fold)
+        done += weight
+    return chunks + [current]
