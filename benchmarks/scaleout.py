@@ -31,10 +31,10 @@ def small_config(folder: Path) -> Path:
 
 
 @contextmanager
-def celery_workers(count: int, log_dir: Path):
+def celery_workers(count: int, log_dir: Path, env: dict):
     from hindcast_assets.defs.celery import WorkerPool
 
-    pool = WorkerPool(f"hindcast-bench-{uuid.uuid4().hex[:8]}", str(log_dir)).start(
+    pool = WorkerPool(f"hindcast-bench-{uuid.uuid4().hex[:8]}", str(log_dir), env).start(
         *(f"w{i}" for i in range(1, count + 1)))
     try:
         pool.wait_ready()
@@ -105,7 +105,7 @@ def alternated(bench, config: Path, sides: dict, repeats: int) -> dict:
 
 def scaleout_figures(bench, county_config: Path, one_worker: dict, repeats: int) -> dict:
     two = bench.job("hindcast-2-workers", county_config)
-    with celery_workers(2, bench.scratch) as env:
+    with celery_workers(2, bench.scratch, bench.env) as env:
         celery = bench.job("hindcast-celery-2-workers", county_config, env=env)
     speedup = {"in_process_1_s": one_worker["seconds"], "in_process_2_s": two["seconds"],
                "celery_2_s": celery["seconds"], "speedup_in_process": one_worker["seconds"] / two["seconds"],

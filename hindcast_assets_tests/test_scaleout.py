@@ -128,7 +128,7 @@ def test_a_fanned_out_hindcast_in_process_and_on_celery_is_byte_identical_to_one
     instance = DagsterInstance.get()
     phases = _runs_by_phase(instance)
     assert sorted((k, len(v)) for k, v in phases.items()) == [
-        ("fan-in", 2), ("folds 2006-2009", 2), ("folds 2010-production", 2), ("one run", 1), ("setup", 2)]
+        ("fan-in", 2), ("folds 2006-2009", 2), ("folds 2010-production", 2), ("one run", 1)]
     assert all(r.dagster_run.status == DagsterRunStatus.SUCCESS for v in phases.values() for r in v)
     celery_chunks = [r for k in ("folds 2006-2009", "folds 2010-production") for r in phases[k]
                      if r.dagster_run.tags.get("hindcast/run_dir/corn_usa") == str(on_celery)]

@@ -16,19 +16,24 @@ from hindcast_assets.core.predictions import FoldModels, with_actual
 from hindcast_assets.core.season_dates import ForecastDate, MonthDay
 
 
-def predictions_by_init_date(cfg: ExperimentConfig, data: ExperimentData, geos: list[str],
+def features_by_init_date(cfg: ExperimentConfig, data: ExperimentData, geos: list[str], season: int) -> pd.DataFrame:
+    """A test season's feature rows at each init month-day, from only what was known by then."""
+    present = sorted(set(data.yields.loc[data.yields["season_year"] == season, "geo_id"]) & set(geos))
+    in_season = data.indices[data.indices["date"].dt.year == season]  # once, not per init date
+    dates = [ForecastDate(season, MonthDay.parse(md)) for md in cfg.forecast.init_dates]
+    return pd.concat([forecast_features(cfg, indices_known_at(in_season, present, at), present, at)
+                      .assign(init_md=str(at.init)) for at in dates], ignore_index=True)
+
+
+def predictions_by_init_date(cfg: ExperimentConfig, yields: pd.DataFrame, features: dict[str, pd.DataFrame],
                              fold_models: dict[str, FoldModels]) -> pd.DataFrame:
-    """Geo rows of every test season x init month-day, with the season's actual yield."""
+    """Geo rows of every test season x init month-day, predicted by the season's own fold from
+    its `features_by_init_date`, with the season's actual yield."""
     frames = []
     for fold, models in fold_models.items():
-        season = int(fold)
-        present = sorted(set(data.yields.loc[data.yields["season_year"] == season, "geo_id"]) & set(geos))
-        in_season = data.indices[data.indices["date"].dt.year == season]  # once, not per init date
-        dates = [ForecastDate(season, MonthDay.parse(md)) for md in cfg.forecast.init_dates]
-        rows = pd.concat([forecast_features(cfg, indices_known_at(in_season, present, at), present, at)
-                          .assign(init_md=str(at.init)) for at in dates], ignore_index=True)
+        rows = features[fold]
         preds = models.predict(cfg, rows)  # every init date at once: rows are independent
-        frames.append(with_actual(preds, data.yields).assign(init_md=rows["init_md"].to_numpy()))
+        frames.append(with_actual(preds, yields).assign(init_md=rows["init_md"].to_numpy()))
     return pd.concat(frames, ignore_index=True)
 
 

@@ -16,12 +16,18 @@ import sys
 import time
 from pathlib import Path
 
+import dagster_celery.core_execution_loop
+from celery.signals import worker_init
 from dagster_celery import celery_executor
 from dagster_celery.executor import CeleryExecutor
 from dagster_celery.make_app import make_app
 from dagster_celery.tasks import create_task
 
 BROKER, BACKEND = "amqp://guest:guest@127.0.0.1:5672//", "redis://127.0.0.1:6379/0"
+# A run polls its steps' results and submits the next ones once per tick (1 s in dagster-celery):
+# along a chain of steps that is half a second lost per step. A tick is one Redis GET per step
+# under way, so a tenth of a second costs nothing measurable.
+dagster_celery.core_execution_loop.TICK_SECONDS = 0.1
 
 
 def settings() -> dict:
@@ -46,14 +52,24 @@ app = make_app(CeleryExecutor.for_cli(**settings()).app_args())  # what the work
 execute_plan = create_task(app)
 
 
+@worker_init.connect
+def _import_once(**_) -> None:
+    """A worker imports what every step needs (the code location, MLflow, the model libraries)
+    when it starts, not in its first step: a worker is a standing service, its steps are not."""
+    import hindcast_assets.definitions  # noqa: F401  (and with it pandas, the model plugins)
+    import mlflow.tracking  # noqa: F401
+
+
 class WorkerPool:
     """Celery worker processes on this host, one step at a time each, serving `queue_name`; each
     is its own process group, so one can be killed whole, as a lost machine would be. Used by
     `make workers`, the tests and the benchmarks."""
 
-    def __init__(self, queue_name: str | None = None, log_dir: str | None = None):
+    def __init__(self, queue_name: str | None = None, log_dir: str | None = None, env: dict | None = None):
+        """`env`: the workers' environment (default ours); it must name the same instance
+        (`DAGSTER_HOME`, `DAGSTER_PG_URL`) as the runs whose steps they take."""
         self.queue = queue_name or queue()
-        self.log_dir, self.processes = log_dir, {}
+        self.log_dir, self.env, self.processes = log_dir, env, {}
 
     def nodename(self, name: str) -> str:
         """`<name>.<queue>`: unique on the broker (two workers of one name would fight over its control queue)."""
@@ -68,7 +84,7 @@ class WorkerPool:
         for name in names:
             log = open(Path(self.log_dir) / f"{name}.log", "w") if self.log_dir else None
             self.processes[name] = subprocess.Popen(self.command(name), stdout=log, stderr=subprocess.STDOUT if log
-                                                    else None, start_new_session=True)
+                                                    else None, start_new_session=True, env=self.env)
         return self
 
     def wait_ready(self, timeout: float = 60) -> None:

@@ -95,6 +95,9 @@ STAGES: tuple[Stage, ...] = (
     Stage("fold_preds", FOLD, folds.fold_preds, (store.TRAIN_PREDS, store.WALK_FORWARD_PREDS, store.YEAR_DATA),
           "In-sample and walk-forward (test season) predictions, and the test rows as the models saw them.",
           _up("included_geos", "detrender", "feature_fill_values", "model"), DATA),
+    Stage("features_by_init_date", FOLD, evaluation.features_by_init_date, (store.FEATURES_BY_INIT_DATE,),
+          "The fold's test season as known at each init month-day (nothing on or after it): what the "
+          "calibration by init date predicts from.", _up("included_geos"), DATA, when=has_skill_by_init),
     Stage("ensembles", FOLD, folds.ensembles, (store.MODEL_FILE, store.MODEL_CARD, store.TRAIN_PREDS,
                                                store.WALK_FORWARD_PREDS),
           "Ensembles of the base models' fold predictions (stacking fitted on earlier folds only).",
@@ -117,7 +120,7 @@ STAGES: tuple[Stage, ...] = (
           (store.PREDS_BY_INIT_DATE, store.CONFORMAL_BY_INIT_DATE),
           "Every test season re-predicted by its own fold with only what was known at each init date, "
           "and conformal sidecars per init date from those residuals (the forecasts' intervals).",
-          _up("included_geos") + FITTED, DATA, when=has_skill_by_init),
+          _up("features_by_init_date", all_partitions=True) + FITTED, (YIELDS,), when=has_skill_by_init),
     Stage("skill_by_init_date", NONE, evaluation.skill_by_init_date, (store.REPORT_TABLE, store.REPORT_PLOT),
           "RMSE, MAPE and interval coverage at each forecast init date, model against trend.",
           _up("calibration_by_init_date"), when=has_skill_by_init),

@@ -62,6 +62,11 @@ class Tracker:
         except MlflowException:  # created by another process meanwhile
             return self.client.get_experiment_by_name(name).experiment_id
 
+    def prepare(self, experiment: str) -> None:
+        """The store's tables and the experiment exist: done by a launcher before parallel
+        writers start (two processes creating a fresh SQLite store race in its migrations)."""
+        self._experiment_id(experiment)
+
     def _runs_of(self, exp_id: str, orchestrator_run_id: str) -> list:
         return self.client.search_runs([exp_id], f"tags.{RUN_TAG} = '{orchestrator_run_id}'", max_results=100)
 

@@ -77,12 +77,22 @@ def hindcast_delivery(view: RunDirView, _: None) -> StageRecord:
     return StageRecord(None, [written], len(frame))
 
 
+def features_by_init_date(view: RunDirView, fold_name: str) -> StageRecord:
+    """The fold's test season as known at each init month-day (per fold, so fold chunks make it
+    side by side; production has no test season)."""
+    if fold_name == PRODUCTION:
+        return StageRecord(fold_name, [], 0, note="no test season")
+    rows = sbi.features_by_init_date(view.cfg, view.data, view.geos, int(fold_name))
+    return StageRecord(fold_name, [store.FEATURES_BY_INIT_DATE.write(view.run_dir, rows, fold=fold_name)], len(rows))
+
+
 def calibration_by_init_date(view: RunDirView, _: None) -> StageRecord:
-    """Every test season re-predicted by its own fold with only what was known at each init
-    month-day, and conformal sidecars per init month-day from those residuals."""
+    """Every test season re-predicted by its own fold from its features at each init month-day,
+    and conformal sidecars per init month-day from those residuals."""
     rd, c = view.run_dir, view.cfg
     models = {f: store.read_fold_models(rd, view.key, f) for f in c.test_folds}
-    geo = sbi.predictions_by_init_date(c, view.data, view.geos, models)
+    features = {f: store.FEATURES_BY_INIT_DATE.read(rd, fold=f) for f in c.test_folds}
+    geo = sbi.predictions_by_init_date(c, view.data.yields, features, models)
     national = sbi.national_by_init_date(geo, view.data.yields)
     written = [store.PREDS_BY_INIT_DATE.write(rd, frame, scope=scope)
                for scope, frame in (("geo", geo), ("national", national))]
