@@ -64,11 +64,10 @@ def postgres_instance(scratch: Path):
         admin.close()
 
 
-@contextmanager
-def s3_server():
+def start_moto() -> tuple[subprocess.Popen, str]:
+    """moto's S3 API server on a free loopback port, once it answers (the tests' server too);
+    TimeoutError after 10 s."""
     import socket
-
-    import s3fs
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -79,11 +78,20 @@ def s3_server():
     for _ in range(100):
         try:
             urllib.request.urlopen(url, timeout=1)
-            break
-        except urllib.error.HTTPError:
-            break
+            return server, url
+        except urllib.error.HTTPError:  # it answers (an S3 error is an answer)
+            return server, url
         except OSError:
             time.sleep(0.1)
+    server.terminate()
+    raise TimeoutError(f"moto_server on {url} did not answer in 10 s")
+
+
+@contextmanager
+def s3_server():
+    import s3fs
+
+    server, url = start_moto()
     env = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1",
            "FSSPEC_S3_ENDPOINT_URL": url}
     s3fs.S3FileSystem(endpoint_url=url, key="bench", secret="bench").mkdir("bench")

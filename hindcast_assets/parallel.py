@@ -1,5 +1,5 @@
 """`hindcast run hindcast --workers N`: the hindcast fanned out over its folds as Dagster runs
-on the instance (issue 13).
+on the instance (issue 13). Dagster-free: each run is launched by `runner.execute_phase`.
 
 N runs make the setup and per-fold stages over contiguous fold chunks side by side (the setup
 stages are cheap and write the same bytes in every chunk, so no run waits for a setup run), then
@@ -28,7 +28,7 @@ from hindcast_assets.core.rundir import RunDir
 from hindcast_assets.pipeline import store
 from hindcast_assets.pipeline.fanout import fan_out, fold_chunks
 from hindcast_assets.pipeline.runlog import read_manifest
-from hindcast_assets.pipeline.table import Stage, asset_stages, hindcast_stages
+from hindcast_assets.pipeline.table import Stage, hindcast_stages
 from hindcast_assets.pipeline.tracking import Tracker, mlflow_tracking_uri
 
 PHASE_TAG = "hindcast/phase"  # folds <first>-<last>, or fan-in
@@ -55,29 +55,6 @@ def phases(cfg: ExperimentConfig, workers: int) -> tuple[list[Phase], Phase]:
     weights = [len(fold_of(cfg, yields, f).train_seasons) for f in cfg.folds]
     chunks = [Phase(f"folds {c[0]}-{c[-1]}", chunk_stages(cfg), c) for c in fold_chunks(cfg.folds, weights, workers)]
     return chunks, Phase("fan-in", fan_out(hindcast_stages(cfg)).fan_in, cfg.folds)
-
-
-def execute_phase(cfg: ExperimentConfig, source: str, rd: RunDir, phase: Phase, lease_id: str, executor_name: str):
-    """One Dagster run of `phase` on the instance; raises RunFailed with the cause."""
-    from dagster import DagsterInstance, execute_job
-
-    from hindcast_assets.defs.assets import stage_key
-    from hindcast_assets.defs.jobs import hindcast_job_name
-    from hindcast_assets.defs.resources import LEASE_TAG
-    from hindcast_assets.definitions import reconstructable_job
-    from hindcast_assets.runner import QUIET, RANGE_END, RANGE_START, RunFailed, _first_cause, run_tags
-
-    keys = [stage_key(cfg, s.name) for s in asset_stages(phase.stages)]
-    tags = {**run_tags(cfg, rd), LEASE_TAG: lease_id, PHASE_TAG: phase.name,
-            RANGE_START: phase.folds[0], RANGE_END: phase.folds[-1]}
-    run_config = {**QUIET, "resources": {"run_dir": {"config": {"run_dir": str(rd)}},
-                                         "mlflow": {"config": {"tracking_uri": mlflow_tracking_uri()}}}}
-    job = reconstructable_job(cfg, source, hindcast_job_name(cfg.experiment_key), executor_name)
-    with DagsterInstance.get() as instance:
-        result = execute_job(job, instance, run_config=run_config, tags=tags, asset_selection=keys)
-    if not result.success:
-        raise RunFailed(f"dagster run {result.run_id} ({phase.name}) failed (run_dir {rd}): {_first_cause(result)}")
-    return result.run_id
 
 
 def _chunk_process(rd: RunDir, source: str, phase: Phase, lease_id: str, executor_name: str) -> subprocess.Popen:
@@ -110,7 +87,7 @@ def _progress(rd: RunDir, running: int, last: str) -> str:
 def run_fanned_out(cfg: ExperimentConfig, source: str, rd: RunDir, workers: int, executor_name: str) -> str:
     """The hindcast into `rd` as N + 1 runs; the fan-in run's id. A failed chunk leaves the
     others to finish, then raises; `hindcast resume` completes the run_dir."""
-    from hindcast_assets.runner import RunFailed
+    from hindcast_assets.runner import RunFailed, execute_phase
 
     chunks, fan_in = phases(cfg, workers)
     Tracker(mlflow_tracking_uri()).prepare(cfg.mlflow_experiment)
@@ -129,7 +106,7 @@ def _chunk_main(argv: list[str]) -> int:
     """`python -m hindcast_assets.parallel '<json>'`: one fold chunk's run (see `_chunk_process`)."""
     import warnings
 
-    from hindcast_assets.runner import RunFailed
+    from hindcast_assets.runner import RunFailed, execute_phase
 
     warnings.filterwarnings("ignore")
     args = json.loads(argv[0])

@@ -12,6 +12,7 @@ import socket
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -30,7 +31,10 @@ from hindcast_assets.pipeline.registry import CHAMPION, ModelVersion, Registry
 from hindcast_assets.pipeline.result import ExperimentResult
 from hindcast_assets.pipeline.runlog import (Manifest, forecast_needs, incomplete_for, open_run_dir, read_manifest,
                                              verify)
-from hindcast_assets.pipeline.table import fit_production_stages, hindcast_stages
+from hindcast_assets.pipeline.table import asset_stages, fit_production_stages, hindcast_stages
+
+if TYPE_CHECKING:
+    from hindcast_assets.parallel import Phase
 
 RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
@@ -191,6 +195,31 @@ def _materialise(cfg: ExperimentConfig, what: str, rd: RunDir, source: str, scal
         run_id = _execute(*_job(cfg, hindcast_job_name(key), source), cfg, rd,
                           tags={RANGE_START: cfg.folds[0], RANGE_END: cfg.folds[-1]}).run_id
     return RunOutcome(rd, run_id, ExperimentResult.from_run_dir(rd), registered_after_hindcast(rd))
+
+
+def execute_phase(cfg: ExperimentConfig, source: str, rd: RunDir, phase: Phase, lease_id: str, executor_name: str):
+    """One Dagster run of a fan-out `phase` (parallel.py) on the instance, its steps on the
+    executor `executor_name`; raises RunFailed with the cause."""
+    from dagster import DagsterInstance, execute_job
+
+    from hindcast_assets.defs.assets import stage_key
+    from hindcast_assets.defs.jobs import hindcast_job_name
+    from hindcast_assets.definitions import reconstructable_job
+    from hindcast_assets.defs.resources import LEASE_TAG
+    from hindcast_assets.parallel import PHASE_TAG
+    from hindcast_assets.pipeline.tracking import mlflow_tracking_uri
+
+    keys = [stage_key(cfg, s.name) for s in asset_stages(phase.stages)]
+    tags = {**run_tags(cfg, rd), LEASE_TAG: lease_id, PHASE_TAG: phase.name,
+            RANGE_START: phase.folds[0], RANGE_END: phase.folds[-1]}
+    run_config = {**QUIET, "resources": {"run_dir": {"config": {"run_dir": str(rd)}},
+                                         "mlflow": {"config": {"tracking_uri": mlflow_tracking_uri()}}}}
+    job = reconstructable_job(cfg, source, hindcast_job_name(cfg.experiment_key), executor_name)
+    with DagsterInstance.get() as instance:
+        result = execute_job(job, instance, run_config=run_config, tags=tags, asset_selection=keys)
+    if not result.success:
+        raise RunFailed(f"dagster run {result.run_id} ({phase.name}) failed (run_dir {rd}): {_first_cause(result)}")
+    return result.run_id
 
 
 def registered_after_hindcast(rd: RunDir) -> ModelVersion:

@@ -4,11 +4,6 @@ from __future__ import annotations
 import os
 import shutil
 import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 import uuid
 import warnings
 from pathlib import Path
@@ -140,32 +135,14 @@ def postgres_instance(tmp_path, monkeypatch) -> str:
     admin.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def s3_server():
     """moto's S3 API server on a free loopback port, for the session: a real HTTP S3 endpoint."""
-    port = _free_port()
-    server = subprocess.Popen([str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
+    from benchmarks.scaleout import start_moto  # the bench's server, started the same way
 
-    def answers() -> None:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(url, timeout=1)
-                return
-            except urllib.error.HTTPError:
-                return
-            except OSError:
-                time.sleep(0.1)
-        raise TimeoutError(f"moto_server on {url} did not answer in 10 s")
-
-    service_or_fail("moto S3 server", answers)
+    started = []
+    service_or_fail("moto S3 server", lambda: started.append(start_moto()))
+    server, url = started[0]
     yield url
     server.terminate()
     server.wait(timeout=10)

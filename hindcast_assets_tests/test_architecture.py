@@ -1,6 +1,5 @@
 """The three layers (DESIGN.md §7): only the Dagster layer (`defs/`, `definitions.py`) and the
-CLI's launchers (`runner.py`, and `parallel.py` for fold fan-out) may import dagster; the stage
-table is the map."""
+CLI's launcher (`runner.py`) may import dagster; the stage table is the map."""
 from __future__ import annotations
 
 import ast
@@ -10,7 +9,7 @@ import hindcast_assets
 from hindcast_assets.paths import PROJECT_ROOT
 
 PACKAGE = Path(hindcast_assets.__file__).parent
-DAGSTER_LAYER = ("defs/", "definitions.py", "runner.py", "parallel.py")
+DAGSTER_LAYER = ("defs/", "definitions.py", "runner.py")
 
 
 def _imports(path: Path) -> set[str]:
