@@ -3,21 +3,26 @@ on the instance (issue 13). Dagster-free: each run is launched by `runner.execut
 
 N runs make the setup and per-fold stages over contiguous fold chunks side by side (the setup
 stages are cheap and write the same bytes in every chunk, so no run waits for a setup run), then
-one run makes the fan-in stages over all folds (`pipeline/fanout.py` says which stage is where).
-Every run is tagged with the run_dir and one lease id, so together they are one writer. The
-executor decides where steps run: in the run's process (`in_process`) or on Celery workers
-(`celery`). Each chunk run has a process of its own either way: in-process steps compute under
-one GIL, and Dagster runs orchestrated from threads of one process deadlocked in the logging
-module's lock (measured with the Celery executor on PostgreSQL). Artefacts are byte-identical to
-the one-run hindcast's.
+the fan-in runs in waves (`pipeline/fanout.py` says which stage is where): its head, then its
+independent lanes side by side. Every run is tagged with the run_dir and one lease id, so
+together they are one writer. The executor decides where steps run: in the run's process
+(`in_process`) or on Celery workers (`celery`).
+
+The runs are orchestrated by a pool of N processes, forked by a fork server that imported the
+runner once (spawned where there is no fork server), so a run starts with its imports done.
+Processes, not threads: in-process steps compute under one GIL, and Dagster runs orchestrated
+from threads of one process deadlocked in the logging module's lock. Not forked from the
+launcher: a process that has trained LightGBM (OpenMP) or opened the MLflow store hangs or dies
+in a forked child, and a library caller may have done both. Artefacts are byte-identical to the
+one-run hindcast's.
 """
 from __future__ import annotations
 
-import json
-import subprocess
+import multiprocessing
+import os
 import sys
-import time
 import uuid
+from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 
 from hindcast_assets.config import ExperimentConfig
@@ -25,101 +30,102 @@ from hindcast_assets.core.data import load_input
 from hindcast_assets.core.hindcast import fold_of
 from hindcast_assets.core.lease import Lease
 from hindcast_assets.core.rundir import RunDir
-from hindcast_assets.pipeline import store
-from hindcast_assets.pipeline.fanout import fan_out, fold_chunks
+from hindcast_assets.pipeline.fanout import fan_in_waves, fan_out, fold_chunks
 from hindcast_assets.pipeline.runlog import read_manifest
-from hindcast_assets.pipeline.table import Stage, hindcast_stages
-from hindcast_assets.pipeline.tracking import Tracker, mlflow_tracking_uri
+from hindcast_assets.pipeline.table import Stage, asset_stages, hindcast_stages
+from hindcast_assets.pipeline.tracking import Tracker
 
-PHASE_TAG = "hindcast/phase"  # folds <first>-<last>, or fan-in
-POLL_S = 2.0
+PHASE_TAG = "hindcast/phase"  # folds <first>-<last>, fan-in, or the fan-in lane's first stage
+POLL_S = 0.5
 
 
 @dataclass(frozen=True)
 class Phase:
-    """One Dagster run of the fan-out: which stages, over which folds."""
+    """One Dagster run of the fan-out: which stages' assets, over which folds (names only, so it
+    pickles to a pool process)."""
 
     name: str
-    stages: list[Stage]
+    stages: tuple[str, ...]
     folds: list[str]
 
+    @classmethod
+    def of(cls, name: str, stages: list[Stage], folds: list[str]) -> Phase:
+        return cls(name, tuple(s.name for s in asset_stages(stages)), folds)
 
-def chunk_stages(cfg: ExperimentConfig) -> list[Stage]:
+
+def phases(cfg: ExperimentConfig, workers: int) -> list[list[Phase]]:
+    """Waves of runs, each wave's runs side by side: the fold chunks (balanced by training
+    seasons), then the fan-in's waves."""
     plan = fan_out(hindcast_stages(cfg))
-    return plan.setup + plan.per_fold
-
-
-def phases(cfg: ExperimentConfig, workers: int) -> tuple[list[Phase], Phase]:
-    """The fold-chunk runs (balanced by training seasons) and the fan-in run."""
-    yields = load_input(cfg, "yields")  # the folds' seasons; the workers load the rest
+    yields = load_input(cfg, "yields")  # the folds' seasons
     weights = [len(fold_of(cfg, yields, f).train_seasons) for f in cfg.folds]
-    chunks = [Phase(f"folds {c[0]}-{c[-1]}", chunk_stages(cfg), c) for c in fold_chunks(cfg.folds, weights, workers)]
-    return chunks, Phase("fan-in", fan_out(hindcast_stages(cfg)).fan_in, cfg.folds)
+    chunks = [Phase.of(f"folds {c[0]}-{c[-1]}", plan.setup + plan.per_fold, c)
+              for c in fold_chunks(cfg.folds, weights, workers)]
+    waves = fan_in_waves(plan.fan_in, workers)
+    fan_in = [[Phase.of("fan-in" if len(waves) == 1 else f"fan-in: {group[0].name}", group, cfg.folds)
+               for group in wave] for wave in waves]
+    return [chunks, *fan_in]
 
 
-def _chunk_process(rd: RunDir, source: str, phase: Phase, lease_id: str, executor_name: str) -> subprocess.Popen:
-    """A process running one chunk's run; its errors go to our stderr (stdout is the CLI's)."""
-    args = {"run_dir": str(rd), "source": source, "folds": phase.folds, "name": phase.name, "lease": lease_id,
-            "executor": executor_name}
-    return subprocess.Popen([sys.executable, "-m", __name__, json.dumps(args)], stdout=subprocess.DEVNULL)
+def _as_launched(environ: dict[str, str], cwd: str) -> None:
+    """A pool process gets the launcher's environment and directory as they are now (the fork
+    server keeps its own from when it started: an earlier DAGSTER_HOME, say), and sends its
+    stdout nowhere: the CLI's stdout is the launcher's (its last line is the run_dir)."""
+    os.environ.clear()
+    os.environ.update(environ)
+    os.chdir(cwd)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
-def _wait(rd: RunDir, runs: dict[str, subprocess.Popen]) -> list[str]:
-    """Wait for every chunk process, with progress on stderr; the failed ones."""
+def _pool(workers: int) -> ProcessPoolExecutor:
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["hindcast_assets.runner"])
+    else:  # Windows
+        context = multiprocessing.get_context("spawn")
+    return ProcessPoolExecutor(workers, context, initializer=_as_launched, initargs=(dict(os.environ), os.getcwd()))
+
+
+def _wait(rd: RunDir, futures: dict[str, Future], running: str) -> None:
+    """Wait for a wave's runs, with progress on stderr; RunFailed naming the failed ones."""
+    from hindcast_assets.runner import RunFailed
+
     last = ""
     while True:
-        running = sum(p.poll() is None for p in runs.values())
-        last = _progress(rd, running, last)
-        if not running:
-            return [f"{name} (exit {p.returncode}, its cause above)" for name, p in runs.items() if p.returncode]
-        time.sleep(POLL_S)
+        done, pending = wait(futures.values(), timeout=POLL_S, return_when=FIRST_EXCEPTION)
+        last = _progress(rd, f"{len(pending)} of {len(futures)} {running} running", last)
+        failed = [f"{name}: {future.exception()}" for name, future in futures.items()
+                  if future.done() and future.exception()]
+        if failed and not pending or failed and len(futures) == 1:
+            raise RunFailed(f"{rd}: runs failed: {'; '.join(failed)}; `hindcast resume {rd}` completes the run_dir")
+        if not pending:
+            return
 
 
-def _progress(rd: RunDir, running: int, last: str) -> str:
+def _progress(rd: RunDir, running: str, last: str) -> str:
     manifest = read_manifest(rd)
     done, planned = (len(manifest.completed), len(manifest.plan)) if manifest else (0, 0)
-    line = f"{rd}: {done}/{planned} stage partitions complete; {running} fold-chunk runs running"
+    line = f"{rd}: {done}/{planned} stage partitions complete; {running}"
     if line != last:
         print(line, file=sys.stderr, flush=True)
     return line
 
 
 def run_fanned_out(cfg: ExperimentConfig, source: str, rd: RunDir, workers: int, executor_name: str) -> str:
-    """The hindcast into `rd` as N + 1 runs; the fan-in run's id. A failed chunk leaves the
-    others to finish, then raises; `hindcast resume` completes the run_dir."""
-    from hindcast_assets.runner import RunFailed, execute_phase
+    """The hindcast into `rd` as waves of runs; the last run's id. A failed run leaves the
+    others of its wave to finish, then raises; `hindcast resume` completes the run_dir."""
+    from hindcast_assets.runner import execute_phase
 
-    chunks, fan_in = phases(cfg, workers)
-    Tracker(mlflow_tracking_uri()).prepare(cfg.mlflow_experiment)
+    waves = phases(cfg, workers)
     lease_id = f"fanout-{uuid.uuid4().hex[:12]}"
-    print(f"{rd}: {len(chunks)} fold-chunk runs ({', '.join(c.name for c in chunks)}), executor {executor_name}",
+    print(f"{rd}: {len(waves[0])} fold-chunk runs ({', '.join(c.name for c in waves[0])}), then "
+          f"{' + '.join(str(len(w)) for w in waves[1:])} fan-in runs, executor {executor_name}",
           file=sys.stderr, flush=True)
-    with Lease(rd, lease_id):
-        failed = _wait(rd, {c.name: _chunk_process(rd, source, c, lease_id, executor_name) for c in chunks})
-        if failed:
-            raise RunFailed(f"{rd}: fold-chunk runs failed: {'; '.join(failed)}; "
-                            f"`hindcast resume {rd}` completes the run_dir")
-        return execute_phase(cfg, source, rd, fan_in, lease_id, executor_name)
-
-
-def _chunk_main(argv: list[str]) -> int:
-    """`python -m hindcast_assets.parallel '<json>'`: one fold chunk's run (see `_chunk_process`)."""
-    import warnings
-
-    from hindcast_assets.runner import RunFailed, execute_phase
-
-    warnings.filterwarnings("ignore")
-    args = json.loads(argv[0])
-    rd = RunDir(args["run_dir"])
-    cfg = store.read_config(rd)
-    phase = Phase(args["name"], chunk_stages(cfg), args["folds"])
-    try:
-        execute_phase(cfg, args["source"], rd, phase, args["lease"], args["executor"])
-    except RunFailed as exc:
-        print(exc, file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(_chunk_main(sys.argv[1:]))
+    with Lease(rd, lease_id), _pool(workers) as pool:
+        Tracker().prepare(cfg.mlflow_experiment)
+        for wave, running in zip(waves, ["fold-chunk runs"] + ["fan-in runs"] * (len(waves) - 1)):
+            futures = {p.name: pool.submit(execute_phase, cfg, source, rd, p, lease_id, executor_name) for p in wave}
+            _wait(rd, futures, running)
+        return futures[wave[-1].name].result()

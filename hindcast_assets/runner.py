@@ -31,7 +31,7 @@ from hindcast_assets.pipeline.registry import CHAMPION, ModelVersion, Registry
 from hindcast_assets.pipeline.result import ExperimentResult
 from hindcast_assets.pipeline.runlog import (Manifest, forecast_needs, incomplete_for, open_run_dir, read_manifest,
                                              verify)
-from hindcast_assets.pipeline.table import asset_stages, fit_production_stages, hindcast_stages
+from hindcast_assets.pipeline.table import fit_production_stages, hindcast_stages
 
 if TYPE_CHECKING:
     from hindcast_assets.parallel import Phase
@@ -209,7 +209,7 @@ def execute_phase(cfg: ExperimentConfig, source: str, rd: RunDir, phase: Phase, 
     from hindcast_assets.parallel import PHASE_TAG
     from hindcast_assets.pipeline.tracking import mlflow_tracking_uri
 
-    keys = [stage_key(cfg, s.name) for s in asset_stages(phase.stages)]
+    keys = [stage_key(cfg, name) for name in phase.stages]
     tags = {**run_tags(cfg, rd), LEASE_TAG: lease_id, PHASE_TAG: phase.name,
             RANGE_START: phase.folds[0], RANGE_END: phase.folds[-1]}
     run_config = {**QUIET, "resources": {"run_dir": {"config": {"run_dir": str(rd)}},

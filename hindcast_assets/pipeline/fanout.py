@@ -3,7 +3,9 @@
 Three phases: `setup` (whole-run stages the folds read: the config, the geos), `per_fold` (fold
 stages that read only their own fold, run as contiguous chunks of folds side by side) and
 `fan_in` (everything that reads every fold: ensembles, bias correction, intervals, reports). A
-new stage lands in its phase by what it reads, so the fan-out cannot drift from the table.
+new stage lands in its phase by what it reads, so the fan-out cannot drift from the table. The
+fan-in splits again (`fan_in_waves`): a head every other fan-in stage reads, then lanes that
+read nothing of each other (the calibration by init date; the intervals and reports).
 """
 from __future__ import annotations
 
@@ -34,6 +36,36 @@ def fan_out(stages: list[Stage]) -> FanOut:
         else:
             fan_in.append(stage)
     return FanOut(setup, per_fold, fan_in)
+
+
+def _reads(stages: list[Stage]) -> dict[str, set[str]]:
+    """Each stage's upstream among `stages`, transitively (table order: upstream first)."""
+    names, reads = {s.name for s in stages}, {}
+    for stage in stages:
+        direct = {u.stage for u in stage.upstream if u.stage in names}
+        reads[stage.name] = direct.union(*(reads[d] for d in direct))
+    return reads
+
+
+def fan_in_waves(fan_in: list[Stage], width: int) -> list[list[list[Stage]]]:
+    """The fan-in as waves of stage groups, each group one run, a wave's groups side by side:
+    the head (the longest leading run of stages every later one reads), then the rest's
+    independent lanes dealt into at most `width` groups. One wave when there is nothing to
+    run side by side."""
+    reads = _reads(fan_in)
+    cut = 0
+    while cut < len(fan_in) and all(fan_in[cut].name in reads[s.name] for s in fan_in[cut + 1:]):
+        cut += 1
+    head, rest = fan_in[:cut], fan_in[cut:]
+    lanes: list[list[Stage]] = []
+    for stage in rest:  # a stage joins the lane of what it reads (lanes it links merge)
+        linked = [lane for lane in lanes if any(s.name in reads[stage.name] for s in lane)]
+        lanes = [lane for lane in lanes if lane not in linked] + [[s for lane in linked for s in lane] + [stage]]
+    if width < 2 or len(lanes) < 2:
+        return [[fan_in]]
+    dealt = [{s.name for lane in lanes[i::width] for s in lane} for i in range(min(width, len(lanes)))]
+    groups = [[s for s in rest if s.name in names] for names in dealt]  # table order within a run
+    return ([[head]] if head else []) + [groups]
 
 
 def fold_chunks(folds: list[str], weights: list[float], n: int) -> list[list[str]]:

@@ -1,0 +1,51 @@
+"""The fan-out plan (issue 13): which stages run in the fold chunks, and how the fan-in splits
+into a head and lanes that never read each other."""
+from __future__ import annotations
+
+import pickle
+
+from hindcast_assets.config import load_config
+from hindcast_assets.parallel import Phase
+from hindcast_assets.paths import CONFIGS_DIR
+from hindcast_assets.pipeline.fanout import fan_in_waves, fan_out, fold_chunks
+from hindcast_assets.pipeline.table import hindcast_stages
+
+
+def _plan(name: str):
+    return fan_out(hindcast_stages(load_config(CONFIGS_DIR / f"{name}.yaml")))
+
+
+def _names(waves) -> list[list[list[str]]]:
+    return [[[s.name for s in group] for group in wave] for wave in waves]
+
+
+def test_the_fan_in_splits_into_a_head_and_independent_lanes():
+    plan = _plan("corn_usa")
+    assert _names(fan_in_waves(plan.fan_in, 2)) == [
+        [["ensembles", "bias_corrector"]],
+        [["conformal", "national", "evaluation", "hindcast_delivery"], ["calibration_by_init_date", "skill_by_init_date"]]]
+    assert _names(fan_in_waves(plan.fan_in, 1)) == [[[s.name for s in plan.fan_in]]]  # one worker: one run
+
+
+def test_no_lane_reads_another_lane_and_every_fan_in_stage_runs_once():
+    for name in ("corn_usa", "corn_usa_county", "soybeans_bra"):
+        plan = _plan(name)
+        waves = fan_in_waves(plan.fan_in, 2)
+        ran = [s.name for wave in waves for group in wave for s in group]
+        assert sorted(ran) == sorted(s.name for s in plan.fan_in), name
+        groups = waves[-1]
+        for group in groups:
+            others = {s.name for g in groups if g is not group for s in g}
+            assert not {u.stage for s in group for u in s.upstream} & others, (name, group)
+
+
+def test_fold_chunks_are_contiguous_and_balanced_by_weight():
+    folds = ["2006", "2007", "2008", "2009", "2010", "2011", "production"]
+    assert fold_chunks(folds, [16, 17, 18, 19, 20, 21, 22], 2) == [folds[:4], folds[4:]]
+    assert fold_chunks(folds, [1] * 7, 1) == [folds]
+
+
+def test_a_phase_pickles_to_a_pool_process():
+    plan = _plan("corn_usa")
+    phase = Phase.of("folds 2006-2009", plan.setup + plan.per_fold, ["2006", "2009"])
+    assert pickle.loads(pickle.dumps(phase)) == phase and "model" in phase.stages
