@@ -75,9 +75,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _national_line(rd, at) -> str:
+    from hindcast_assets.core.aggregate import NO_NATIONAL
     from hindcast_assets.pipeline import store
 
-    national = store.FORECAST_NATIONAL.read(rd, **store.forecast_fields(at)).iloc[0]
+    rows = store.FORECAST_NATIONAL.read(rd, **store.forecast_fields(at))
+    if rows.empty:
+        return f"national forecast {at.season_year} as of {at}: none ({NO_NATIONAL})"
+    national = rows.iloc[0]
     bounds = [c for c in national.index if c.startswith(("lower_", "upper_"))]
     return (f"national forecast {at.season_year} as of {at}: {national['prediction']:.2f} "
             + " ".join(f"{c}={national[c]:.2f}" for c in bounds))

@@ -40,17 +40,32 @@ class Inputs(_Strict):
     indices: str | None = None
     static_features: str | None = None
     references: str | None = None
+    yardstick: str | None = None  # another forecaster's national forecasts by init date (season_year, init_md, forecast)
 
 
 class Columns(_Strict):
     geo_id: str = "geo_id"
     season_year: str = "season_year"
     target: str
-    area: str
+    area: str | None = None  # without it geo skill only: no national aggregation (no weights to give)
     date: str = "date"
     variable: str = "variable"
     value: str = "value"
     reference_target: str | None = None
+
+
+class QcRule(_Strict):
+    """Yield rows excluded from training and scoring (flagged suspect in the source, say): rows
+    where the yields file's `column` is true, every row of `seasons`, every row of `geos`.
+    Listed in the report. Without a rule a NaN target in a training season is an error."""
+
+    column: str | None = None
+    seasons: list[int] = []
+    geos: list[str] = []
+
+    @property
+    def active(self) -> bool:
+        return bool(self.column or self.seasons or self.geos)
 
 
 class GeoRule(_Strict):
@@ -227,6 +242,9 @@ class ExperimentConfig(_Strict):
     unit: str
     inputs: Inputs
     columns: Columns
+    reference_name: str | None = None  # what inputs.references holds, as the report names it
+    yardstick_name: str | None = None  # whose forecasts inputs.yardstick holds
+    qc: QcRule = QcRule()
     geos: GeoRule = GeoRule()
     detrend: DetrendConfig = DetrendConfig()
     features: FeatureConfig = FeatureConfig()
@@ -249,7 +267,24 @@ class ExperimentConfig(_Strict):
             raise ValueError("features.variables needs inputs.indices")
         if self.features.static and not self.inputs.static_features:
             raise ValueError("features.static needs inputs.static_features")
+        if self.geos.min_area_share > 0 and self.columns.area is None:
+            raise ValueError("geos.min_area_share needs columns.area (there is no area to take a share of)")
+        if self.inputs.references and not self.reference_name:
+            raise ValueError("inputs.references needs reference_name: what the reference is "
+                             "(e.g. 'USDA NASS final estimate'), as the report names it")
+        if self.inputs.yardstick and not (self.yardstick_name and self.inputs.references and self.has_area):
+            raise ValueError("inputs.yardstick needs yardstick_name, inputs.references (the truth both are "
+                             "scored against) and columns.area (a national forecast of ours)")
+        tested = sorted(set(self.qc.seasons) & set(self.hindcast.test_years))
+        if tested:
+            raise ValueError(f"qc.seasons {tested} are test seasons: a fold needs its test season's rows "
+                             "(exclude geos or flag rows with qc.column instead)")
         return self
+
+    @property
+    def has_area(self) -> bool:
+        """Whether geo values can be weighted into national ones."""
+        return self.columns.area is not None
 
     @property
     def folds(self) -> list[str]:

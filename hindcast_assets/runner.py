@@ -54,6 +54,7 @@ def preflight(cfg: ExperimentConfig, source: str) -> None:
     after its as-of day is checked when the config loads.)"""
     data = load_experiment_data(cfg)
     load_input(cfg, "references")
+    load_input(cfg, "yardstick")
     if not included_geos(data.yields, cfg.geos, cfg.hindcast.first_test_year):
         raise PreflightError(f"{cfg.inputs.yields}: geos: no geo passes the inclusion rule before "
                              f"{cfg.hindcast.first_test_year}")
@@ -358,8 +359,8 @@ def replay(run_dir: str, season_year: int) -> Iterator[Arrival]:
                 cursor = result.cursor
                 dates = [forecast_date(r.partition_key) for r in result.run_requests]
                 run_forecasts(run_dir, dates)
-                made = [(str(at), store.FORECAST_NATIONAL.read(rd, **store.forecast_fields(at)).iloc[0])
-                        for at in dates]
+                nationals = {str(at): store.FORECAST_NATIONAL.read(rd, **store.forecast_fields(at)) for at in dates}
+                made = [(at, rows.iloc[0]) for at, rows in nationals.items() if not rows.empty]
             yield Arrival(through, made)
 
 

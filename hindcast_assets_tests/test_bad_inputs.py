@@ -34,9 +34,10 @@ class Env:
 
     def edit(self, rel: str, change: Callable[[pd.DataFrame], pd.DataFrame | None]) -> None:
         path = self.input_dir / rel
-        frame = pd.read_parquet(path)
+        frame = pd.read_csv(path) if rel.endswith(".csv") else pd.read_parquet(path)
         changed = change(frame)  # a new frame, or None when it changed `frame` in place
-        (frame if changed is None else changed).to_parquet(path, index=False)
+        out = frame if changed is None else changed
+        out.to_csv(path, index=False) if rel.endswith(".csv") else out.to_parquet(path, index=False)
 
     def config_with(self, **overrides) -> str:
         """The small config (as `small_config`) with `overrides`, in scratch/cfg/."""
@@ -205,6 +206,24 @@ CASES = [
     Case("references column missing", with_edit(REFS, _drop("yield_bu_per_acre")),
          R + ": column 'yield_bu_per_acre' (columns.reference_target) is missing; found ['harvested_acres', "
              "'n_states', 'production_bu', 'season_year']"),
+    Case("references without a name", with_config(reference_name=None),
+         C + ": <top>: inputs.references needs reference_name: what the reference is (e.g. 'USDA NASS final "
+             "estimate'), as the report names it"),
+    Case("yardstick column missing", with_edit("us_state_corn/usda_forecasts.csv", _drop("forecast")),
+         "{input}/us_state_corn/usda_forecasts.csv: column 'forecast' (inputs.yardstick) is missing; found "
+         "['init_md', 'release_date', 'report_month', 'season_year']"),
+    # -- QC rules -----------------------------------------------------------------------------------
+    Case("QC column missing", with_config(qc={"column": "qc_suspect"}),
+         Y + ": column 'qc_suspect' (qc.column) is missing; found ['geo_id', 'geo_name', 'harvested_acres', "
+             "'season_year', 'yield_bu_per_acre']"),
+    Case("QC column not true/false", with_edit(YIELDS, lambda f: f.assign(qc_suspect="maybe"),
+                                               {"qc": {"column": "qc_suspect"}}),
+         Y + ": column 'qc_suspect' (qc.column) must hold true/false or 1/0, found ['maybe']"),
+    Case("QC rule excluding a test season", with_config(qc={"seasons": [2010]}),
+         C + ": <top>: qc.seasons [2010] are test seasons: a fold needs its test season's rows (exclude geos "
+             "or flag rows with qc.column instead)"),
+    Case("area share without an area", with_config(columns={"area": None}),
+         C + ": <top>: geos.min_area_share needs columns.area (there is no area to take a share of)"),
     # -- where runs go ------------------------------------------------------------------------------
     Case("runs dir under a regular file", _runs_under_a_file,
          "{tmp}/plain_file/runs: --runs-dir: cannot create run_dirs there (Not a directory)"),

@@ -9,6 +9,7 @@ import pandas as pd
 NATIONAL = "NATIONAL"  # the geo_id of an aggregated row
 PREDICTED = ("prediction", "prediction_raw", "trend")  # aggregated with the configured area rule
 CARRIED = ("init_date", "fold")  # constant within a season's rows: carried onto its national row
+NO_NATIONAL = "no national aggregation: the config names no area column (columns.area) to weight geos by"
 
 
 def weighted_mean(frame: pd.DataFrame, values: Sequence[str], weight: str, by: Sequence[str]) -> pd.DataFrame:
@@ -62,6 +63,8 @@ def national_rows(geo: pd.DataFrame, yields: pd.DataFrame, area_rule: str,
     the summed weight, and `init_date` / `fold` are carried over."""
     by = list(by)
     predicted = [c for c in PREDICTED if c in geo.columns]
+    if yields["area"].isna().all():  # no areas (columns.area unset): a NATIONAL row would mean nothing
+        return _no_national_rows(geo, by)
     out = national_from_geo(geo, predicted, aggregation_weights(geo, yields, area_rule), by)
     if "actual" in geo.columns:
         truth = national_from_geo(geo, ["actual"], aggregation_weights(geo, yields, "actual"), by)
@@ -73,3 +76,10 @@ def national_rows(geo: pd.DataFrame, yields: pd.DataFrame, area_rule: str,
     if carried:
         out = out.merge(geo.groupby(by)[carried].first().reset_index(), on=by, how="left")
     return out.rename(columns={"weight": "area"}).assign(geo_id=NATIONAL)
+
+
+def _no_national_rows(geo: pd.DataFrame, by: Sequence[str] = ("season_year",)) -> pd.DataFrame:
+    """The national frame of an experiment without areas: its columns, no rows."""
+    columns = [*by, *(c for c in (*PREDICTED, "actual", *CARRIED) if c in geo.columns and c not in by)]
+    return pd.DataFrame({c: geo[c].iloc[:0] for c in columns}).assign(area=pd.Series(dtype=float),
+                                                                      n_geos=pd.Series(dtype=int), geo_id=NATIONAL)

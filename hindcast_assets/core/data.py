@@ -74,30 +74,70 @@ def _finite_numbers(df: pd.DataFrame, url: str, checks: dict[str, tuple[str, str
             raise InputError(f"{url}: column {column!r} ({key}) is not finite at {at} ({len(infinite)} rows)")
 
 
-def load_yields(cfg: ExperimentConfig) -> pd.DataFrame:
+def _canonical_yields(cfg: ExperimentConfig) -> pd.DataFrame:
+    """Every yields row under canonical names, checked; `area` NaN where the config has none,
+    and `qc_excluded`: why the QC rule excludes the row ('' where it does not)."""
     url, c = cfg.inputs.yields, cfg.columns
-    df = _require(_read(url, "yields"), url, {
-        "geo_id": (c.geo_id, "columns.geo_id"), "season_year": (c.season_year, "columns.season_year"),
-        "target": (c.target, "columns.target"), "area": (c.area, "columns.area")})
-    df = df[["geo_id", "season_year", "target", "area"]].copy()
+    mapping = {"geo_id": (c.geo_id, "columns.geo_id"), "season_year": (c.season_year, "columns.season_year"),
+               "target": (c.target, "columns.target")}
+    mapping |= {"area": (c.area, "columns.area")} if c.area else {}
+    mapping |= {"qc_flag": (cfg.qc.column, "qc.column")} if cfg.qc.column else {}
+    df = _require(_read(url, "yields"), url, mapping)
+    df = df[list(mapping)].copy() if c.area else df[list(mapping)].assign(area=np.nan)
     df["geo_id"] = df["geo_id"].astype(str)
     if not pd.api.types.is_integer_dtype(df["season_year"]):
         raise InputError(f"{url}: column {c.season_year!r} (columns.season_year) must hold whole years")
     _no_duplicates(df, url, ["geo_id", "season_year"])
-    _finite_numbers(df, url, {"target": (c.target, "columns.target"), "area": (c.area, "columns.area")},
-                    ["geo_id", "season_year"])
+    numbers = {"target": (c.target, "columns.target")} | ({"area": (c.area, "columns.area")} if c.area else {})
+    _finite_numbers(df, url, numbers, ["geo_id", "season_year"])
     negative = df[df["area"] < 0]
     if not negative.empty:
         row = negative.iloc[0]
         raise InputError(f"{url}: column {c.area!r} (columns.area) is negative at "
                          f"geo_id={row.geo_id}, season_year={row.season_year}")
-    for canonical, column, key in (("target", c.target, "columns.target"), ("area", c.area, "columns.area")):
+    return df.assign(qc_excluded=_qc_reasons(cfg, df, url)).drop(columns="qc_flag", errors="ignore")
+
+
+def _qc_reasons(cfg: ExperimentConfig, df: pd.DataFrame, url: str) -> pd.Series:
+    """Per row, which part of the QC rule excludes it ('' where none does)."""
+    qc, reasons = cfg.qc, pd.Series("", index=df.index)
+    if qc.column:
+        flag = df["qc_flag"]
+        if not (pd.api.types.is_bool_dtype(flag) or flag.dropna().isin([0, 1]).all()):
+            raise InputError(f"{url}: column {qc.column!r} (qc.column) must hold true/false or 1/0, "
+                             f"found {sorted(map(str, flag.dropna().unique()))[:5]}")
+        reasons = reasons.mask(flag.fillna(False).astype(bool), f"{qc.column} is true")
+    reasons = reasons.mask(reasons.eq("") & df["season_year"].isin(qc.seasons), "qc.seasons")
+    return reasons.mask(reasons.eq("") & df["geo_id"].isin(qc.geos), "qc.geos")
+
+
+def load_yields(cfg: ExperimentConfig) -> pd.DataFrame:
+    """The yields rows the experiment trains and scores on: the QC rule's exclusions dropped, and
+    then no NaN target (nor area) in a training season."""
+    url, c = cfg.inputs.yields, cfg.columns
+    all_rows = _canonical_yields(cfg)
+    df = all_rows[all_rows["qc_excluded"].eq("")].drop(columns="qc_excluded")
+    if cfg.qc.active:
+        tested = set(df["season_year"])
+        emptied = [y for y in cfg.hindcast.test_years if y not in tested and y in set(all_rows["season_year"])]
+        if emptied:
+            raise InputError(f"{url}: qc: the rule excludes every row of test season {emptied[0]}; "
+                             "a fold needs its test season's rows")
+    checked = [("target", c.target, "columns.target")] + ([("area", c.area, "columns.area")] if c.area else [])
+    for canonical, column, key in checked:
         missing = df[df[canonical].isna() & (df["season_year"] <= cfg.hindcast.last_test_year)]
         if not missing.empty:
             row = missing.iloc[0]
             raise InputError(f"{url}: column {column!r} ({key}) is NaN in a training season at "
                              f"geo_id={row.geo_id}, season_year={row.season_year} ({len(missing)} rows)")
     return df.sort_values(["geo_id", "season_year"]).reset_index(drop=True)
+
+
+def qc_excluded(cfg: ExperimentConfig) -> pd.DataFrame:
+    """The yields rows the QC rule excludes (`geo_id, season_year, target, reason`), for the report."""
+    rows = _canonical_yields(cfg)
+    rows = rows[rows["qc_excluded"].ne("")].rename(columns={"qc_excluded": "reason"})
+    return rows[["geo_id", "season_year", "target", "reason"]].sort_values(["season_year", "geo_id"]).reset_index(drop=True)
 
 
 def load_indices(cfg: ExperimentConfig) -> pd.DataFrame | None:
@@ -173,8 +213,8 @@ def load_input(cfg: ExperimentConfig, name: str) -> pd.DataFrame | None:
     asset opens the run_dir afresh, and re-reading and re-validating a county-scale indices table
     (7 M rows) per asset cost more than the orchestration itself (benchmarks/README.md)."""
     url = getattr(cfg.inputs, name)
-    key = (name, url, cfg.columns.model_dump_json(), cfg.features.model_dump_json(), cfg.hindcast.last_test_year,
-           _signature(url))
+    key = (name, url, cfg.columns.model_dump_json(), cfg.features.model_dump_json(), cfg.qc.model_dump_json(),
+           cfg.hindcast.last_test_year, _signature(url))
     return _remember(_FRAMES, key, lambda: LOADERS[name](cfg), 4 * _KEEP)
 
 
@@ -199,8 +239,22 @@ def load_references(cfg: ExperimentConfig) -> pd.DataFrame | None:
     return df[["season_year", "reference"]]
 
 
+def load_yardstick(cfg: ExperimentConfig) -> pd.DataFrame | None:
+    """Another forecaster's national forecasts (`season_year, init_md, forecast`), scored beside
+    ours at the same init month-days (data/us_state_corn/SOURCE.md: USDA's)."""
+    url = cfg.inputs.yardstick
+    if url is None:
+        return None
+    df = _require(_read(url, "yardstick"), url, {
+        "season_year": (cfg.columns.season_year, "columns.season_year"), "init_md": ("init_md", "inputs.yardstick"),
+        "forecast": ("forecast", "inputs.yardstick")})[["season_year", "init_md", "forecast"]]
+    _no_duplicates(df, url, ["season_year", "init_md"])
+    _finite_numbers(df, url, {"forecast": ("forecast", "inputs.yardstick")}, ["season_year", "init_md"])
+    return df.astype({"init_md": str})
+
+
 LOADERS = {"yields": load_yields, "indices": load_indices, "static_features": load_static,
-           "references": load_references}  # by their key under `inputs:`
+           "references": load_references, "yardstick": load_yardstick}  # by their key under `inputs:`
 
 
 def scored_seasons(yields: pd.DataFrame) -> list[int]:

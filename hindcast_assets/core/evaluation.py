@@ -53,26 +53,29 @@ class Evaluation:
         """State and national skill of model, uncorrected model and trend side by side."""
         frames = [self.geo.assign(level="geo"), self.national.assign(level="national")]
         if self.national_vs_reference is not None:
-            frames.append(self.national_vs_reference.assign(level="national vs official"))
+            frames.append(self.national_vs_reference.assign(level="national vs reference"))
         return pd.concat(frames, ignore_index=True)[["level", "predictor", "rmse", "mae", "mape", "nrmse",
                                                      "r2", "bias", "n"]]
 
 
 def evaluate(geo: pd.DataFrame, national: pd.DataFrame, modes, levels,
              reference: pd.DataFrame | None) -> Evaluation:
-    """`reference`: official national figures (`season_year, reference`) or None."""
+    """`reference`: the config's national reference figures (`season_year, reference`) or None.
+    An experiment without areas has no national rows, and then no national skill or coverage."""
+    scopes = {"geo": geo, "national": national} if len(national) else {"geo": geo}
     vs_ref = None
-    if reference is not None:
+    if reference is not None and "national" in scopes:
         merged = national.merge(reference, on="season_year", how="inner")
         vs_ref = skill_table(merged, actual="reference")
-    coverage = pd.concat([coverage_table(geo, modes, levels, "geo"),
-                          coverage_table(national, modes, levels, "national")], ignore_index=True)
+    coverage = pd.concat([coverage_table(frame, modes, levels, scope) for scope, frame in scopes.items()],
+                         ignore_index=True)
     missing = {}
-    for scope, frame in (("geo", geo), ("national", national)):
+    for scope, frame in scopes.items():
         lo, _ = interval_columns(modes[0], max(levels))
         missing[scope] = sorted(frame.loc[frame[lo].isna(), "fold"].astype(str).unique().tolist())
     return Evaluation(geo=skill_table(geo), by_fold=skill_table(geo, ["fold"]), by_geo=skill_table(geo, ["geo_id"]),
-                      national=skill_table(national), national_vs_reference=vs_ref, coverage=coverage,
+                      national=skill_table(national) if "national" in scopes else skill_table(geo).iloc[:0],
+                      national_vs_reference=vs_ref, coverage=coverage,
                       no_interval_folds=missing)
 
 

@@ -14,9 +14,10 @@ def included_geos(yields: pd.DataFrame, rule: GeoRule, before_season: int) -> li
     """
     past = yields[(yields["season_year"] < before_season) & yields["target"].notna()]
     counts = past.groupby("geo_id")["season_year"].nunique()
-    recent_seasons = sorted(past["season_year"].unique())[-rule.judged_on_last_seasons:]
-    recent = past[past["season_year"].isin(recent_seasons)]
-    share = recent.groupby("geo_id")["area"].sum() / recent["area"].sum()
-    share = share.reindex(counts.index, fill_value=0.0)
-    keep = counts[(counts >= rule.min_seasons) & (share >= rule.min_area_share)].index
-    return sorted(keep)
+    keep = counts >= rule.min_seasons
+    if rule.min_area_share > 0:  # (a config without areas has none: see ExperimentConfig)
+        recent_seasons = sorted(past["season_year"].unique())[-rule.judged_on_last_seasons:]
+        recent = past[past["season_year"].isin(recent_seasons)]
+        share = recent.groupby("geo_id")["area"].sum() / recent["area"].sum()
+        keep &= share.reindex(counts.index, fill_value=0.0) >= rule.min_area_share
+    return sorted(counts[keep].index)

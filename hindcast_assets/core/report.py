@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from hindcast_assets.config import ExperimentConfig
+from hindcast_assets.core.aggregate import NO_NATIONAL
 from hindcast_assets.core.evaluation import Evaluation
 from hindcast_assets.core.postprocess import interval_columns
 
@@ -82,7 +83,25 @@ def coverage_plot(coverage: pd.DataFrame) -> bytes:
     return data
 
 
-def report_markdown(cfg: ExperimentConfig, ev: Evaluation, run_dir_name: str, comparison: pd.DataFrame) -> str:
+def _national_sentence(cfg: ExperimentConfig) -> str:
+    if not cfg.has_area:
+        return f"No national figures: {NO_NATIONAL}; geo skill only."
+    sentence = f"National figures are weighted by {cfg.aggregation.area} area over the included geos."
+    if cfg.inputs.references:
+        sentence += f" `national vs reference` scores them against {cfg.reference_name} (`{cfg.inputs.references}`)."
+    return sentence
+
+
+def _qc_lines(cfg: ExperimentConfig, excluded: pd.DataFrame) -> list[str]:
+    if not cfg.qc.active:
+        return ["No QC rule (`qc:`): every row of the yields file is used."]
+    return [f"{len(excluded)} rows excluded from training and scoring by the QC rule "
+            f"(`qc: {cfg.qc.model_dump(exclude_defaults=True)}`):", "",
+            md_table(excluded) if len(excluded) else "(none matched)"]
+
+
+def report_markdown(cfg: ExperimentConfig, ev: Evaluation, run_dir_name: str, comparison: pd.DataFrame,
+                    excluded: pd.DataFrame) -> str:
     folds = cfg.test_folds
     no_geo, no_nat = ev.no_interval_folds.get("geo", []), ev.no_interval_folds.get("national", [])
     bias = cfg.bias_correction
@@ -92,7 +111,7 @@ def report_markdown(cfg: ExperimentConfig, ev: Evaluation, run_dir_name: str, co
         f"Each season is predicted by a model fitted only on earlier seasons. Unit: {cfg.unit}. "
         f"`model` is bias-corrected ({'on' if bias.enabled else 'off'}, from at least {bias.min_folds} earlier "
         "folds), `model_uncorrected` is the same model without it, `trend` the per-geo linear trend baseline. "
-        f"National figures are weighted by {cfg.aggregation.area} area over the included geos.",
+        + _national_sentence(cfg),
         "", "## Skill", "", md_table(ev.headline()), "",
         "## Interval coverage",
         "", f"Conformal intervals calibrated for each season on earlier seasons' walk-forward residuals only "
@@ -108,6 +127,7 @@ def report_markdown(cfg: ExperimentConfig, ev: Evaluation, run_dir_name: str, co
         f"The experiment's model is `{cfg.model.name}`.", "", md_table(comparison), "",
         "## Skill by fold (geo level)", "", md_table(ev.by_fold), "",
         "## Skill by geo", "", md_table(ev.by_geo), "",
+        "## Excluded rows", "", *_qc_lines(cfg, excluded), "",
     ]
     return "\n".join(lines)
 

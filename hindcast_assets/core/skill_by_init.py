@@ -65,6 +65,8 @@ def skill_by_init_date(cfg: ExperimentConfig, geo: pd.DataFrame, national: pd.Da
     mode = cfg.conformal.modes[0]
     for md in cfg.forecast.init_dates:
         for level, frame in (("geo", geo[geo["init_md"] == md]), ("national", national[national["init_md"] == md])):
+            if frame.empty:  # no national rows without areas
+                continue
             cover = coverage_table(pp.with_intervals(frame, for_init(sidecars, md), level), [mode],
                                    cfg.conformal.levels, level)
             rows.append({"init_md": md, "level": level, "n": len(frame),
@@ -73,4 +75,19 @@ def skill_by_init_date(cfg: ExperimentConfig, geo: pd.DataFrame, national: pd.Da
                          "rmse_trend": rmse(frame["actual"], frame["trend"]),
                          "mape_trend": mape(frame["actual"], frame["trend"]),
                          **{f"coverage_{mode}_{round(r.level * 100)}": r.coverage for r in cover.itertuples()}})
+    return pd.DataFrame(rows)
+
+
+def against_yardstick(national: pd.DataFrame, yardstick: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
+    """Our national forecast by init date beside the yardstick's (another forecaster's) at the
+    same init month-days, on the seasons both have, both scored against the reference."""
+    both = (national[["init_md", "season_year", "prediction"]]
+            .merge(yardstick, on=["init_md", "season_year"]).merge(reference, on="season_year")
+            .dropna(subset=["prediction", "forecast", "reference"]))
+    rows = []
+    for md, g in both.groupby("init_md", sort=True):
+        rows.append({"init_md": md, "n_seasons": len(g), "first_season": int(g["season_year"].min()),
+                     "last_season": int(g["season_year"].max()),
+                     "rmse": rmse(g["reference"], g["prediction"]), "rmse_yardstick": rmse(g["reference"], g["forecast"]),
+                     "mape": mape(g["reference"], g["prediction"]), "mape_yardstick": mape(g["reference"], g["forecast"])})
     return pd.DataFrame(rows)

@@ -191,6 +191,7 @@ class ExperimentResult:
         if self.national is not None:
             lines.append(f"national: {len(self.national)} seasons in postprocessed/national.parquet")
         for (season, init), f in self.forecasts.items():
-            value = f"{f.national['prediction'].iloc[0]:.2f}" if f.national is not None else "not made"
+            value = ("not made" if f.national is None else
+                     "none (no areas)" if f.national.empty else f"{f.national['prediction'].iloc[0]:.2f}")
             lines.append(f"forecast {season} as of {init}: national {value}")
         return "\n".join(lines)

@@ -26,7 +26,7 @@ class Partitioning(str, Enum):
 
 
 # External inputs (DESIGN.md §2), by their config key under `inputs:`.
-YIELDS, INDICES, STATIC, REFERENCES = "yields", "indices", "static_features", "references"
+YIELDS, INDICES, STATIC, REFERENCES, YARDSTICK = "yields", "indices", "static_features", "references", "yardstick"
 DATA = (YIELDS, INDICES, STATIC)  # what a stage reads when it builds features
 
 
@@ -122,8 +122,9 @@ STAGES: tuple[Stage, ...] = (
           "and conformal sidecars per init date from those residuals (the forecasts' intervals).",
           _up("features_by_init_date", all_partitions=True) + FITTED, (YIELDS,), when=has_skill_by_init),
     Stage("skill_by_init_date", NONE, evaluation.skill_by_init_date, (store.REPORT_TABLE, store.REPORT_PLOT),
-          "RMSE, MAPE and interval coverage at each forecast init date, model against trend.",
-          _up("calibration_by_init_date"), when=has_skill_by_init),
+          "RMSE, MAPE and interval coverage at each forecast init date, model against trend (and against "
+          "the yardstick's forecasts where configured).",
+          _up("calibration_by_init_date"), (REFERENCES, YARDSTICK), when=has_skill_by_init),
     Stage("forecast_indices", FORECAST, forecast.indices, (store.FORECAST_INDICES,),
           "The season's predictor values known at the init date (nothing on or after it).",
           _up("included_geos"), (INDICES,), when=forecasts_in_season),

@@ -19,7 +19,7 @@ FOLD_FILES = {"detrender.pkl", "feature_fill_values.parquet", "model.txt", "mode
               "lightgbm"}  # every trained model also has a folder of its own
 REPORTS = {"report.md", "skill.csv", "skill_by_fold.csv", "skill_by_geo.csv", "coverage.csv", "model_comparison.csv",
            "national_hindcast.png", "error_by_season.png", "coverage.png", "skill_by_init_date.csv",
-           "skill_by_init_date.png"}
+           "skill_by_init_date.png", "yardstick.csv"}
 PRED_FILES = {"train_preds.parquet", "walk_forward_preds.parquet", "year_data.parquet", "lightgbm"}
 
 

@@ -8,7 +8,7 @@ import pandas as pd
 from hindcast_assets.core import postprocess as pp
 from hindcast_assets.core import report
 from hindcast_assets.core import skill_by_init as sbi
-from hindcast_assets.core.data import load_references
+from hindcast_assets.core.data import load_input, load_references, qc_excluded
 from hindcast_assets.core.delivery import delivery_frame
 from hindcast_assets.core.evaluation import compare_models, evaluate
 from hindcast_assets.core.splits import PRODUCTION
@@ -57,7 +57,7 @@ def evaluation(view: RunDirView, _: None) -> StageRecord:
     plots = {"national_hindcast": report.national_plot(c, nat), "error_by_season": report.error_plot(c, nat),
              "coverage": report.coverage_plot(ev.coverage)}
     written += [store.REPORT_PLOT.write(rd, png, name=name) for name, png in plots.items()]
-    written.append(store.REPORT.write(rd, report.report_markdown(c, ev, rd.root.name, comparison)))
+    written.append(store.REPORT.write(rd, report.report_markdown(c, ev, rd.root.name, comparison, qc_excluded(c))))
     metrics = {f"{r.level.replace(' ', '_')}_{m}_{r.predictor}": float(getattr(r, m))
                for r in ev.headline().itertuples() for m in ("rmse", "mape")}
     metrics |= {f"coverage_{r.scope}_{r.mode}_{round(r.level * 100)}": float(r.coverage)
@@ -107,5 +107,10 @@ def skill_by_init_date(view: RunDirView, _: None) -> StageRecord:
     table = sbi.skill_by_init_date(c, geo, national, sidecars)
     written = [store.REPORT_TABLE.write(rd, table.to_csv(index=False), name="skill_by_init_date"),
                store.REPORT_PLOT.write(rd, report.skill_by_init_plot(c, table), name="skill_by_init_date")]
-    return StageRecord(None, written, len(table), {f"init_{r.init_md}_{r.level}_rmse": float(r.rmse)
-                                                   for r in table.itertuples()}, tables={"skill_by_init_date": table})
+    metrics = {f"init_{r.init_md}_{r.level}_rmse": float(r.rmse) for r in table.itertuples()}
+    tables = {"skill_by_init_date": table}
+    if c.inputs.yardstick:
+        tables["yardstick"] = sbi.against_yardstick(national, load_input(c, "yardstick"), load_references(c))
+        written.append(store.REPORT_TABLE.write(rd, tables["yardstick"].to_csv(index=False), name="yardstick"))
+        metrics |= {f"init_{r.init_md}_yardstick_rmse": float(r.rmse_yardstick) for r in tables["yardstick"].itertuples()}
+    return StageRecord(None, written, len(table), metrics, tables=tables)
