@@ -86,6 +86,8 @@ class FeatureConfig(_Strict):
     as_of: str | None = None
     months: list[int] = []
     variables: list[str] = []
+    derived: list[Literal["gdd", "edd", "vpd", "water_balance"]] = []  # monthly, see core/agronomy.py
+    preseason: list[str] = []  # indices variables totalled over October-April before the season
     static: list[str] = []
     anomalies: bool = True  # add each feature's departure from the geo's training climatology
 
@@ -112,6 +114,8 @@ class FeatureConfig(_Strict):
     def _monthly_needs_as_of(self) -> FeatureConfig:
         if (self.months or self.variables) and not (self.months and self.variables and self.as_of):
             raise ValueError("monthly features need all of as_of, months and variables")
+        if (self.derived or self.preseason) and not self.variables:
+            raise ValueError("features.derived and features.preseason need monthly features (variables)")
         return self
 
 
@@ -178,6 +182,10 @@ class ConformalConfig(_Strict):
     levels: list[float] = [0.8, 0.9]
     min_folds: int = Field(5, ge=1)
     delivery_mode: Literal["absolute", "relative"] | None = None  # default: the first mode
+    # national scope: residuals of refits inside each fold's training seasons (core/inner_folds.py),
+    # or of earlier folds only (few: no interval for the first folds)
+    national_residuals: Literal["inner_folds", "earlier_folds"] = "inner_folds"
+    inner_blocks: int = Field(5, ge=2)  # contiguous blocks of training seasons, one refit each
 
     @field_validator("levels")
     @classmethod
@@ -285,6 +293,12 @@ class ExperimentConfig(_Strict):
     def has_area(self) -> bool:
         """Whether geo values can be weighted into national ones."""
         return self.columns.area is not None
+
+    @property
+    def has_skill_by_init(self) -> bool:
+        """Whether seasons can be predicted at each init date: monthly indices are known part-way
+        through a season; static features never are."""
+        return bool(self.inputs.indices) and not self.features.static
 
     @property
     def folds(self) -> list[str]:

@@ -150,6 +150,8 @@ CASES = [
     Case("month out of range", with_config(features={"as_of": "10-01", "months": [5, 13],
                                                        "variables": ["tavg", "tmax", "tmin", "prcp"]}),
          C + ': features.months: months must be 1..12, got [13]'),
+    Case("unknown derived feature", with_config(features={"derived": ["gdd", "frost_days"]}),
+         C + ": features.derived[1]: Input should be 'gdd', 'edd', 'vpd' or 'water_balance'"),
     Case("area share not a number", with_config(geos={"min_seasons": 20, "min_area_share": "lots",
                                                       "judged_on_last_seasons": 10}),
          C + ": geos.min_area_share: Input should be a valid number, unable to parse string as a number"),
@@ -194,6 +196,11 @@ CASES = [
     # -- indices and references ---------------------------------------------------------------------
     Case("indices variable missing", with_edit(INDICES, lambda f: f[f["variable"] != "prcp"]),
          I + ": column 'variable' (features.variables) has no rows for ['prcp']"),
+    Case("derived feature without its source", with_edit(INDICES, lambda f: f[f["variable"] != "tmax"],
+                                                         {"features": {"variables": ["tavg", "prcp"], "derived": ["edd"]}}),
+         I + ": column 'variable' (features.derived) has no rows for ['tmax']"),
+    Case("pre-season total without its variable", with_config(features={"variables": ["tavg"], "preseason": ["snow"]}),
+         I + ": column 'variable' (features.preseason) has no rows for ['snow']"),
     Case("indices bad date", with_edit(INDICES, _bad_date),
          I + ": column 'date' (columns.date) holds a bad date (Time data not a date is not ISO8601 format, at "
              "position 3)"),

@@ -64,9 +64,14 @@ def test_hindcast_run_then_show(small_config, tmp_path, capsys):
     assert tracked.data.params["model.name"] == "lightgbm"
     assert set(result.calibration) == {"absolute", "relative"}
     assert result.national["season_year"].tolist() == [2009, 2010, 2011]
-    # 3 test seasons are fewer than min_folds (5): no quantile, not even for production
+    # 3 test seasons are fewer than min_folds (5): no geo quantile, not even for production; the
+    # national ones come from the inner refits of every season before the test season
     table = result.calibration["absolute"].table
-    assert table["quantile"].isna().all() and table.query("calibrated_for == 'production'")["n_seasons"].eq(3).all()
+    geo, national = table[table["scope"] == "geo"], table[table["scope"] == "national"]
+    assert geo["quantile"].isna().all() and geo.query("calibrated_for == 'production'")["n_seasons"].eq(3).all()
+    assert national["quantile"].notna().all()
+    assert national.set_index("calibrated_for")["n_seasons"].to_dict() == {"2009": 39, "2010": 40, "2011": 41,
+                                                                          "production": 42}
     code, shown, _ = _run(capsys, "show", run_dir)
     assert code == 0 and shown[0] == f"run_dir: {run_dir}"
     assert any(line.startswith("calibration absolute (production): geo 80%: nan") for line in shown)

@@ -2,7 +2,7 @@
 
 Two full Dagster hindcasts, the second on data where every season >= 2010 is perturbed (yields,
 areas and weather). Fold 2010's fitted artefacts (all models, ensembles, bias corrector, in-sample
-predictions) must be byte-identical; its test-season outputs and fold 2011's models (which train
+predictions, the inner refits' national predictions) must be byte-identical; its test-season outputs and fold 2011's models (which train
 on 2010) must differ, which shows the perturbation reached the run.
 """
 from __future__ import annotations
@@ -53,6 +53,7 @@ def test_fold_artefacts_do_not_depend_on_the_test_season_or_later(tmp_path, inpu
 
     fitted = _fitted(_fold_files(clean, Y))
     assert any(k.endswith("/bias_corrector.pkl") for k in fitted) and any("/stack/" in k for k in fitted)
+    assert any(k.endswith("/inner_national.parquet") for k in fitted)  # the inner refits
     assert fitted == _fitted(_fold_files(perturbed, Y))
     geos = "included_geo_identifiers.txt"
     assert (clean.root / geos).read_text() == (perturbed.root / geos).read_text()

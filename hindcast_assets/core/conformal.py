@@ -42,13 +42,20 @@ def calibrate(residuals: pd.DataFrame, targets: list[tuple[str, int | None]], mo
     """Sidecar rows for each (fold name, test season) in `targets`: the quantile from rows of
     `residuals` (`season_year, actual, prediction`) of seasons strictly before the test season
     (all seasons for production). Fewer than `min_folds` earlier seasons: no quantile."""
+    pools = {fold: residuals if season is None else residuals[residuals["season_year"] < season]
+             for fold, season in targets}
+    return calibrate_on(pools, mode, levels, scope, min_folds)
+
+
+def calibrate_on(pools: dict[str, pd.DataFrame], mode: str, levels, scope: str, min_seasons: int = 1) -> pd.DataFrame:
+    """Sidecar rows for each fold from its own pool of residual rows (`season_year, actual,
+    prediction`); fewer than `min_seasons` seasons in a pool: no quantile."""
     rows = []
-    for fold, season in targets:
-        past = residuals if season is None else residuals[residuals["season_year"] < season]
+    for fold, past in pools.items():
         seasons = sorted(past["season_year"].unique())
         s = scores(past["actual"], past["prediction"], mode)
         for level in levels:
-            q = conformal_quantile(s, level) if len(seasons) >= min_folds else float("nan")
+            q = conformal_quantile(s, level) if len(seasons) >= min_seasons else float("nan")
             rows.append({"mode": mode, "scope": scope, "level": float(level), "calibrated_for": fold,
                          "quantile": q, "n_residuals": int(np.isfinite(s).sum()), "n_seasons": len(seasons),
                          "first_season": int(seasons[0]) if seasons else None,

@@ -15,6 +15,7 @@ from fsspec.implementations.local import LocalFileSystem
 import pandas as pd
 
 from hindcast_assets.config import ExperimentConfig
+from hindcast_assets.core import agronomy
 from hindcast_assets.core.rundir import content_hash
 
 
@@ -156,9 +157,12 @@ def load_indices(cfg: ExperimentConfig) -> pd.DataFrame | None:
         raise InputError(f"{url}: column {c.date!r} (columns.date) holds a bad date ({what})") from None
     _no_duplicates(df, url, ["geo_id", "date", "variable"])
     _finite_numbers(df, url, {"value": (c.value, "columns.value")}, ["geo_id", "date", "variable"])
-    unknown = sorted(set(cfg.features.variables) - set(df["variable"].unique()))
-    if unknown:
-        raise InputError(f"{url}: column {c.variable!r} (features.variables) has no rows for {unknown}")
+    f, present = cfg.features, set(df["variable"].unique())
+    for field, needed in (("features.variables", f.variables), ("features.preseason", f.preseason),
+                          ("features.derived", agronomy.sources(f.derived))):
+        unknown = sorted(set(needed) - present)
+        if unknown:
+            raise InputError(f"{url}: column {c.variable!r} ({field}) has no rows for {unknown}")
     return df
 
 

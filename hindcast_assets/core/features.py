@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from hindcast_assets.config import ExperimentConfig
+from hindcast_assets.core import agronomy
 from hindcast_assets.core.data import ExperimentData
 from hindcast_assets.core.season_dates import MonthDay
 
@@ -18,29 +19,76 @@ MONTH_NAMES = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "o
 KEYS = ["geo_id", "season_year"]
 
 
+PRESEASON_MONTHS = (10, 11, 12, 1, 2, 3, 4)  # October before the season to April: soil moisture at sowing
+PRESEASON_SUFFIX = "oct_apr"
+
+
 def monthly_feature_names(variables: Sequence[str], months: Sequence[int]) -> list[str]:
     return [f"{v}_{MONTH_NAMES[m - 1]}" for v in variables for m in months]
 
 
+def preseason_feature_names(variables: Sequence[str]) -> list[str]:
+    return [f"{v}_{PRESEASON_SUFFIX}" for v in variables]
+
+
+def season_rows(indices: pd.DataFrame, season: int) -> pd.DataFrame:
+    """The indices rows a season's features may use: its year and the pre-season months before."""
+    first = pd.Timestamp(season - 1, PRESEASON_MONTHS[0], 1)
+    return indices[(indices["date"] >= first) & (indices["date"].dt.year <= season)]
+
+
+def _cutoffs(seasons: Sequence[int], as_of: str) -> pd.Series:
+    return pd.Series({s: pd.Timestamp(MonthDay.parse(as_of).in_season(s)) for s in seasons}, dtype="datetime64[ns]")
+
+
 def monthly_features_as_of(indices: pd.DataFrame, seasons: Iterable[int], as_of: str,
-                           variables: Sequence[str], months: Sequence[int]) -> pd.DataFrame:
-    """Wide frame `geo_id, season_year, <var>_<mon>...` from values dated before the as-of day.
+                           variables: Sequence[str], months: Sequence[int], derived: Sequence[str] = ()) -> pd.DataFrame:
+    """Wide frame `geo_id, season_year, <var>_<mon>...` from values dated before the as-of day,
+    `derived` (core/agronomy.py) computed from each known month's values.
 
     A month not yet ended at the as-of day is NaN: it is not known yet.
     """
     seasons = sorted(set(seasons))
-    cutoff = pd.Series({s: pd.Timestamp(MonthDay.parse(as_of).in_season(s)) for s in seasons}, dtype="datetime64[ns]")
-    rows = indices[indices["variable"].isin(variables)]
+    rows = indices[indices["variable"].isin(set(variables) | agronomy.sources(derived))]
     rows = rows.assign(season_year=rows["date"].dt.year, month=rows["date"].dt.month)
     rows = rows[rows["season_year"].isin(seasons) & rows["month"].isin(months)]
-    rows = rows[rows["date"] < rows["season_year"].map(cutoff)]
+    rows = rows[rows["date"] < rows["season_year"].map(_cutoffs(seasons, as_of))]
+    rows = pd.concat([rows[rows["variable"].isin(variables)], agronomy.derived_rows(rows, derived)], ignore_index=True)
     try:  # one value per geo, season, variable and month: a plain reshape (~10x pivot_table)
         wide = rows.set_index([*KEYS, "variable", "month"])["value"].unstack(["variable", "month"])
     except ValueError:  # several values in a month (e.g. daily data): the first, as pivot_table does
         wide = rows.pivot_table(index=KEYS, columns=["variable", "month"], values="value", aggfunc="first")
     wide.columns = [f"{v}_{MONTH_NAMES[m - 1]}" for v, m in wide.columns]
-    wide = wide.reindex(columns=monthly_feature_names(variables, months))
+    wide = wide.reindex(columns=monthly_feature_names([*variables, *derived], months))
     return wide.reset_index().rename_axis(columns=None)
+
+
+def preseason_totals_as_of(indices: pd.DataFrame, seasons: Iterable[int], as_of: str,
+                           variables: Sequence[str]) -> pd.DataFrame:
+    """Frame `geo_id, season_year, <var>_oct_apr`: the total over October of the year before the
+    season to April, NaN unless all seven months are in and ended before the as-of day."""
+    seasons = sorted(set(seasons))
+    rows = indices[indices["variable"].isin(variables) & indices["date"].dt.month.isin(PRESEASON_MONTHS)]
+    rows = rows.assign(season_year=rows["date"].dt.year + (rows["date"].dt.month >= PRESEASON_MONTHS[0]))
+    rows = rows[rows["season_year"].isin(seasons)]
+    rows = rows[rows["date"] < rows["season_year"].map(_cutoffs(seasons, as_of))]
+    totals = rows.groupby([*KEYS, "variable"])["value"].sum(min_count=len(PRESEASON_MONTHS))
+    counts = rows.groupby([*KEYS, "variable"])["value"].count()
+    wide = totals.where(counts == len(PRESEASON_MONTHS)).unstack("variable")
+    wide = wide.reindex(columns=list(variables))
+    wide.columns = preseason_feature_names(wide.columns)
+    return wide.reset_index().rename_axis(columns=None)
+
+
+def weather_features_as_of(cfg: ExperimentConfig, indices: pd.DataFrame, seasons: Iterable[int],
+                           as_of: str) -> pd.DataFrame:
+    """The configured weather features per (geo, season) known at the as-of day: monthly values,
+    derived agronomic ones, pre-season totals. One function for the hindcast and the forecast."""
+    f = cfg.features
+    frame = monthly_features_as_of(indices, seasons, as_of, f.variables, f.months, f.derived)
+    if f.preseason:
+        frame = frame.merge(preseason_totals_as_of(indices, seasons, as_of, f.preseason), on=KEYS, how="left")
+    return frame
 
 
 def season_features(data: ExperimentData, cfg: ExperimentConfig, geo_ids: Iterable[str],
@@ -49,7 +97,7 @@ def season_features(data: ExperimentData, cfg: ExperimentConfig, geo_ids: Iterab
     frame = pd.MultiIndex.from_product([sorted(set(geo_ids)), sorted(set(seasons))], names=KEYS).to_frame(index=False)
     f = cfg.features
     if f.variables:
-        monthly = monthly_features_as_of(data.indices, frame["season_year"].unique(), f.as_of, f.variables, f.months)
+        monthly = weather_features_as_of(cfg, data.indices, frame["season_year"].unique(), f.as_of)
         frame = frame.merge(monthly, on=KEYS, how="left")
     if f.static:
         frame = frame.merge(data.static, on=KEYS, how="left")
@@ -70,7 +118,8 @@ def season_feature_table(data: ExperimentData, cfg: ExperimentConfig, geo_ids: I
 def feature_columns(cfg: ExperimentConfig) -> list[str]:
     """The configured input features (what fill values are fitted for)."""
     f = cfg.features
-    return (monthly_feature_names(f.variables, f.months) if f.variables else []) + list(f.static)
+    monthly = monthly_feature_names([*f.variables, *f.derived], f.months) if f.variables else []
+    return monthly + preseason_feature_names(f.preseason) + list(f.static)
 
 
 def model_feature_columns(cfg: ExperimentConfig) -> list[str]:

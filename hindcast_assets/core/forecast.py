@@ -15,7 +15,7 @@ import datetime as dt
 import pandas as pd
 
 from hindcast_assets.config import ExperimentConfig
-from hindcast_assets.core.features import KEYS, monthly_features_as_of
+from hindcast_assets.core.features import KEYS, season_rows, weather_features_as_of
 from hindcast_assets.core.season_dates import ForecastDate, MonthDay
 
 
@@ -24,16 +24,18 @@ class ForecastError(ValueError):
 
 
 def indices_known_at(indices: pd.DataFrame, geos: list[str], at: ForecastDate) -> pd.DataFrame:
-    """The season's predictor rows as known at `at`: dated in the season year, strictly before it."""
-    rows = indices[indices["geo_id"].isin(geos) & (indices["date"].dt.year == at.season_year)
-                   & (indices["date"] < pd.Timestamp(at.date))]
+    """The season's predictor rows as known at `at`: dated in the season year (or its pre-season
+    months), strictly before it."""
+    rows = season_rows(indices, at.season_year)
+    rows = rows[rows["geo_id"].isin(geos) & (rows["date"] < pd.Timestamp(at.date))]
     return rows.sort_values(["geo_id", "variable", "date"]).reset_index(drop=True)
 
 
 def require_season_data(indices: pd.DataFrame, url: str, geos: list[str], at: ForecastDate) -> None:
     """A forecast rests on some of its season's data: none known at `at` (a season the indices do
     not reach, or a date before its first value) is an error, never a silent climatology."""
-    if indices_known_at(indices, geos, at).empty:
+    known = indices_known_at(indices, geos, at)
+    if known[known["date"].dt.year == at.season_year].empty:  # pre-season months alone are not the season
         season = indices[indices["geo_id"].isin(geos) & (indices["date"].dt.year == at.season_year)]
         first = f"its first value is dated {season['date'].min().date()}" if len(season) else "it has none"
         raise ForecastError(f"{url}: inputs.indices: no value of season {at.season_year} dated before {at} "
@@ -46,10 +48,9 @@ def forecast_features(cfg: ExperimentConfig, known: pd.DataFrame, geos: list[str
         raise ForecastError(f"features.static: {cfg.features.static} are whole-season values, never known at "
                             "an init date; this experiment cannot forecast in season")
     frame = pd.DataFrame({"geo_id": sorted(geos), "season_year": at.season_year})
-    f = cfg.features
-    if f.variables:
-        monthly = monthly_features_as_of(known, [at.season_year], str(at.init), f.variables, f.months)
-        frame = frame.merge(monthly, on=KEYS, how="left")
+    if cfg.features.variables:
+        weather = weather_features_as_of(cfg, known, [at.season_year], str(at.init))
+        frame = frame.merge(weather, on=KEYS, how="left")
     return frame.assign(init_date=str(at))
 
 

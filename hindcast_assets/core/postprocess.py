@@ -7,7 +7,7 @@ import pandas as pd
 from hindcast_assets.config import ExperimentConfig
 from hindcast_assets.core.aggregate import national_rows
 from hindcast_assets.core.bias import BiasCorrector
-from hindcast_assets.core.conformal import calibrate, interval
+from hindcast_assets.core.conformal import calibrate, calibrate_on, interval
 from hindcast_assets.core.splits import PRODUCTION
 
 
@@ -43,12 +43,24 @@ def calibration_targets(cfg: ExperimentConfig) -> list[tuple[str, int | None]]:
     return [(f, int(f)) for f in cfg.test_folds] + [(PRODUCTION, None)]
 
 
-def conformal_sidecars(cfg: ExperimentConfig, geo: pd.DataFrame, national: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """One sidecar per mode: quantiles per scope (geo, national), level and calibrated-for fold."""
+def conformal_sidecars(cfg: ExperimentConfig, geo: pd.DataFrame, national: pd.DataFrame,
+                       national_pools: dict[str, pd.DataFrame] | None = None) -> dict[str, pd.DataFrame]:
+    """One sidecar per mode: quantiles per scope (geo, national), level and calibrated-for fold.
+    `national_pools`: each fold's own national residual rows (`inner_pools`), else the national
+    rows of earlier folds as for geos."""
     c = cfg.conformal
-    return {mode: pd.concat([calibrate(frame, calibration_targets(cfg), mode, c.levels, scope, c.min_folds)
-                             for scope, frame in (("geo", geo), ("national", national))], ignore_index=True)
-            for mode in c.modes}
+    out = {}
+    for mode in c.modes:
+        geo_rows = calibrate(geo, calibration_targets(cfg), mode, c.levels, "geo", c.min_folds)
+        nat = (calibrate_on(national_pools, mode, c.levels, "national") if national_pools is not None
+               else calibrate(national, calibration_targets(cfg), mode, c.levels, "national", c.min_folds))
+        out[mode] = pd.concat([geo_rows, nat], ignore_index=True)
+    return out
+
+
+def inner_pools(inner: dict[str, pd.DataFrame], init_md: str) -> dict[str, pd.DataFrame]:
+    """Per fold, its held-out national rows (`core/inner_folds.py`) at one init month-day."""
+    return {fold: rows[rows["held_out"] & (rows["init_md"] == init_md)] for fold, rows in inner.items()}
 
 
 def interval_columns(mode: str, level: float) -> tuple[str, str]:

@@ -9,6 +9,7 @@ import pandas as pd
 from hindcast_assets.config import ExperimentConfig
 from hindcast_assets.core.aggregate import NO_NATIONAL
 from hindcast_assets.core.evaluation import Evaluation
+from hindcast_assets.core.inner_folds import uses_inner_folds
 from hindcast_assets.core.postprocess import interval_columns
 
 
@@ -100,6 +101,14 @@ def _qc_lines(cfg: ExperimentConfig, excluded: pd.DataFrame) -> list[str]:
             md_table(excluded) if len(excluded) else "(none matched)"]
 
 
+def _national_intervals(cfg: ExperimentConfig) -> str:
+    if not uses_inner_folds(cfg):
+        return ""
+    return (f" National intervals are calibrated on the fold's own training seasons instead: each is predicted "
+            f"by a refit without its block of seasons ({cfg.conformal.inner_blocks} contiguous blocks), so every "
+            "season before the test season gives one out-of-sample national residual.")
+
+
 def report_markdown(cfg: ExperimentConfig, ev: Evaluation, run_dir_name: str, comparison: pd.DataFrame,
                     excluded: pd.DataFrame) -> str:
     folds = cfg.test_folds
@@ -115,7 +124,7 @@ def report_markdown(cfg: ExperimentConfig, ev: Evaluation, run_dir_name: str, co
         "", "## Skill", "", md_table(ev.headline()), "",
         "## Interval coverage",
         "", f"Conformal intervals calibrated for each season on earlier seasons' walk-forward residuals only "
-        f"(at least {cfg.conformal.min_folds} earlier seasons, finite-sample (n+1) rank).", "",
+        f"(at least {cfg.conformal.min_folds} earlier seasons, finite-sample (n+1) rank)." + _national_intervals(cfg), "",
         md_table(ev.coverage, 3), "",
         f"Seasons with no geo interval (too few earlier seasons): {', '.join(no_geo) or 'none'}. "
         f"With no national interval at the highest level: {', '.join(no_nat) or 'none'}.", "",

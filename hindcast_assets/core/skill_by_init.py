@@ -10,6 +10,7 @@ from hindcast_assets.core import postprocess as pp
 from hindcast_assets.core.aggregate import national_rows
 from hindcast_assets.core.data import ExperimentData
 from hindcast_assets.core.evaluation import coverage_table
+from hindcast_assets.core.features import season_rows
 from hindcast_assets.core.forecast import forecast_features, indices_known_at
 from hindcast_assets.core.metrics import mape, rmse
 from hindcast_assets.core.predictions import FoldModels, with_actual
@@ -19,7 +20,7 @@ from hindcast_assets.core.season_dates import ForecastDate, MonthDay
 def features_by_init_date(cfg: ExperimentConfig, data: ExperimentData, geos: list[str], season: int) -> pd.DataFrame:
     """A test season's feature rows at each init month-day, from only what was known by then."""
     present = sorted(set(data.yields.loc[data.yields["season_year"] == season, "geo_id"]) & set(geos))
-    in_season = data.indices[data.indices["date"].dt.year == season]  # once, not per init date
+    in_season = season_rows(data.indices, season)  # once, not per init date
     dates = [ForecastDate(season, MonthDay.parse(md)) for md in cfg.forecast.init_dates]
     return pd.concat([forecast_features(cfg, indices_known_at(in_season, present, at), present, at)
                       .assign(init_md=str(at.init)) for at in dates], ignore_index=True)
@@ -42,12 +43,15 @@ def national_by_init_date(geo: pd.DataFrame, yields: pd.DataFrame) -> pd.DataFra
     return national_rows(geo, yields, "previous", by=("init_md", "season_year"))
 
 
-def sidecars_by_init_date(cfg: ExperimentConfig, geo: pd.DataFrame, national: pd.DataFrame) -> dict[str, pd.DataFrame]:
+def sidecars_by_init_date(cfg: ExperimentConfig, geo: pd.DataFrame, national: pd.DataFrame,
+                          inner: dict[str, pd.DataFrame] | None = None) -> dict[str, pd.DataFrame]:
     """Conformal sidecars per init month-day: a forecast made on 1 July is calibrated on the
-    residuals of earlier seasons' 1 July forecasts (end-of-season residuals are too narrow)."""
+    residuals of earlier seasons' 1 July forecasts (end-of-season residuals are too narrow); the
+    national scope on each fold's inner residuals at 1 July where given (`core/inner_folds.py`)."""
     out = {}
     for md in cfg.forecast.init_dates:
-        per_md = pp.conformal_sidecars(cfg, geo[geo["init_md"] == md], national[national["init_md"] == md])
+        pools = pp.inner_pools(inner, md) if inner is not None else None
+        per_md = pp.conformal_sidecars(cfg, geo[geo["init_md"] == md], national[national["init_md"] == md], pools)
         for mode, table in per_md.items():
             out.setdefault(mode, []).append(table.assign(init_md=md))
     return {mode: pd.concat(tables, ignore_index=True) for mode, tables in out.items()}

@@ -121,6 +121,9 @@ MODEL_CARD = Artefact("models/{key}/{fold}/{member}model_card.json", JSON,
 TRAIN_PREDS = Artefact("preds/{key}/{fold}/{member}train_preds.parquet", PARQUET, "in-sample predictions")
 WALK_FORWARD_PREDS = Artefact("preds/{key}/{fold}/{member}walk_forward_preds.parquet", PARQUET,
                               "out-of-sample predictions of the test season")
+INNER_NATIONAL = Artefact("preds/{key}/{fold}/inner_national.parquet", PARQUET,
+                          "national predictions of the training seasons by refits without their block "
+                          "(end of season and each init date): the national intervals' residuals")
 YEAR_DATA = Artefact("preds/{key}/{fold}/year_data.parquet", PARQUET, "the test season's rows as the model saw them")
 BIAS_CORRECTOR = Artefact("models/{key}/{fold}/bias_corrector.pkl", pickle_format(BiasCorrector),
                           "per-geo bias correction from earlier folds' residuals")

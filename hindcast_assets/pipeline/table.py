@@ -14,6 +14,7 @@ from typing import Any
 
 from hindcast_assets.config import ExperimentConfig
 from hindcast_assets.core.data import configured_inputs
+from hindcast_assets.core.inner_folds import uses_inner_folds
 from hindcast_assets.pipeline import store
 from hindcast_assets.pipeline.stages import evaluation, folds, forecast
 from hindcast_assets.pipeline.store import Artefact
@@ -69,7 +70,7 @@ def forecasts_in_season(cfg: ExperimentConfig) -> bool:
 
 
 def has_skill_by_init(cfg: ExperimentConfig) -> bool:
-    return bool(cfg.inputs.indices) and forecasts_in_season(cfg)
+    return cfg.has_skill_by_init
 
 
 FOLD, NONE, FORECAST = Partitioning.FOLD, Partitioning.NONE, Partitioning.FORECAST
@@ -98,6 +99,10 @@ STAGES: tuple[Stage, ...] = (
     Stage("features_by_init_date", FOLD, evaluation.features_by_init_date, (store.FEATURES_BY_INIT_DATE,),
           "The fold's test season as known at each init month-day (nothing on or after it): what the "
           "calibration by init date predicts from.", _up("included_geos"), DATA, when=has_skill_by_init),
+    Stage("inner_national", FOLD, folds.inner_national, (store.INNER_NATIONAL,),
+          "National predictions of the fold's training seasons by refits without their block (end of "
+          "season and each init date): the residuals of its national intervals.",
+          _up("included_geos"), DATA, when=uses_inner_folds),
     Stage("ensembles", FOLD, folds.ensembles, (store.MODEL_FILE, store.MODEL_CARD, store.TRAIN_PREDS,
                                                store.WALK_FORWARD_PREDS),
           "Ensembles of the base models' fold predictions (stacking fitted on earlier folds only).",
@@ -106,7 +111,7 @@ STAGES: tuple[Stage, ...] = (
           "Per-fold bias correction from walk-forward residuals of earlier folds only.", FINAL_FOLD_PREDS),
     Stage("conformal", NONE, evaluation.conformal, (store.CONFORMAL,),
           "Conformal sidecars, one per residual mode: quantiles per scope, level and fold.",
-          FINAL_FOLD_PREDS + _up("bias_corrector", all_partitions=True), (YIELDS,)),
+          FINAL_FOLD_PREDS + _up("bias_corrector", "inner_national", all_partitions=True), (YIELDS,)),
     Stage("national", NONE, evaluation.national, (store.POSTPROCESSED,),
           "Bias-corrected geo and area-weighted national hindcast with intervals.",
           FINAL_FOLD_PREDS + _up("bias_corrector", all_partitions=True) + _up("conformal"), (YIELDS,)),
@@ -120,7 +125,8 @@ STAGES: tuple[Stage, ...] = (
           (store.PREDS_BY_INIT_DATE, store.CONFORMAL_BY_INIT_DATE),
           "Every test season re-predicted by its own fold with only what was known at each init date, "
           "and conformal sidecars per init date from those residuals (the forecasts' intervals).",
-          _up("features_by_init_date", all_partitions=True) + FITTED, (YIELDS,), when=has_skill_by_init),
+          _up("features_by_init_date", "inner_national", all_partitions=True) + FITTED, (YIELDS,),
+          when=has_skill_by_init),
     Stage("skill_by_init_date", NONE, evaluation.skill_by_init_date, (store.REPORT_TABLE, store.REPORT_PLOT),
           "RMSE, MAPE and interval coverage at each forecast init date, model against trend (and against "
           "the yardstick's forecasts where configured).",

@@ -124,3 +124,33 @@ def test_anomalies_are_departures_from_the_geo_climatology():
     fill = pd.DataFrame({"geo_id": ["*", "g"], "feature": ["a", "a"], "fill_value": [2.0, 9.0]})
     frame = pd.DataFrame({"geo_id": ["g", "h"], "a": [10.0, 5.0]})
     assert with_anomalies(frame, fill, ["a"])["a_anom"].tolist() == [1.0, 3.0]
+
+
+def test_derived_features_by_hand():
+    """July 2001, tmax 32, tmin 20 (31 days): single-sine degree days over the mean day."""
+    from hindcast_assets.core.agronomy import degree_days_above
+
+    rows = _synthetic([("G", "2001-07-31", "tmax", 32.0), ("G", "2001-07-31", "tmin", 20.0),
+                       ("G", "2001-07-31", "prcp", 100.0)])
+    got = monthly_features_as_of(rows, [2001], "10-01", [], [7], ["gdd", "edd", "vpd", "water_balance"]).iloc[0]
+    theta = np.arcsin((29 - 26) / 6)  # mean 26, amplitude 6, base 29
+    edd = ((26 - 29) * (np.pi / 2 - theta) + 6 * np.cos(theta)) / np.pi
+    theta30 = np.arcsin((30 - 26) / 6)
+    above30 = ((26 - 30) * (np.pi / 2 - theta30) + 6 * np.cos(theta30)) / np.pi
+    assert got["edd_jul"] == pytest.approx(31 * edd)
+    assert got["gdd_jul"] == pytest.approx(31 * (16.0 - above30))  # 26 - 10, less the part above the cap
+    es = lambda t: 0.6108 * np.exp(17.27 * t / (t + 237.3))  # noqa: E731
+    assert got["vpd_jul"] == pytest.approx(es(32) - es(20))
+    assert got["water_balance_jul"] < 100.0 - 31 * 4  # July's Hargreaves ET0 at 40N is over 4 mm/day
+    assert degree_days_above(np.array([25.0]), np.array([15.0]), 29)[0] == 0.0
+
+
+def test_preseason_total_spans_the_year_before_and_is_known_only_when_complete():
+    from hindcast_assets.core.features import preseason_totals_as_of
+
+    months = ["2000-10-31", "2000-11-30", "2000-12-31", "2001-01-31", "2001-02-28", "2001-03-31", "2001-04-30"]
+    rows = _synthetic([("G", d, "prcp", 10.0 * (i + 1)) for i, d in enumerate(months)]
+                      + [("G", "2000-09-30", "prcp", 999.0), ("G", "2001-05-31", "prcp", 999.0)])
+    assert preseason_totals_as_of(rows, [2001], "06-01", ["prcp"])["prcp_oct_apr"].iloc[0] == 280.0
+    assert preseason_totals_as_of(rows, [2001], "04-15", ["prcp"])["prcp_oct_apr"].isna().all()  # April not ended
+    assert preseason_totals_as_of(rows.iloc[1:], [2001], "06-01", ["prcp"])["prcp_oct_apr"].isna().all()

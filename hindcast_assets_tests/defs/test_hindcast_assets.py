@@ -20,7 +20,8 @@ FOLD_FILES = {"detrender.pkl", "feature_fill_values.parquet", "model.txt", "mode
 REPORTS = {"report.md", "skill.csv", "skill_by_fold.csv", "skill_by_geo.csv", "coverage.csv", "model_comparison.csv",
            "national_hindcast.png", "error_by_season.png", "coverage.png", "skill_by_init_date.csv",
            "skill_by_init_date.png", "yardstick.csv"}
-PRED_FILES = {"train_preds.parquet", "walk_forward_preds.parquet", "year_data.parquet", "lightgbm"}
+PRED_FILES = {"train_preds.parquet", "walk_forward_preds.parquet", "year_data.parquet", "lightgbm",
+              "inner_national.parquet"}
 
 
 def _resources(run_dir: str = "", runs_dir: str = "") -> dict:
@@ -57,7 +58,8 @@ def test_one_range_run_writes_every_fold_in_the_rundir_layout(small_config, tmp_
         assert _files(rd.root / "models" / "corn_usa" / fold) == FOLD_FILES
     for fold in ["2009", "2010", "2011"]:
         assert _files(rd.root / "preds" / "corn_usa" / fold) == PRED_FILES
-    assert _files(rd.root / "preds" / "corn_usa" / "production") == {"train_preds.parquet", "lightgbm"}
+    assert _files(rd.root / "preds" / "corn_usa" / "production") == {"train_preds.parquet", "lightgbm",
+                                                                      "inner_national.parquet"}
     assert _files(rd.root / "conformal") == {"absolute.parquet", "relative.parquet", "by_init_date"}
     assert _files(rd.root / "conformal" / "by_init_date") == {"absolute.parquet", "relative.parquet"}
     assert _files(rd.root / "postprocessed") == {"geo.parquet", "national.parquet", "by_init_date"}

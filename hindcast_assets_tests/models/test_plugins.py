@@ -16,7 +16,7 @@ from hindcast_assets.config import ConfigError, load_config
 from hindcast_assets.core.rundir import RunDir
 from hindcast_assets.pipeline.result import ExperimentResult
 from hindcast_assets.runner import run_experiment
-from hindcast_assets_tests.conftest import write_config
+from hindcast_assets_tests.conftest import TEST_INNER, write_config
 from hindcast_assets_tests.models import third_party_plugin
 
 DROP_IN = '''"""Median of the training residuals (a test's drop-in model)."""
@@ -71,8 +71,9 @@ def test_dropped_in_and_entry_point_models_are_trained_saved_and_reported(tmp_pa
         assert (rd.root / "models/corn_usa/2011" / name / "model_card.json").exists()
         assert (rd.root / "preds/corn_usa/2011" / name / "walk_forward_preds.parquet").exists()
     assert json.loads((rd.root / "models/corn_usa/2010" / "shrunk_mean" / "model.json").read_text())["mean"] != 0
-    # base models are fitted once per fold although two ensembles use shrunk_mean: 4 folds, 4 fits
-    assert len(third_party_plugin.FITS) == 4
+    # base models are fitted once per fold although two ensembles use shrunk_mean: 4 folds, 4 fits,
+    # and the experiment's model (pair: shrunk_mean and trend) once per inner refit: 4 folds x 2
+    assert len(third_party_plugin.FITS) == 4 + 4 * TEST_INNER["inner_blocks"]
     pair = json.loads((rd.root / "models/corn_usa/2011" / "model.json").read_text())
     assert pair["method"] == "blend_avg" and pair["weights"] == [0.5, 0.5]
     stacked = json.loads((rd.root / "models/corn_usa/2011" / "stacked" / "model.json").read_text())

@@ -11,6 +11,7 @@ from hindcast_assets.core import skill_by_init as sbi
 from hindcast_assets.core.data import load_input, load_references, qc_excluded
 from hindcast_assets.core.delivery import delivery_frame
 from hindcast_assets.core.evaluation import compare_models, evaluate
+from hindcast_assets.core.inner_folds import END_OF_SEASON, uses_inner_folds
 from hindcast_assets.core.splits import PRODUCTION
 from hindcast_assets.pipeline import store
 from hindcast_assets.pipeline.records import StageRecord
@@ -29,8 +30,18 @@ def _write_sidecars(view: RunDirView, artefact: store.Artefact, sidecars: dict[s
     return [artefact.write(view.run_dir, table, mode=mode) for mode, table in sidecars.items()]
 
 
+def _inner(view: RunDirView) -> dict[str, pd.DataFrame] | None:
+    """Every fold's inner national residual rows, when the national intervals use them."""
+    c = view.cfg
+    if not uses_inner_folds(c):
+        return None
+    return {f: store.INNER_NATIONAL.read(view.run_dir, key=view.key, fold=f) for f in [*c.test_folds, PRODUCTION]}
+
+
 def conformal(view: RunDirView, _: None) -> StageRecord:
-    sidecars = pp.conformal_sidecars(view.cfg, *_corrected(view))
+    inner = _inner(view)
+    pools = pp.inner_pools(inner, END_OF_SEASON) if inner is not None else None
+    sidecars = pp.conformal_sidecars(view.cfg, *_corrected(view), pools)
     production = {f"q_{m}_{r.scope}_{round(r.level * 100)}": float(r.quantile) for m, t in sidecars.items()
                   for r in t[t["calibrated_for"] == PRODUCTION].itertuples()}
     return StageRecord(None, _write_sidecars(view, store.CONFORMAL, sidecars), sum(map(len, sidecars.values())),
@@ -96,7 +107,8 @@ def calibration_by_init_date(view: RunDirView, _: None) -> StageRecord:
     national = sbi.national_by_init_date(geo, view.data.yields)
     written = [store.PREDS_BY_INIT_DATE.write(rd, frame, scope=scope)
                for scope, frame in (("geo", geo), ("national", national))]
-    written += _write_sidecars(view, store.CONFORMAL_BY_INIT_DATE, sbi.sidecars_by_init_date(c, geo, national))
+    written += _write_sidecars(view, store.CONFORMAL_BY_INIT_DATE,
+                               sbi.sidecars_by_init_date(c, geo, national, _inner(view)))
     return StageRecord(None, written, len(geo))
 
 

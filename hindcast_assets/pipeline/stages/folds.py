@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import json
 import logging
+from functools import partial
 
 import pandas as pd
 
 from hindcast_assets.core import geos as geo_rule
 from hindcast_assets.core import hindcast as hc
+from hindcast_assets.core import inner_folds
 from hindcast_assets.core import postprocess as pp
 from hindcast_assets.core.ensembles import ensemble_predictions, fit_ensemble, member_table
 from hindcast_assets.core.events import timed, training_event
 from hindcast_assets.core.features import model_feature_columns
 from hindcast_assets.core.metrics import rmse
+from hindcast_assets.core.skill_by_init import features_by_init_date
 from hindcast_assets.core.splits import PRODUCTION
 from hindcast_assets.pipeline import store
 from hindcast_assets.pipeline.records import StageRecord
@@ -156,3 +159,20 @@ def bias_corrector(view: RunDirView, fold_name: str) -> StageRecord:
     corrector = pp.fit_bias_corrector(view.cfg, walk_forward, fold_name)
     written = store.BIAS_CORRECTOR.write(view.run_dir, corrector, **_where(view, fold_name))
     return StageRecord(fold_name, [written], corrector.n_residuals, {"bias_overall": corrector.overall})
+
+
+def inner_national(view: RunDirView, fold_name: str) -> StageRecord:
+    """National predictions of the fold's training seasons by refits without their block, at the
+    end of the season and at each init date: the residuals its national intervals are calibrated
+    on (`core/inner_folds.py`). A stacked model's members are blended with equal weights here:
+    its weights come from every earlier fold, which would hold each fold back for all of them."""
+    cfg = view.cfg
+    fold = hc.fold_of(cfg, view.data.yields, fold_name)
+    spec = cfg.ensembles.get(cfg.model.name)
+    combine = fit_ensemble(cfg.model.name, spec, pd.DataFrame(), 0) if spec else None
+    by_init = partial(features_by_init_date, cfg, view.data, view.geos) if cfg.has_skill_by_init else None
+    rows = inner_folds.national_by_block(cfg, view.data, view.geos, fold, cfg.conformal.inner_blocks, combine, by_init)
+    held = rows[rows["held_out"] & (rows["init_md"] == inner_folds.END_OF_SEASON)]
+    written = store.INNER_NATIONAL.write(view.run_dir, rows, **_where(view, fold_name))
+    return StageRecord(fold_name, [written], len(rows), {"inner_national_rmse": rmse(held["actual"], held["prediction"]),
+                                                         "inner_national_seasons": len(held)})

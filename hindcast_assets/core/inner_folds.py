@@ -1,0 +1,95 @@
+"""National residuals from inside a fold's training seasons, for honest national intervals.
+
+A national interval calibrated on earlier folds' national residuals has one residual per earlier
+test season: none for the first folds, too few for a 90 % quantile for years. Inside a fold's
+training seasons there are many more: split them into K contiguous blocks, refit the fold's
+chain (detrender, fill values, the experiment's model members) without each block, and predict
+the block's seasons as they were known at the end of the season and at every init date. Every
+season before the test season then has one out-of-block national residual (jackknife+ / CV+
+with blocks, Barber et al. 2021), and the fold never sees its test season or anything after it.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from hindcast_assets.config import ExperimentConfig
+from hindcast_assets.core import hindcast as hc
+from hindcast_assets.core.aggregate import national_rows
+from hindcast_assets.core.data import ExperimentData
+from hindcast_assets.core.ensembles import EnsembleModel
+from hindcast_assets.core.predictions import FoldModels, with_actual
+from hindcast_assets.core.splits import Fold
+
+END_OF_SEASON = "end"  # the init_md label of rows built with the end-of-season features (features.as_of)
+
+
+def uses_inner_folds(cfg: ExperimentConfig) -> bool:
+    """National intervals from inner refits: configured, and there is a national scope (areas)."""
+    return cfg.conformal.national_residuals == "inner_folds" and cfg.has_area
+
+
+def season_blocks(seasons, k: int) -> list[tuple[int, ...]]:
+    """`seasons` in at most `k` contiguous blocks of near-equal size, in order."""
+    return [tuple(int(s) for s in b) for b in np.array_split(np.asarray(sorted(seasons)), min(k, len(seasons)))
+            if len(b)]
+
+
+def members(cfg: ExperimentConfig) -> dict[str, dict]:
+    """The base models the experiment's model is made of, with their params."""
+    spec = cfg.ensembles.get(cfg.model.name)
+    names = spec.members if spec else [cfg.model.name]
+    return {n: cfg.base_models[n] for n in names}
+
+
+def refit_without(cfg: ExperimentConfig, data: ExperimentData, geos: list[str], fold: Fold,
+                  block: tuple[int, ...], combine: EnsembleModel | None) -> FoldModels:
+    """The fold's chain refitted on its training seasons less `block` (no bias correction: its
+    corrector is fitted on test seasons the block may hold). `combine`: the fold's own ensemble,
+    whose weights come from earlier folds only."""
+    name = f"{fold.name}-without-{block[0]}-{block[-1]}" if block else fold.name
+    inner = Fold(name, tuple(s for s in fold.train_seasons if s not in block), fold.test_season)
+    trend = hc.fit_detrender(cfg, data, geos, inner)
+    train = hc.design_frame(cfg, data, geos, inner.train_seasons, trend)
+    fill = hc.fit_fill_values(cfg, train)
+    fitted = {n: hc.fit_model(cfg, n, p, train, fill) for n, p in members(cfg).items()}
+    model = combine if combine is not None else fitted[cfg.model.name]
+    return FoldModels(inner.name, trend, fill, model, fitted if combine is not None else {})
+
+
+def block_rows(cfg: ExperimentConfig, data: ExperimentData, geos: list[str], seasons: list[int],
+               trend, features_by_init) -> pd.DataFrame:
+    """Feature rows of `seasons`: end of season, and at each init date if the experiment has them."""
+    end = hc.design_frame(cfg, data, geos, seasons, trend).assign(init_md=END_OF_SEASON, init_date=END_OF_SEASON)
+    init_rows = [features_by_init(s) for s in seasons] if features_by_init else []
+    return pd.concat([end, *init_rows], ignore_index=True)
+
+
+def national_predictions(cfg: ExperimentConfig, data: ExperimentData, geos: list[str], models: FoldModels,
+                         seasons: list[int], features_by_init) -> pd.DataFrame:
+    """National rows `init_md, season_year, prediction, actual` of `seasons` by `models`: end of
+    season with the configured areas, at init dates with the previous season's (as in season)."""
+    rows = block_rows(cfg, data, geos, seasons, models.detrender, features_by_init)
+    geo = with_actual(models.predict(cfg, rows), data.yields).assign(init_md=rows["init_md"].to_numpy())
+    end, by = geo["init_md"] == END_OF_SEASON, ("init_md", "season_year")
+    parts = [(geo[end], cfg.aggregation.area), (geo[~end], "previous")]
+    return pd.concat([national_rows(part, data.yields, rule, by=by) for part, rule in parts if len(part)],
+                     ignore_index=True)
+
+
+def national_by_block(cfg: ExperimentConfig, data: ExperimentData, geos: list[str], fold: Fold, k: int,
+                      combine: EnsembleModel | None, features_by_init, with_test: bool = False) -> pd.DataFrame:
+    """National rows `init_md, season_year, actual, prediction, block, held_out` of every training
+    season of `fold`, each predicted by the refit without its block (`held_out`), and `with_test`
+    of the test season by every refit too (for CV+; then the rows depend on the test season).
+    `features_by_init(season)`: the season's feature rows at each init date (None when the
+    experiment has none)."""
+    frames = []
+    for block in season_blocks(fold.train_seasons, k):
+        models = refit_without(cfg, data, geos, fold, block, combine)
+        test = [fold.test_season] if with_test and not fold.is_production else []
+        national = national_predictions(cfg, data, geos, models, [*block, *test], features_by_init)
+        frames.append(national.assign(block=f"{block[0]}-{block[-1]}", held_out=national["season_year"].isin(block)))
+    out = pd.concat(frames, ignore_index=True)
+    return out[["init_md", "season_year", "actual", "prediction", "block", "held_out"]].sort_values(
+        ["held_out", "init_md", "season_year"], ascending=[False, True, True], kind="stable").reset_index(drop=True)
