@@ -5,8 +5,10 @@ test season: none for the first folds, too few for a 90 % quantile for years. In
 training seasons there are many more: split them into K contiguous blocks, refit the fold's
 chain (detrender, fill values, the experiment's model members) without each block, and predict
 the block's seasons as they were known at the end of the season and at every init date. Every
-season before the test season then has one out-of-block national residual (jackknife+ / CV+
-with blocks, Barber et al. 2021), and the fold never sees its test season or anything after it.
+season before the test season then has one out-of-block national residual (the K-fold
+cross-validation residuals of CV+, Barber et al. 2021, used here as split-conformal scores:
+`benchmarks/national_interval_study.py` measured both), and the fold never sees its test season
+or anything after it. Refits use the configured params (no `search`), and no bias correction.
 """
 from __future__ import annotations
 
@@ -45,8 +47,8 @@ def members(cfg: ExperimentConfig) -> dict[str, dict]:
 def refit_without(cfg: ExperimentConfig, data: ExperimentData, geos: list[str], fold: Fold,
                   block: tuple[int, ...], combine: EnsembleModel | None) -> FoldModels:
     """The fold's chain refitted on its training seasons less `block` (no bias correction: its
-    corrector is fitted on test seasons the block may hold). `combine`: the fold's own ensemble,
-    whose weights come from earlier folds only."""
+    corrector is fitted on test seasons the block may hold). `combine`: the ensemble that combines
+    the members (None: the experiment's model is a single base model)."""
     name = f"{fold.name}-without-{block[0]}-{block[-1]}" if block else fold.name
     inner = Fold(name, tuple(s for s in fold.train_seasons if s not in block), fold.test_season)
     trend = hc.fit_detrender(cfg, data, geos, inner)
