@@ -41,6 +41,7 @@ class Inputs(_Strict):
     static_features: str | None = None
     references: str | None = None
     yardstick: str | None = None  # another forecaster's national forecasts by init date (season_year, init_md, forecast)
+    weights: str | None = None  # national weights when the yields have no area: geo_id[, season_year], weight
 
 
 class Columns(_Strict):
@@ -277,6 +278,8 @@ class ExperimentConfig(_Strict):
             raise ValueError("features.static needs inputs.static_features")
         if self.geos.min_area_share > 0 and self.columns.area is None:
             raise ValueError("geos.min_area_share needs columns.area (there is no area to take a share of)")
+        if self.columns.area and self.inputs.weights:
+            raise ValueError("inputs.weights: the yields have columns.area already; give one or the other")
         if self.inputs.references and not self.reference_name:
             raise ValueError("inputs.references needs reference_name: what the reference is "
                              "(e.g. 'USDA NASS final estimate'), as the report names it")
@@ -292,7 +295,7 @@ class ExperimentConfig(_Strict):
     @property
     def has_area(self) -> bool:
         """Whether geo values can be weighted into national ones."""
-        return self.columns.area is not None
+        return self.columns.area is not None or self.inputs.weights is not None
 
     @property
     def has_skill_by_init(self) -> bool:

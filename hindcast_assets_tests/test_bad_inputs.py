@@ -86,6 +86,12 @@ def forecast(season: str, date: str) -> Callable[[Env], list[str]]:
     return lambda env: ["run", "forecast", "--run-dir", str(env.run_dir), "--season-year", season, "--init-date", date]
 
 
+def _weights_for_one_geo(env: Env) -> list[str]:
+    pd.DataFrame({"geo_id": ["US-17"], "weight": [1.0]}).to_csv(env.tmp / "weights.csv", index=False)
+    return hindcast(env, env.config_with(columns={"area": None}, geos={"min_area_share": 0.0},
+                                         inputs={"weights": str(env.tmp / "weights.csv")}))
+
+
 def _raw_config(text: str) -> Callable[[Env], list[str]]:
     def argv(env: Env) -> list[str]:
         path = env.tmp / "raw.yaml"
@@ -231,6 +237,11 @@ CASES = [
              "or flag rows with qc.column instead)"),
     Case("area share without an area", with_config(columns={"area": None}),
          C + ": <top>: geos.min_area_share needs columns.area (there is no area to take a share of)"),
+    Case("weights beside an area column", with_config(inputs={"weights": "weights.csv"}),
+         C + ": <top>: inputs.weights: the yields have columns.area already; give one or the other"),
+    Case("weights without a row for a geo", _weights_for_one_geo,
+         "{tmp}/weights.csv: column 'weight' (inputs.weights) has no row for geo_id=US-01 "
+         "(5117 yields rows without a weight)"),
     # -- where runs go ------------------------------------------------------------------------------
     Case("runs dir under a regular file", _runs_under_a_file,
          "{tmp}/plain_file/runs: --runs-dir: cannot create run_dirs there (Not a directory)"),

@@ -91,3 +91,21 @@ def test_the_yardstick_is_scored_beside_ours_on_the_seasons_both_have():
     assert aug.rmse == pytest.approx((((160 - 152.8) ** 2 + (140 - 147.2) ** 2) / 2) ** 0.5)
     assert aug.rmse_yardstick == pytest.approx((((165 - 152.8) ** 2 + (153 - 147.2) ** 2) / 2) ** 0.5)
     assert table.loc["09-01"].rmse_yardstick == pytest.approx(162.5 - 152.8)
+
+
+def test_a_panel_without_area_gets_national_figures_from_a_weights_table(tmp_path, input_dir):
+    yields = pd.read_parquet(input_dir / "br_state_soybean/yields.parquet")
+    geos = sorted(yields["geo_id"].unique())
+    weights = pd.DataFrame({"geo_id": geos, "weight": [float(i + 1) for i in range(len(geos))]})
+    weights.to_csv(tmp_path / "weights.csv", index=False)
+    config = write_config(tmp_path, "soybeans_bra", columns={"area": None},
+                          inputs={"weights": str(tmp_path / "weights.csv")})
+    rd = run_experiment(load_config(config), "hindcast", str(tmp_path / "runs")).run_dir
+
+    national = pd.read_parquet(rd.root / "postprocessed" / "national.parquet").set_index("season_year")
+    geo = pd.read_parquet(rd.root / "postprocessed" / "geo.parquet")
+    season = geo[geo["season_year"] == 2020].merge(weights, on="geo_id")
+    expected = (season["actual"] * season["weight"]).sum() / season["weight"].sum()  # by hand
+    assert national.loc[2020, "actual"] == pytest.approx(expected)
+    assert len(national) == 11 and "national" in set(_csv(rd, "coverage")["scope"])
+    assert f"weighted by the weights in `{tmp_path / 'weights.csv'}`" in (rd.root / "reports" / "report.md").read_text()

@@ -96,7 +96,40 @@ def _canonical_yields(cfg: ExperimentConfig) -> pd.DataFrame:
         row = negative.iloc[0]
         raise InputError(f"{url}: column {c.area!r} (columns.area) is negative at "
                          f"geo_id={row.geo_id}, season_year={row.season_year}")
+    if cfg.inputs.weights:
+        df = df.assign(area=_weights_of(df, load_weights(cfg), cfg.inputs.weights))
     return df.assign(qc_excluded=_qc_reasons(cfg, df, url)).drop(columns="qc_flag", errors="ignore")
+
+
+def load_weights(cfg: ExperimentConfig) -> pd.DataFrame | None:
+    """Geo weights for national figures (`geo_id[, season_year], weight`) when the yields have no
+    area column: production shares, say. Without `season_year` a geo weighs the same every season."""
+    url, c = cfg.inputs.weights, cfg.columns
+    if url is None:
+        return None
+    raw = _read(url, "weights")
+    mapping = {"geo_id": (c.geo_id, "columns.geo_id"), "weight": ("weight", "inputs.weights")}
+    mapping |= {"season_year": (c.season_year, "columns.season_year")} if c.season_year in raw.columns else {}
+    df = _require(raw, url, mapping)[list(mapping)].astype({"geo_id": str})
+    keys = [k for k in ("geo_id", "season_year") if k in df.columns]
+    _no_duplicates(df, url, keys)
+    _finite_numbers(df, url, {"weight": ("weight", "inputs.weights")}, keys)
+    negative = df[df["weight"] < 0]
+    if not negative.empty:
+        raise InputError(f"{url}: column 'weight' (inputs.weights) is negative at geo_id={negative.iloc[0].geo_id}")
+    return df
+
+
+def _weights_of(yields: pd.DataFrame, weights: pd.DataFrame, url: str) -> np.ndarray:
+    """Each yields row's weight; a row with none is an error naming the first such geo-season."""
+    keys = [k for k in ("geo_id", "season_year") if k in weights.columns]
+    got = yields[["geo_id", "season_year"]].merge(weights, on=keys, how="left")["weight"]
+    if got.isna().any():
+        row = yields[got.isna().to_numpy()].iloc[0]
+        raise InputError(f"{url}: column 'weight' (inputs.weights) has no row for geo_id={row.geo_id}"
+                         + (f", season_year={row.season_year}" if "season_year" in keys else "")
+                         + f" ({int(got.isna().sum())} yields rows without a weight)")
+    return got.to_numpy(float)
 
 
 def _qc_reasons(cfg: ExperimentConfig, df: pd.DataFrame, url: str) -> pd.Series:
@@ -218,7 +251,8 @@ def load_input(cfg: ExperimentConfig, name: str) -> pd.DataFrame | None:
     (7 M rows) per asset cost more than the orchestration itself (benchmarks/README.md)."""
     url = getattr(cfg.inputs, name)
     key = (name, url, cfg.columns.model_dump_json(), cfg.features.model_dump_json(), cfg.qc.model_dump_json(),
-           cfg.hindcast.last_test_year, _signature(url))
+           cfg.hindcast.last_test_year, _signature(url),
+           _signature(cfg.inputs.weights) if name == "yields" else None)
     return _remember(_FRAMES, key, lambda: LOADERS[name](cfg), 4 * _KEEP)
 
 
@@ -258,7 +292,7 @@ def load_yardstick(cfg: ExperimentConfig) -> pd.DataFrame | None:
 
 
 LOADERS = {"yields": load_yields, "indices": load_indices, "static_features": load_static,
-           "references": load_references, "yardstick": load_yardstick}  # by their key under `inputs:`
+           "references": load_references, "yardstick": load_yardstick, "weights": load_weights}  # by their key under `inputs:`
 
 
 def scored_seasons(yields: pd.DataFrame) -> list[int]:

@@ -87,7 +87,8 @@ def coverage_plot(coverage: pd.DataFrame) -> bytes:
 def _national_sentence(cfg: ExperimentConfig) -> str:
     if not cfg.has_area:
         return f"No national figures: {NO_NATIONAL}; geo skill only."
-    sentence = f"National figures are weighted by {cfg.aggregation.area} area over the included geos."
+    by = f"the weights in `{cfg.inputs.weights}`" if cfg.inputs.weights else f"{cfg.aggregation.area} area"
+    sentence = f"National figures are weighted by {by} over the included geos."
     if cfg.inputs.references:
         sentence += f" `national vs reference` scores them against {cfg.reference_name} (`{cfg.inputs.references}`)."
     return sentence

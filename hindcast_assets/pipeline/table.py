@@ -27,8 +27,10 @@ class Partitioning(str, Enum):
 
 
 # External inputs (DESIGN.md §2), by their config key under `inputs:`.
-YIELDS, INDICES, STATIC, REFERENCES, YARDSTICK = "yields", "indices", "static_features", "references", "yardstick"
-DATA = (YIELDS, INDICES, STATIC)  # what a stage reads when it builds features
+YIELDS, INDICES, STATIC, REFERENCES, YARDSTICK, WEIGHTS = (
+    "yields", "indices", "static_features", "references", "yardstick", "weights")
+YIELD_ROWS = (YIELDS, WEIGHTS)  # the yields rows, their area from the weights where the yields have none
+DATA = (*YIELD_ROWS, INDICES, STATIC)  # what a stage reads when it builds features
 
 
 @dataclass(frozen=True)
@@ -83,10 +85,10 @@ STAGES: tuple[Stage, ...] = (
           "The experiment config with defaults filled and env vars expanded; written once.", fit_production=True),
     Stage("included_geos", NONE, folds.included_geos, (store.INCLUDED_GEOS,),
           "Geos modelled: enough seasons and area share before the first test season.",
-          inputs=(YIELDS,), fit_production=True),
+          inputs=YIELD_ROWS, fit_production=True),
     Stage("detrender", FOLD, folds.detrender, (store.DETRENDER,),
           "Per-geo linear trend fitted on the fold's training seasons.",
-          _up("included_geos"), (YIELDS,), fit_production=True),
+          _up("included_geos"), YIELD_ROWS, fit_production=True),
     Stage("feature_fill_values", FOLD, folds.feature_fill_values, (store.FILL_VALUES,),
           "Per-feature fill values: each geo's training climatology.",
           _up("included_geos", "detrender"), DATA, fit_production=True),
@@ -111,13 +113,13 @@ STAGES: tuple[Stage, ...] = (
           "Per-fold bias correction from walk-forward residuals of earlier folds only.", FINAL_FOLD_PREDS),
     Stage("conformal", NONE, evaluation.conformal, (store.CONFORMAL,),
           "Conformal sidecars, one per residual mode: quantiles per scope, level and fold.",
-          FINAL_FOLD_PREDS + _up("bias_corrector", "inner_national", all_partitions=True), (YIELDS,)),
+          FINAL_FOLD_PREDS + _up("bias_corrector", "inner_national", all_partitions=True), YIELD_ROWS),
     Stage("national", NONE, evaluation.national, (store.POSTPROCESSED,),
           "Bias-corrected geo and area-weighted national hindcast with intervals.",
-          FINAL_FOLD_PREDS + _up("bias_corrector", all_partitions=True) + _up("conformal"), (YIELDS,)),
+          FINAL_FOLD_PREDS + _up("bias_corrector", all_partitions=True) + _up("conformal"), YIELD_ROWS),
     Stage("evaluation", NONE, evaluation.evaluation, (store.REPORT_TABLE, store.REPORT_PLOT, store.REPORT),
           "Skill (model, uncorrected model, trend), coverage, models compared, plots and reports/report.md.",
-          FINAL_FOLD_PREDS + _up("national"), (YIELDS, REFERENCES)),
+          FINAL_FOLD_PREDS + _up("national"), (*YIELD_ROWS, REFERENCES)),
     Stage("hindcast_delivery", NONE, evaluation.hindcast_delivery, (store.HINDCAST_DELIVERY,),
           "The client CSV: season x geo plus NATIONAL rows with intervals.",
           _up("model", all_partitions=True) + _up("national")),
@@ -125,7 +127,7 @@ STAGES: tuple[Stage, ...] = (
           (store.PREDS_BY_INIT_DATE, store.CONFORMAL_BY_INIT_DATE),
           "Every test season re-predicted by its own fold with only what was known at each init date, "
           "and conformal sidecars per init date from those residuals (the forecasts' intervals).",
-          _up("features_by_init_date", "inner_national", all_partitions=True) + FITTED, (YIELDS,),
+          _up("features_by_init_date", "inner_national", all_partitions=True) + FITTED, YIELD_ROWS,
           when=has_skill_by_init),
     Stage("skill_by_init_date", NONE, evaluation.skill_by_init_date, (store.REPORT_TABLE, store.REPORT_PLOT),
           "RMSE, MAPE and interval coverage at each forecast init date, model against trend (and against "
@@ -146,10 +148,10 @@ STAGES: tuple[Stage, ...] = (
           check_of="forecast_features", verdict=forecast.drift_verdict),
     Stage("forecast_preds", FORECAST, forecast.preds, (store.FORECAST_PREDS,),
           "Geo forecasts from the season's own walk-forward fold, else production (bias-corrected where fitted).",
-          _up("forecast_features") + FITTED, (YIELDS,), when=forecasts_in_season),
+          _up("forecast_features") + FITTED, YIELD_ROWS, when=forecasts_in_season),
     Stage("forecast_national", FORECAST, forecast.national, (store.FORECAST_NATIONAL,),
           "Area-weighted national forecast (previous season's areas) with intervals for its init date.",
-          _up("forecast_preds", "calibration_by_init_date"), (YIELDS,), when=forecasts_in_season),
+          _up("forecast_preds", "calibration_by_init_date"), YIELD_ROWS, when=forecasts_in_season),
     Stage("forecast_delivery", FORECAST, forecast.delivery, (store.FORECAST_DELIVERY,),
           "The client CSV of the forecast, same columns as the hindcast delivery.",
           _up("forecast_preds", "forecast_national", "calibration_by_init_date"), when=forecasts_in_season),
