@@ -53,7 +53,9 @@ def monthly_features_as_of(indices: pd.DataFrame, seasons: Iterable[int], as_of:
     rows = rows.assign(season_year=rows["date"].dt.year, month=rows["date"].dt.month)
     rows = rows[rows["season_year"].isin(seasons) & rows["month"].isin(months)]
     rows = rows[rows["date"] < rows["season_year"].map(_cutoffs(seasons, as_of))]
-    rows = pd.concat([rows[rows["variable"].isin(variables)], agronomy.derived_rows(rows, derived)], ignore_index=True)
+    if derived:  # without, the frame as before: this runs per fold and per forecast
+        rows = pd.concat([rows[rows["variable"].isin(variables)], agronomy.derived_rows(rows, derived)],
+                         ignore_index=True)
     try:  # one value per geo, season, variable and month: a plain reshape (~10x pivot_table)
         wide = rows.set_index([*KEYS, "variable", "month"])["value"].unstack(["variable", "month"])
     except ValueError:  # several values in a month (e.g. daily data): the first, as pivot_table does
