@@ -75,6 +75,15 @@ def _finite_numbers(df: pd.DataFrame, url: str, checks: dict[str, tuple[str, str
             raise InputError(f"{url}: column {column!r} ({key}) is not finite at {at} ({len(infinite)} rows)")
 
 
+def _non_negative(df: pd.DataFrame, url: str, canonical: str, column: str, key: str, where: list[str]) -> None:
+    """An area or a weight below zero would flip a national figure's sign; name the first row."""
+    negative = df[df[canonical] < 0]
+    if not negative.empty:
+        row = negative.iloc[0]
+        at = ", ".join(f"{k}={row[k]}" for k in where)
+        raise InputError(f"{url}: column {column!r} ({key}) is negative at {at}")
+
+
 def _canonical_yields(cfg: ExperimentConfig) -> pd.DataFrame:
     """Every yields row under canonical names, checked; `area` NaN where the config has none,
     and `qc_excluded`: why the QC rule excludes the row ('' where it does not)."""
@@ -91,11 +100,7 @@ def _canonical_yields(cfg: ExperimentConfig) -> pd.DataFrame:
     _no_duplicates(df, url, ["geo_id", "season_year"])
     numbers = {"target": (c.target, "columns.target")} | ({"area": (c.area, "columns.area")} if c.area else {})
     _finite_numbers(df, url, numbers, ["geo_id", "season_year"])
-    negative = df[df["area"] < 0]
-    if not negative.empty:
-        row = negative.iloc[0]
-        raise InputError(f"{url}: column {c.area!r} (columns.area) is negative at "
-                         f"geo_id={row.geo_id}, season_year={row.season_year}")
+    _non_negative(df, url, "area", c.area, "columns.area", ["geo_id", "season_year"])
     if cfg.inputs.weights:
         df = df.assign(area=_weights_of(df, load_weights(cfg), cfg.inputs.weights))
     return df.assign(qc_excluded=_qc_reasons(cfg, df, url)).drop(columns="qc_flag", errors="ignore")
@@ -114,9 +119,7 @@ def load_weights(cfg: ExperimentConfig) -> pd.DataFrame | None:
     keys = [k for k in ("geo_id", "season_year") if k in df.columns]
     _no_duplicates(df, url, keys)
     _finite_numbers(df, url, {"weight": ("weight", "inputs.weights")}, keys)
-    negative = df[df["weight"] < 0]
-    if not negative.empty:
-        raise InputError(f"{url}: column 'weight' (inputs.weights) is negative at geo_id={negative.iloc[0].geo_id}")
+    _non_negative(df, url, "weight", "weight", "inputs.weights", keys)
     return df
 
 
@@ -169,6 +172,9 @@ def load_yields(cfg: ExperimentConfig) -> pd.DataFrame:
 
 def qc_excluded(cfg: ExperimentConfig) -> pd.DataFrame:
     """The yields rows the QC rule excludes (`geo_id, season_year, target, reason`), for the report."""
+    if not cfg.qc.active:
+        return pd.DataFrame({"geo_id": pd.Series(dtype=str), "season_year": pd.Series(dtype="int64"),
+                             "target": pd.Series(dtype=float), "reason": pd.Series(dtype=str)})
     rows = _canonical_yields(cfg)
     rows = rows[rows["qc_excluded"].ne("")].rename(columns={"qc_excluded": "reason"})
     return rows[["geo_id", "season_year", "target", "reason"]].sort_values(["season_year", "geo_id"]).reset_index(drop=True)
