@@ -18,7 +18,18 @@ from hindcast_assets.core.season_dates import ForecastDate, MonthDay
 
 
 def features_by_init_date(cfg: ExperimentConfig, data: ExperimentData, geos: list[str], season: int) -> pd.DataFrame:
-    """A test season's feature rows at each init month-day, from only what was known by then."""
+    """A season's feature rows at each init month-day, from only what was known by then.
+
+    Kept on `data` (read-only, like `season_feature_table`): the inner refits of every later
+    fold predict this season again at each init date, about 20 rebuilds per hindcast before."""
+    key = ("features_by_init_date", cfg.features.model_dump_json(), tuple(cfg.forecast.init_dates),
+           tuple(sorted(set(geos))), int(season))
+    if key not in data.derived:
+        data.derived[key] = _features_by_init_date(cfg, data, geos, season)
+    return data.derived[key]
+
+
+def _features_by_init_date(cfg: ExperimentConfig, data: ExperimentData, geos: list[str], season: int) -> pd.DataFrame:
     present = sorted(set(data.yields.loc[data.yields["season_year"] == season, "geo_id"]) & set(geos))
     in_season = season_rows(data.indices, season)  # once, not per init date
     dates = [ForecastDate(season, MonthDay.parse(md)) for md in cfg.forecast.init_dates]
