@@ -38,10 +38,10 @@ def nrmse(actual, predicted) -> float:
 
 
 def r2(actual, predicted) -> float:
+    """1 - SSE / SST; undefined (NaN, not -inf) when the actuals do not vary."""
     a, p = _pairs(actual, predicted)
-    if a.size < 2:
-        return float("nan")
-    return float(1 - np.sum((a - p) ** 2) / np.sum((a - a.mean()) ** 2))
+    total = np.sum((a - a.mean()) ** 2) if a.size >= 2 else 0.0
+    return float(1 - np.sum((a - p) ** 2) / total) if total > 0 else float("nan")
 
 
 def mean_bias(actual, predicted) -> float:
