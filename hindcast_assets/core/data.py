@@ -116,16 +116,21 @@ def load_weights(cfg: ExperimentConfig) -> pd.DataFrame | None:
     mapping = {"geo_id": (c.geo_id, "columns.geo_id"), "weight": ("weight", "inputs.weights")}
     mapping |= {"season_year": (c.season_year, "columns.season_year")} if c.season_year in raw.columns else {}
     df = _require(raw, url, mapping)[list(mapping)].astype({"geo_id": str})
-    keys = [k for k in ("geo_id", "season_year") if k in df.columns]
+    keys = _weight_keys(df)
     _no_duplicates(df, url, keys)
     _finite_numbers(df, url, {"weight": ("weight", "inputs.weights")}, keys)
     _non_negative(df, url, "weight", "weight", "inputs.weights", keys)
     return df
 
 
+def _weight_keys(weights: pd.DataFrame) -> list[str]:
+    """What a weight is given per: the geo, and the season where the table has one."""
+    return [k for k in ("geo_id", "season_year") if k in weights.columns]
+
+
 def _weights_of(yields: pd.DataFrame, weights: pd.DataFrame, url: str) -> np.ndarray:
     """Each yields row's weight; a row with none is an error naming the first such geo-season."""
-    keys = [k for k in ("geo_id", "season_year") if k in weights.columns]
+    keys = _weight_keys(weights)
     got = yields[["geo_id", "season_year"]].merge(weights, on=keys, how="left")["weight"]
     if got.isna().any():
         row = yields[got.isna().to_numpy()].iloc[0]
