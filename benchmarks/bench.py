@@ -5,7 +5,7 @@ an earlier one left in memory, and each reports its own peak RSS. Figures are me
 repeats given below. Writes `benchmarks/results/<date>T<HHMM>.json` and `.md`; see
 benchmarks/README.md for what each figure means and how to reproduce it.
 
-    python benchmarks/bench.py            # the full set (~15 min on 2 cores)
+    python benchmarks/bench.py            # the full set (~30 min on 2 cores)
     python benchmarks/bench.py --quick    # tiny sizes, a smoke run (the test suite runs it)
 """
 from __future__ import annotations
@@ -36,7 +36,7 @@ from synthetic import write_config, write_synthetic  # noqa: E402
 STATE_CONFIG = ROOT / "configs" / "corn_usa.yaml"
 # Runs of minutes are costly: the county overhead pair (the bar) runs twice each, interleaved; the
 # growth points and the state pair once (said so in the table); cheap figures are medians of
-# `repeats`. The whole set stays under 20 min on 2 cores.
+# `repeats`. The whole set takes about 30 min on 2 cores (benchmarks/README.md).
 FULL = {"geos": [500, 1000, 3000], "folds": [5, 10, 20], "fold_geos": 500, "seasons": 40,
         "repeats": 3, "pairs": 2, "state": True, "install": True, "scaleout": True}
 QUICK = {"geos": [30, 60], "folds": [2, 3], "fold_geos": 30, "seasons": 15, "repeats": 1, "pairs": 1,
