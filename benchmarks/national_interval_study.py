@@ -32,7 +32,6 @@ from hindcast_assets.core import hindcast as hc  # noqa: E402
 from hindcast_assets.core import inner_folds  # noqa: E402
 from hindcast_assets.core.conformal import conformal_quantile  # noqa: E402
 from hindcast_assets.core.data import load_experiment_data  # noqa: E402
-from hindcast_assets.core.ensembles import fit_ensemble  # noqa: E402
 from hindcast_assets.core.geos import included_geos  # noqa: E402
 from hindcast_assets.core.skill_by_init import features_by_init_date  # noqa: E402
 
@@ -53,8 +52,7 @@ def study(config: str, k: int) -> pd.DataFrame:
     cfg = load_config(config)
     data = load_experiment_data(cfg)
     geos = included_geos(data.yields, cfg.geos, cfg.hindcast.first_test_year)
-    spec = cfg.ensembles.get(cfg.model.name)
-    combine = fit_ensemble(cfg.model.name, spec, pd.DataFrame(), 0) if spec else None
+    combine = inner_folds.combiner(cfg)
     by_init = partial(features_by_init_date, cfg, data, geos)
     rows, forward = [], {}
     for name in cfg.test_folds:

@@ -19,7 +19,7 @@ from hindcast_assets.config import ExperimentConfig
 from hindcast_assets.core import hindcast as hc
 from hindcast_assets.core.aggregate import national_rows
 from hindcast_assets.core.data import ExperimentData
-from hindcast_assets.core.ensembles import EnsembleModel
+from hindcast_assets.core.ensembles import EnsembleModel, fit_ensemble
 from hindcast_assets.core.predictions import FoldModels, with_actual
 from hindcast_assets.core.splits import Fold
 
@@ -42,6 +42,14 @@ def members(cfg: ExperimentConfig) -> dict[str, dict]:
     spec = cfg.ensembles.get(cfg.model.name)
     names = spec.members if spec else [cfg.model.name]
     return {n: cfg.base_models[n] for n in names}
+
+
+def combiner(cfg: ExperimentConfig) -> EnsembleModel | None:
+    """How the refits combine their members: the experiment's ensemble with equal weights (a
+    stack's weights come from every earlier fold, which would hold each fold back for all of
+    them); None when the experiment's model is a single base model."""
+    spec = cfg.ensembles.get(cfg.model.name)
+    return fit_ensemble(cfg.model.name, spec, pd.DataFrame(), 0) if spec else None
 
 
 def refit_without(cfg: ExperimentConfig, data: ExperimentData, geos: list[str], fold: Fold,

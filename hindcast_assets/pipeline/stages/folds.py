@@ -164,12 +164,10 @@ def bias_corrector(view: RunDirView, fold_name: str) -> StageRecord:
 def inner_national(view: RunDirView, fold_name: str) -> StageRecord:
     """National predictions of the fold's training seasons by refits without their block, at the
     end of the season and at each init date: the residuals its national intervals are calibrated
-    on (`core/inner_folds.py`). A stacked model's members are blended with equal weights here:
-    its weights come from every earlier fold, which would hold each fold back for all of them."""
+    on (`core/inner_folds.py`; an ensemble's members blended with equal weights)."""
     cfg = view.cfg
     fold = hc.fold_of(cfg, view.data.yields, fold_name)
-    spec = cfg.ensembles.get(cfg.model.name)
-    combine = fit_ensemble(cfg.model.name, spec, pd.DataFrame(), 0) if spec else None
+    combine = inner_folds.combiner(cfg)
     by_init = partial(features_by_init_date, cfg, view.data, view.geos) if cfg.has_skill_by_init else None
     rows = inner_folds.national_by_block(cfg, view.data, view.geos, fold, cfg.conformal.inner_blocks, combine, by_init)
     held = rows[rows["held_out"] & (rows["init_md"] == inner_folds.END_OF_SEASON)]

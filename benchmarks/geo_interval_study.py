@@ -1,0 +1,89 @@
+"""Would state intervals gain from the inner refits as national ones did (issue 14)? Measured on
+the walk-forward folds of an experiment (default corn_usa) with the experiment's model, without
+bias correction, at the end of the season:
+
+- `earlier folds`: split-conformal on earlier folds' state residuals, pooled over states (the
+  pipeline's geo scope; none before `conformal.min_folds` earlier folds);
+- `inner`: split-conformal on the out-of-block state residuals of the fold's training seasons
+  (`core/inner_folds.py`: K contiguous blocks, each refitted without its block).
+
+    python benchmarks/geo_interval_study.py [config] [--blocks K]
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from hindcast_assets.config import ExperimentConfig, load_config  # noqa: E402
+from hindcast_assets.core import hindcast as hc  # noqa: E402
+from hindcast_assets.core import inner_folds  # noqa: E402
+from hindcast_assets.core.conformal import conformal_quantile  # noqa: E402
+from hindcast_assets.core.data import ExperimentData, load_experiment_data  # noqa: E402
+from hindcast_assets.core.geos import included_geos  # noqa: E402
+from hindcast_assets.core.predictions import FoldModels, with_actual  # noqa: E402
+
+LEVELS = (0.8, 0.9)
+
+
+def geo_predictions(cfg: ExperimentConfig, data: ExperimentData, geos: list[str], models: FoldModels,
+                    seasons: list[int]) -> pd.DataFrame:
+    """State rows `season_year, actual, prediction` of `seasons` by `models`, end of season."""
+    rows = inner_folds.block_rows(cfg, data, geos, seasons, models.detrender, None)
+    return with_actual(models.predict(cfg, rows), data.yields).assign(season_year=rows["season_year"].to_numpy())
+
+
+def study(config: str, k: int) -> pd.DataFrame:
+    """Per test season and level, the test states' absolute errors beside each method's quantile."""
+    cfg = load_config(config)
+    data = load_experiment_data(cfg)
+    geos = included_geos(data.yields, cfg.geos, cfg.hindcast.first_test_year)
+    combine = inner_folds.combiner(cfg)
+    tests, quantiles = [], []
+    for name in cfg.test_folds:
+        fold = hc.fold_of(cfg, data.yields, name)
+        held = pd.concat([geo_predictions(cfg, data, geos, inner_folds.refit_without(cfg, data, geos, fold, b, combine),
+                                          list(b)) for b in inner_folds.season_blocks(fold.train_seasons, k)])
+        own = inner_folds.refit_without(cfg, data, geos, fold, (), combine)
+        tests.append(geo_predictions(cfg, data, geos, own, [fold.test_season]))
+        quantiles += [{"season_year": fold.test_season, "level": lv, "method": "inner",
+                       "q": conformal_quantile((held["actual"] - held["prediction"]).abs(), lv)} for lv in LEVELS]
+    test = pd.concat(tests, ignore_index=True)
+    test["error"] = (test["actual"] - test["prediction"]).abs()
+    for season in sorted(test["season_year"].unique()):
+        past = test[test["season_year"] < season]
+        enough = past["season_year"].nunique() >= cfg.conformal.min_folds
+        quantiles += [{"season_year": season, "level": lv, "method": "earlier folds",
+                       "q": conformal_quantile(past["error"], lv) if enough else np.nan} for lv in LEVELS]
+    return test[["geo_id", "season_year", "error"]].merge(pd.DataFrame(quantiles), on="season_year")
+
+
+def summary(frame: pd.DataFrame) -> pd.DataFrame:
+    def one(g: pd.DataFrame) -> pd.Series:
+        has = g["q"].notna()
+        return pd.Series({"state_seasons": int(has.sum()), "without_interval": int((~has).sum()),
+                          "coverage": float((g["error"] <= g["q"])[has].mean()),
+                          "mean_width": float(2 * g.loc[has, "q"].mean())})
+    return frame.groupby(["method", "level"])[["error", "q"]].apply(one).reset_index()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("config", nargs="?", default=str(ROOT / "configs" / "corn_usa.yaml"))
+    parser.add_argument("--blocks", type=int, default=5)
+    args = parser.parse_args()
+    started = time.perf_counter()
+    frame = study(args.config, args.blocks)
+    print(summary(frame).to_markdown(index=False, floatfmt=("", ".1f", ".0f", ".0f", ".3f", ".1f")))
+    print(f"{args.config}, {args.blocks} blocks: {time.perf_counter() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
