@@ -29,29 +29,25 @@ sys.path.insert(0, str(ROOT))
 
 from hindcast_assets.config import ExperimentConfig, load_config  # noqa: E402
 from hindcast_assets.core import hindcast as hc  # noqa: E402
+from hindcast_assets.core import inner_folds  # noqa: E402
 from hindcast_assets.core.aggregate import national_rows  # noqa: E402
 from hindcast_assets.core.data import ExperimentData, load_experiment_data  # noqa: E402
 from hindcast_assets.core.features import feature_columns  # noqa: E402
 from hindcast_assets.core.geos import included_geos  # noqa: E402
-from hindcast_assets.core.inner_folds import members  # noqa: E402
 from hindcast_assets.core.metrics import rmse  # noqa: E402
+from hindcast_assets.core.predictions import FoldModels  # noqa: E402
 from hindcast_assets.core.skill_by_init import features_by_init_date  # noqa: E402
 
 WAYS = ("trend", "fill", "scenarios", "masked models")
 
 
-def blend(cfg: ExperimentConfig, fitted: list, rows: pd.DataFrame, fill: pd.DataFrame) -> np.ndarray:
-    """The members' mean predicted residual (the experiment's blend with equal weights)."""
-    inputs = hc.model_inputs(cfg, rows, fill)
-    return np.mean([m.predict(inputs) for m in fitted], axis=0)
+def residuals(cfg: ExperimentConfig, models: FoldModels, rows: pd.DataFrame) -> np.ndarray:
+    """The predicted residual of each row, as the pipeline's fold models predict it."""
+    return models.predict(cfg, rows)["pred_residual"].to_numpy(float)
 
 
-def fit_members(cfg: ExperimentConfig, train: pd.DataFrame, fill: pd.DataFrame) -> list:
-    return [hc.fit_model(cfg, n, p, train, fill) for n, p in members(cfg).items()]
-
-
-def scenario_residuals(cfg: ExperimentConfig, fitted: list, rows: pd.DataFrame, train: pd.DataFrame,
-                       fill: pd.DataFrame) -> np.ndarray:
+def scenario_residuals(cfg: ExperimentConfig, models: FoldModels, rows: pd.DataFrame,
+                       train: pd.DataFrame) -> np.ndarray:
     """Per row of `rows`, the mean predicted residual over the training seasons' weather as the
     scenarios of the months not yet known."""
     columns = feature_columns(cfg)
@@ -59,7 +55,7 @@ def scenario_residuals(cfg: ExperimentConfig, fitted: list, rows: pd.DataFrame, 
     known = rows.set_index("geo_id")[columns]
     for c in columns:
         scenarios[c] = scenarios["geo_id"].map(known[c]).fillna(scenarios[c])
-    mean = pd.Series(blend(cfg, fitted, scenarios, fill)).groupby(scenarios["geo_id"].to_numpy()).mean()
+    mean = pd.Series(residuals(cfg, models, scenarios)).groupby(scenarios["geo_id"].to_numpy()).mean()
     return rows["geo_id"].map(mean).to_numpy(float)
 
 
@@ -74,7 +70,8 @@ def fold_rows(cfg: ExperimentConfig, data: ExperimentData, geos: list[str], seas
     trend = hc.fit_detrender(cfg, data, geos, fold)
     train = hc.design_frame(cfg, data, geos, fold.train_seasons, trend)
     fill = hc.fit_fill_values(cfg, train)
-    fitted = fit_members(cfg, train, fill)
+    combine = inner_folds.combiner(cfg)
+    models = inner_folds.fitted_models(cfg, fold.name, trend, train, fill, combine)
     test = features_by_init_date(cfg, data, geos, season)
     out = []
     for md in init_dates:
@@ -83,11 +80,12 @@ def fold_rows(cfg: ExperimentConfig, data: ExperimentData, geos: list[str], seas
         masked = pd.concat([at_init(features_by_init_date(cfg, data, geos, s), md) for s in fold.train_seasons],
                            ignore_index=True)
         masked = masked.merge(train[["geo_id", "season_year", "residual"]], on=["geo_id", "season_year"])
-        residuals = {"trend": 0.0, "fill": blend(cfg, fitted, rows, fill),
-                     "scenarios": scenario_residuals(cfg, fitted, rows, train, fill),
-                     "masked models": blend(cfg, fit_members(cfg, masked, fill), rows, fill)}
+        masked_models = inner_folds.fitted_models(cfg, fold.name, trend, masked, fill, combine)
+        by_way = {"trend": 0.0, "fill": residuals(cfg, models, rows),
+                  "scenarios": scenario_residuals(cfg, models, rows, train),
+                  "masked models": residuals(cfg, masked_models, rows)}
         out += [rows[["geo_id", "season_year", "init_md", "trend"]].assign(way=way, prediction=rows["trend"] + r)
-                for way, r in residuals.items()]
+                for way, r in by_way.items()]
     return pd.concat(out, ignore_index=True)
 
 

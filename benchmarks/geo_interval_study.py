@@ -37,7 +37,7 @@ def geo_predictions(cfg: ExperimentConfig, data: ExperimentData, geos: list[str]
                     seasons: list[int]) -> pd.DataFrame:
     """State rows `season_year, actual, prediction` of `seasons` by `models`, end of season."""
     rows = inner_folds.block_rows(cfg, data, geos, seasons, models.detrender, None)
-    return with_actual(models.predict(cfg, rows), data.yields).assign(season_year=rows["season_year"].to_numpy())
+    return with_actual(models.predict(cfg, rows), data.yields)
 
 
 def study(config: str, k: int) -> pd.DataFrame:

@@ -61,10 +61,16 @@ def refit_without(cfg: ExperimentConfig, data: ExperimentData, geos: list[str], 
     inner = Fold(name, tuple(s for s in fold.train_seasons if s not in block), fold.test_season)
     trend = hc.fit_detrender(cfg, data, geos, inner)
     train = hc.design_frame(cfg, data, geos, inner.train_seasons, trend)
-    fill = hc.fit_fill_values(cfg, train)
+    return fitted_models(cfg, inner.name, trend, train, hc.fit_fill_values(cfg, train), combine)
+
+
+def fitted_models(cfg: ExperimentConfig, name: str, trend, train: pd.DataFrame, fill: pd.DataFrame,
+                  combine: EnsembleModel | None) -> FoldModels:
+    """The experiment's members fitted on the design rows `train`, combined by `combine` (None: the
+    experiment's model is a single base model), with no bias correction."""
     fitted = {n: hc.fit_model(cfg, n, p, train, fill) for n, p in members(cfg).items()}
     model = combine if combine is not None else fitted[cfg.model.name]
-    return FoldModels(inner.name, trend, fill, model, fitted if combine is not None else {})
+    return FoldModels(name, trend, fill, model, fitted if combine is not None else {})
 
 
 def block_rows(cfg: ExperimentConfig, data: ExperimentData, geos: list[str], seasons: list[int],
