@@ -4,6 +4,10 @@ bias correction, at the end of the season:
 
 - `earlier folds`: split-conformal on earlier folds' state residuals, pooled over states (the
   pipeline's geo scope; none before `conformal.min_folds` earlier folds);
+- `+ warm-up`: the same, the pool with the `conformal.warmup_seasons` seasons before the first
+  test season too, each predicted by a refit on the seasons before it (`core/warmup.py`): for the
+  folds with fewer than `conformal.min_folds` earlier ones (`first folds`, the pipeline's geo
+  scope since it was measured here), or for every fold (`always`);
 - `inner`: split-conformal on the out-of-block state residuals of the fold's training seasons
   (`core/inner_folds.py`: K contiguous blocks, each refitted without its block).
 
@@ -24,20 +28,20 @@ sys.path.insert(0, str(ROOT))
 
 from hindcast_assets.config import ExperimentConfig, load_config  # noqa: E402
 from hindcast_assets.core import hindcast as hc  # noqa: E402
-from hindcast_assets.core import inner_folds  # noqa: E402
+from hindcast_assets.core import inner_folds, warmup  # noqa: E402
 from hindcast_assets.core.conformal import conformal_quantile  # noqa: E402
 from hindcast_assets.core.data import ExperimentData, load_experiment_data  # noqa: E402
 from hindcast_assets.core.geos import included_geos  # noqa: E402
-from hindcast_assets.core.predictions import FoldModels, with_actual  # noqa: E402
+from hindcast_assets.core.predictions import FoldModels  # noqa: E402
 
 LEVELS = (0.8, 0.9)
+WALK_FORWARD = ("earlier folds", "+ warm-up, first folds", "+ warm-up, always")
 
 
 def geo_predictions(cfg: ExperimentConfig, data: ExperimentData, geos: list[str], models: FoldModels,
                     seasons: list[int]) -> pd.DataFrame:
     """State rows `season_year, actual, prediction` of `seasons` by `models`, end of season."""
-    rows = inner_folds.block_rows(cfg, data, geos, seasons, models.detrender, None)
-    return with_actual(models.predict(cfg, rows), data.yields)
+    return inner_folds.geo_predictions(cfg, data, geos, models, seasons, None)
 
 
 def study(config: str, k: int) -> pd.DataFrame:
@@ -57,11 +61,17 @@ def study(config: str, k: int) -> pd.DataFrame:
                        "q": conformal_quantile((held["actual"] - held["prediction"]).abs(), lv)} for lv in LEVELS]
     test = pd.concat(tests, ignore_index=True)
     test["error"] = (test["actual"] - test["prediction"]).abs()
-    for season in sorted(test["season_year"].unique()):
-        past = test[test["season_year"] < season]
-        enough = past["season_year"].nunique() >= cfg.conformal.min_folds
-        quantiles += [{"season_year": season, "level": lv, "method": "earlier folds",
-                       "q": conformal_quantile(past["error"], lv) if enough else np.nan} for lv in LEVELS]
+    warm = warmup.warmup_predictions(cfg, data, geos, None).geo
+    warm["error"] = (warm["actual"] - warm["prediction"]).abs()
+    for method in WALK_FORWARD:
+        for season in sorted(test["season_year"].unique()):
+            past = test[test["season_year"] < season]
+            first_folds = past["season_year"].nunique() < cfg.conformal.min_folds
+            if method.endswith("always") or method.endswith("first folds") and first_folds:
+                past = pd.concat([warm, past])
+            enough = past["season_year"].nunique() >= cfg.conformal.min_folds
+            quantiles += [{"season_year": season, "level": lv, "method": method,
+                           "q": conformal_quantile(past["error"], lv) if enough else np.nan} for lv in LEVELS]
     return test[["geo_id", "season_year", "error"]].merge(pd.DataFrame(quantiles), on="season_year")
 
 

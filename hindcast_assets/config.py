@@ -187,6 +187,9 @@ class ConformalConfig(_Strict):
     # or of earlier folds only (few: no interval for the first folds)
     national_residuals: Literal["inner_folds", "earlier_folds"] = "inner_folds"
     inner_blocks: int = Field(5, ge=2)  # contiguous blocks of training seasons, one refit each
+    # seasons before the first test season walked forward for calibration only (core/warmup.py): the
+    # folds with fewer than min_folds earlier ones calibrate on them too; 0: none
+    warmup_seasons: int = Field(5, ge=0)
 
     @field_validator("levels")
     @classmethod

@@ -55,12 +55,12 @@ class Phase:
 
 def phases(cfg: ExperimentConfig, workers: int) -> list[list[Phase]]:
     """Waves of runs, each wave's runs side by side: the fold chunks (balanced by training
-    seasons), then the fan-in's waves."""
+    seasons; the first also runs the early stages), then the fan-in's waves."""
     plan = fan_out(hindcast_stages(cfg))
     yields = load_input(cfg, "yields")  # the folds' seasons
     weights = [len(fold_of(cfg, yields, f).train_seasons) for f in cfg.folds]
-    chunks = [Phase.of(f"folds {c[0]}-{c[-1]}", plan.setup + plan.per_fold, c)
-              for c in fold_chunks(cfg.folds, weights, workers)]
+    chunks = [Phase.of(f"folds {c[0]}-{c[-1]}", plan.setup + (plan.early if i == 0 else []) + plan.per_fold, c)
+              for i, c in enumerate(fold_chunks(cfg.folds, weights, workers))]
     waves = fan_in_waves(plan.fan_in, workers)
     fan_in = [[Phase.of("fan-in" if len(waves) == 1 else f"fan-in: {group[0].name}", group, cfg.folds)
                for group in wave] for wave in waves]

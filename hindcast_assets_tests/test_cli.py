@@ -64,17 +64,19 @@ def test_hindcast_run_then_show(small_config, tmp_path, capsys):
     assert tracked.data.params["model.name"] == "lightgbm"
     assert set(result.calibration) == {"absolute", "relative"}
     assert result.national["season_year"].tolist() == [2009, 2010, 2011]
-    # 3 test seasons are fewer than min_folds (5): no geo quantile, not even for production; the
-    # national ones come from the inner refits of every season before the test season
+    # 3 test seasons are fewer than min_folds (5): the geo quantiles come from the 5 warm-up seasons
+    # before 2009 and the earlier test seasons; the national ones from the inner refits of every
+    # season before the test season
     table = result.calibration["absolute"].table
     geo, national = table[table["scope"] == "geo"], table[table["scope"] == "national"]
-    assert geo["quantile"].isna().all() and geo.query("calibrated_for == 'production'")["n_seasons"].eq(3).all()
+    assert geo["quantile"].notna().all() and geo["first_season"].eq(2004).all()
+    assert geo.set_index("calibrated_for")["n_seasons"].to_dict() == {"2009": 5, "2010": 6, "2011": 7, "production": 8}
     assert national["quantile"].notna().all()
     assert national.set_index("calibrated_for")["n_seasons"].to_dict() == {"2009": 39, "2010": 40, "2011": 41,
                                                                           "production": 42}
     code, shown, _ = _run(capsys, "show", run_dir)
     assert code == 0 and shown[0] == f"run_dir: {run_dir}"
-    assert any(line.startswith("calibration absolute (production): geo 80%: nan") for line in shown)
+    assert any(line.startswith("calibration absolute (production): geo 80%: ") and "nan" not in line for line in shown)
     assert any("production" in line and "preds: train" in line for line in shown)
 
 

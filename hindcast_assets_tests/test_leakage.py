@@ -2,8 +2,9 @@
 
 Two full Dagster hindcasts, the second on data where every season >= 2010 is perturbed (yields,
 areas and weather). Fold 2010's fitted artefacts (all models, ensembles, bias corrector, in-sample
-predictions, the inner refits' national predictions) must be byte-identical; its test-season outputs and fold 2011's models (which train
-on 2010) must differ, which shows the perturbation reached the run.
+predictions, the inner refits' national predictions) and the warm-up seasons' predictions must be
+byte-identical; its test-season outputs and fold 2011's models (which train on 2010) must differ,
+which shows the perturbation reached the run.
 """
 from __future__ import annotations
 
@@ -57,6 +58,10 @@ def test_fold_artefacts_do_not_depend_on_the_test_season_or_later(tmp_path, inpu
     assert fitted == _fitted(_fold_files(perturbed, Y))
     geos = "included_geo_identifiers.txt"
     assert (clean.root / geos).read_text() == (perturbed.root / geos).read_text()
+    # the warm-up seasons before Y (the first folds' interval residuals) are walked forward on earlier seasons only
+    warm = [f"preds/corn_usa/warmup/{scope}.parquet" for scope in ("geo", "national")]
+    assert [content_hash((clean.root / w).read_bytes()) for w in warm] == \
+        [content_hash((perturbed.root / w).read_bytes()) for w in warm]
     # the perturbation did reach the test season's outputs ...
     for name in ("walk_forward_preds.parquet", "year_data.parquet"):
         assert _fold_files(clean, Y, name) != _fold_files(perturbed, Y, name)

@@ -38,12 +38,17 @@ def interval(predicted, quantile, mode: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def calibrate(residuals: pd.DataFrame, targets: list[tuple[str, int | None]], mode: str, levels, scope: str,
-              min_folds: int) -> pd.DataFrame:
+              min_folds: int, warmup: pd.DataFrame | None = None) -> pd.DataFrame:
     """Sidecar rows for each (fold name, test season) in `targets`: the quantile from rows of
     `residuals` (`season_year, actual, prediction`) of seasons strictly before the test season
-    (all seasons for production). Fewer than `min_folds` earlier seasons: no quantile."""
-    pools = {fold: residuals if season is None else residuals[residuals["season_year"] < season]
-             for fold, season in targets}
+    (all seasons for production). Fewer than `min_folds` earlier seasons: the `warmup` rows (seasons
+    before the first test season, `core/warmup.py`) stand in beside them; still fewer: no quantile."""
+    pools = {}
+    for fold, season in targets:
+        past = residuals if season is None else residuals[residuals["season_year"] < season]
+        if warmup is not None and len(warmup) and past["season_year"].nunique() < min_folds:
+            past = pd.concat([warmup, past], ignore_index=True)
+        pools[fold] = past
     return calibrate_on(pools, mode, levels, scope, min_folds)
 
 

@@ -81,16 +81,27 @@ def block_rows(cfg: ExperimentConfig, data: ExperimentData, geos: list[str], sea
     return pd.concat([end, *init_rows], ignore_index=True)
 
 
-def national_predictions(cfg: ExperimentConfig, data: ExperimentData, geos: list[str], models: FoldModels,
-                         seasons: list[int], features_by_init) -> pd.DataFrame:
-    """National rows `init_md, season_year, prediction, actual` of `seasons` by `models`: end of
-    season with the configured areas, at init dates with the previous season's (as in season)."""
+def geo_predictions(cfg: ExperimentConfig, data: ExperimentData, geos: list[str], models: FoldModels,
+                    seasons: list[int], features_by_init) -> pd.DataFrame:
+    """Geo rows `init_md, geo_id, season_year, prediction, actual, ...` of `seasons` by `models`, at
+    the end of the season and at each init date (`features_by_init`, None for none)."""
     rows = block_rows(cfg, data, geos, seasons, models.detrender, features_by_init)
-    geo = with_actual(models.predict(cfg, rows), data.yields).assign(init_md=rows["init_md"].to_numpy())
+    return with_actual(models.predict(cfg, rows), data.yields).assign(init_md=rows["init_md"].to_numpy())
+
+
+def national_of(cfg: ExperimentConfig, geo: pd.DataFrame, yields: pd.DataFrame) -> pd.DataFrame:
+    """National rows `init_md, season_year, prediction, actual` of `geo_predictions` rows: end of
+    season with the configured areas, at init dates with the previous season's (as in season)."""
     end, by = geo["init_md"] == END_OF_SEASON, ("init_md", "season_year")
     parts = [(geo[end], cfg.aggregation.area), (geo[~end], "previous")]
-    return pd.concat([national_rows(part, data.yields, rule, by=by) for part, rule in parts if len(part)],
-                     ignore_index=True)
+    frames = [national_rows(part, yields, rule, by=by) for part, rule in parts if len(part)]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=[*by, "prediction", "actual"])
+
+
+def national_predictions(cfg: ExperimentConfig, data: ExperimentData, geos: list[str], models: FoldModels,
+                         seasons: list[int], features_by_init) -> pd.DataFrame:
+    """National rows of `seasons` by `models` (`national_of` their `geo_predictions`)."""
+    return national_of(cfg, geo_predictions(cfg, data, geos, models, seasons, features_by_init), data.yields)
 
 
 def national_by_block(cfg: ExperimentConfig, data: ExperimentData, geos: list[str], fold: Fold, k: int,

@@ -102,6 +102,13 @@ def _qc_lines(cfg: ExperimentConfig, excluded: pd.DataFrame) -> list[str]:
             md_table(excluded) if len(excluded) else "(none matched)"]
 
 
+def _warmup_sentence(cfg: ExperimentConfig) -> str:
+    n = cfg.conformal.warmup_seasons
+    return (f" Seasons with fewer count up to {n} warm-up seasons before the first test season too, each "
+            "predicted by a refit on the seasons before it as a test season is (calibration only, not scored)."
+            if n else "")
+
+
 def _national_intervals(cfg: ExperimentConfig) -> str:
     if not uses_inner_folds(cfg):
         return ""
@@ -125,7 +132,8 @@ def report_markdown(cfg: ExperimentConfig, ev: Evaluation, run_dir_name: str, co
         "", "## Skill", "", md_table(ev.headline()), "",
         "## Interval coverage",
         "", f"Conformal intervals calibrated for each season on earlier seasons' walk-forward residuals only "
-        f"(at least {cfg.conformal.min_folds} earlier seasons, finite-sample (n+1) rank)." + _national_intervals(cfg), "",
+        f"(at least {cfg.conformal.min_folds} earlier seasons, finite-sample (n+1) rank)." + _warmup_sentence(cfg)
+        + _national_intervals(cfg), "",
         md_table(ev.coverage, 3), "",
         f"Seasons with no geo interval (too few earlier seasons): {', '.join(no_geo) or 'none'}. "
         f"With no national interval at the highest level: {', '.join(no_nat) or 'none'}.", "",

@@ -2,16 +2,18 @@
 
 Three phases: `setup` (whole-run stages the folds read: the config, the geos), `per_fold` (fold
 stages that read only their own fold, run as contiguous chunks of folds side by side) and
-`fan_in` (everything that reads every fold: ensembles, bias correction, intervals, reports). A
+`fan_in` (everything that reads every fold: ensembles, bias correction, intervals, reports);
+`early` whole-run stages read only what setup writes and no fold reads them (the warm-up), so
+they run once, beside the first chunk's folds rather than in every chunk or before the fan-in. A
 new stage lands in its phase by what it reads, so the fan-out cannot drift from the table. The
 fan-in splits again (`fan_in_waves`): a head every other fan-in stage reads, then lanes that
 read nothing of each other (the calibration by init date; the intervals and reports).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from hindcast_assets.pipeline.table import Partitioning, Stage
+from hindcast_assets.pipeline.table import CONFIG_STAGE, Partitioning, Stage
 
 
 @dataclass(frozen=True)
@@ -19,23 +21,24 @@ class FanOut:
     setup: list[Stage]
     per_fold: list[Stage]
     fan_in: list[Stage]
+    early: list[Stage] = field(default_factory=list)
 
 
 def fan_out(stages: list[Stage]) -> FanOut:
-    """Split `stages` (in table order, so upstream comes first) into the three phases."""
-    setup: list[Stage] = []
-    per_fold: list[Stage] = []
-    fan_in: list[Stage] = []
+    """Split `stages` (in table order, so upstream comes first) into the phases."""
+    reads = _reads(stages)
+    read_by_folds = {CONFIG_STAGE}.union(*(reads[s.name] for s in stages if s.partitioning is Partitioning.FOLD))
+    plan = FanOut([], [], [])
     for stage in stages:
-        early = {s.name for s in setup} | {s.name for s in per_fold}
-        own_fold_only = all(u.stage in early and not u.all_partitions for u in stage.upstream)
-        if stage.partitioning is Partitioning.NONE and all(u.stage in {s.name for s in setup} for u in stage.upstream):
-            setup.append(stage)
+        before_folds = {s.name for s in plan.setup} | {s.name for s in plan.per_fold}
+        own_fold_only = all(u.stage in before_folds and not u.all_partitions for u in stage.upstream)
+        if stage.partitioning is Partitioning.NONE and all(u.stage in {s.name for s in plan.setup} for u in stage.upstream):
+            (plan.setup if stage.name in read_by_folds else plan.early).append(stage)
         elif stage.partitioning is Partitioning.FOLD and own_fold_only:
-            per_fold.append(stage)
+            plan.per_fold.append(stage)
         else:
-            fan_in.append(stage)
-    return FanOut(setup, per_fold, fan_in)
+            plan.fan_in.append(stage)
+    return plan
 
 
 def _reads(stages: list[Stage]) -> dict[str, set[str]]:

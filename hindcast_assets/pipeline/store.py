@@ -124,6 +124,10 @@ WALK_FORWARD_PREDS = Artefact("preds/{key}/{fold}/{member}walk_forward_preds.par
 INNER_NATIONAL = Artefact("preds/{key}/{fold}/inner_national.parquet", PARQUET,
                           "national predictions of the training seasons by refits without their block "
                           "(end of season and each init date): the national intervals' residuals")
+WARMUP_PREDS = Artefact("preds/{key}/warmup/{scope}.parquet", PARQUET,
+                        "predictions of the seasons before the first test season, each by a refit on the "
+                        "seasons before it (end of season and each init date; scope geo or national): "
+                        "residuals for the first folds' intervals")
 YEAR_DATA = Artefact("preds/{key}/{fold}/year_data.parquet", PARQUET, "the test season's rows as the model saw them")
 BIAS_CORRECTOR = Artefact("models/{key}/{fold}/bias_corrector.pkl", pickle_format(BiasCorrector),
                           "per-geo bias correction from earlier folds' residuals")

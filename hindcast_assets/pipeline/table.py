@@ -15,6 +15,7 @@ from typing import Any
 from hindcast_assets.config import ExperimentConfig
 from hindcast_assets.core.data import configured_inputs
 from hindcast_assets.core.inner_folds import uses_inner_folds
+from hindcast_assets.core.warmup import has_warmup
 from hindcast_assets.pipeline import store
 from hindcast_assets.pipeline.stages import evaluation, folds, forecast
 from hindcast_assets.pipeline.store import Artefact
@@ -86,6 +87,10 @@ STAGES: tuple[Stage, ...] = (
     Stage("included_geos", NONE, folds.included_geos, (store.INCLUDED_GEOS,),
           "Geos modelled: enough seasons and area share before the first test season.",
           inputs=YIELD_ROWS, fit_production=True),
+    Stage("warmup_preds", NONE, folds.warmup_preds, (store.WARMUP_PREDS,),
+          "The seasons before the first test season, each predicted by a refit on the seasons before it "
+          "(end of season and each init date): residuals for the first folds' intervals.",
+          _up("included_geos"), DATA, when=has_warmup),
     Stage("detrender", FOLD, folds.detrender, (store.DETRENDER,),
           "Per-geo linear trend fitted on the fold's training seasons.",
           _up("included_geos"), YIELD_ROWS, fit_production=True),
@@ -113,7 +118,8 @@ STAGES: tuple[Stage, ...] = (
           "Per-fold bias correction from walk-forward residuals of earlier folds only.", FINAL_FOLD_PREDS),
     Stage("conformal", NONE, evaluation.conformal, (store.CONFORMAL,),
           "Conformal sidecars, one per residual mode: quantiles per scope, level and fold.",
-          FINAL_FOLD_PREDS + _up("bias_corrector", "inner_national", all_partitions=True), YIELD_ROWS),
+          FINAL_FOLD_PREDS + _up("bias_corrector", "inner_national", all_partitions=True) + _up("warmup_preds"),
+          YIELD_ROWS),
     Stage("national", NONE, evaluation.national, (store.POSTPROCESSED,),
           "Bias-corrected geo and area-weighted national hindcast with intervals.",
           FINAL_FOLD_PREDS + _up("bias_corrector", all_partitions=True) + _up("conformal"), YIELD_ROWS),
@@ -127,7 +133,8 @@ STAGES: tuple[Stage, ...] = (
           (store.PREDS_BY_INIT_DATE, store.CONFORMAL_BY_INIT_DATE),
           "Every test season re-predicted by its own fold with only what was known at each init date, "
           "and conformal sidecars per init date from those residuals (the forecasts' intervals).",
-          _up("features_by_init_date", "inner_national", all_partitions=True) + FITTED, YIELD_ROWS,
+          _up("features_by_init_date", "inner_national", all_partitions=True) + FITTED + _up("warmup_preds"),
+          YIELD_ROWS,
           when=has_skill_by_init),
     Stage("skill_by_init_date", NONE, evaluation.skill_by_init_date, (store.REPORT_TABLE, store.REPORT_PLOT),
           "RMSE, MAPE and interval coverage at each forecast init date, model against trend (and against "

@@ -51,6 +51,21 @@ def test_each_fold_is_calibrated_on_earlier_seasons_only():
     assert math.isnan(calibrate(_residuals(), [("2002", 2002)], "absolute", [0.8], "geo", 3)["quantile"].iloc[0])
 
 
+def test_the_warmup_stands_in_only_for_folds_with_too_few_earlier_seasons():
+    """Test seasons from 2003, min_folds 3: folds 2003-2005 have 0-2 earlier seasons, so the
+    warm-up seasons (2000-2002 here) join their pools; from 2006 the pool is as without it."""
+    rows = _residuals()
+    warm, tests = rows[rows["season_year"] < 2003], rows[rows["season_year"] >= 2003]
+    without = calibrate(tests, TARGETS, "absolute", [0.8], "geo", 3).set_index("calibrated_for")
+    table = calibrate(tests, TARGETS, "absolute", [0.8], "geo", 3, warmup=warm).set_index("calibrated_for")
+    assert without.loc[["2003", "2004", "2005"], "quantile"].isna().all()
+    assert table.loc["2003", "n_residuals"] == 12 and table.loc["2005", "n_residuals"] == 20
+    assert table.loc["2005", ["first_season", "last_season"]].tolist() == [2000, 2004]
+    pooled = rows[rows["season_year"] < 2005]
+    assert table.loc["2005", "quantile"] == conformal_quantile(np.abs(pooled["actual"] - pooled["prediction"]), 0.8)
+    pd.testing.assert_frame_equal(table.loc["2006":], without.loc["2006":], check_dtype=False)  # no warm-up
+
+
 def test_perturbing_season_y_changes_nothing_for_folds_up_to_y():
     y = 2007
     clean = calibrate(_residuals(), TARGETS, "relative", [0.8, 0.9], "geo", min_folds=3)

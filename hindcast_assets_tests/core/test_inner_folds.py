@@ -1,6 +1,7 @@
 """National intervals from inner refits (issue 14): on synthetic data whose national noise is
 known, the walk-forward intervals cover about as often as they say and are about as wide as the
-noise makes them; the blocks are contiguous and never hold the test season."""
+noise makes them; the blocks are contiguous and never hold the test season. The warm-up seasons
+before the first test season are walked forward on seasons before each only."""
 from __future__ import annotations
 
 import numpy as np
@@ -9,7 +10,7 @@ import pytest
 
 from hindcast_assets.config import config_from_dict
 from hindcast_assets.core import hindcast as hc
-from hindcast_assets.core import inner_folds
+from hindcast_assets.core import inner_folds, warmup
 from hindcast_assets.core.conformal import conformal_quantile
 from hindcast_assets.core.data import load_experiment_data
 
@@ -67,3 +68,24 @@ def test_walk_forward_national_intervals_cover_at_their_level_on_known_noise(tmp
     # as wide as the known national noise makes them (normal quantiles), give or take estimation
     assert np.mean(half_widths[0.8]) == pytest.approx(1.2816 * NATIONAL_SD, rel=0.2)
     assert np.mean(half_widths[0.9]) == pytest.approx(1.6449 * NATIONAL_SD, rel=0.2)
+
+
+def test_the_warmup_walks_forward_over_the_seasons_before_the_first_test_season(tmp_path):
+    raw = _synthetic(tmp_path)
+    cfg = config_from_dict(raw, str(tmp_path / "synthetic.yaml"))
+    data = load_experiment_data(cfg)
+    folds = warmup.warmup_folds(cfg, data.yields)
+    assert [f.test_season for f in folds] == [1955, 1956, 1957, 1958, 1959]  # conformal.warmup_seasons: 5
+    assert all(f.train_seasons == tuple(range(1920, f.test_season)) for f in folds)  # only seasons before it
+    raw["conformal"]["warmup_seasons"] = 100  # more than there are: from the first with detrend.min_seasons (10)
+    assert warmup.warmup_folds(config_from_dict(raw, str(tmp_path / "s.yaml")), data.yields)[0].test_season == 1930
+    raw["conformal"]["warmup_seasons"] = 0
+    assert warmup.warmup_folds(config_from_dict(raw, str(tmp_path / "s.yaml")), data.yields) == []
+
+    geos = sorted(data.yields["geo_id"].unique())
+    warm = warmup.warmup_predictions(cfg, data, geos, None)
+    geo, national = warm.geo, warm.national
+    assert len(geo) == 5 * N_GEOS and set(geo["init_md"]) == {inner_folds.END_OF_SEASON}
+    assert national["season_year"].tolist() == [1955, 1956, 1957, 1958, 1959]
+    by_season = geo.groupby("season_year")[["prediction", "actual"]].mean()  # equal areas: the plain mean
+    np.testing.assert_allclose(national[["prediction", "actual"]].to_numpy(), by_season.to_numpy())

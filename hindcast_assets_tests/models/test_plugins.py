@@ -72,8 +72,9 @@ def test_dropped_in_and_entry_point_models_are_trained_saved_and_reported(tmp_pa
         assert (rd.root / "preds/corn_usa/2011" / name / "walk_forward_preds.parquet").exists()
     assert json.loads((rd.root / "models/corn_usa/2010" / "shrunk_mean" / "model.json").read_text())["mean"] != 0
     # base models are fitted once per fold although two ensembles use shrunk_mean: 4 folds, 4 fits,
-    # and the experiment's model (pair: shrunk_mean and trend) once per inner refit: 4 folds x 2
-    assert len(third_party_plugin.FITS) == 4 + 4 * TEST_INNER["inner_blocks"]
+    # and the experiment's model (pair: shrunk_mean and trend) once per inner refit (4 folds x 2) and
+    # once per warm-up season (2004-2008)
+    assert len(third_party_plugin.FITS) == 4 + 4 * TEST_INNER["inner_blocks"] + 5
     pair = json.loads((rd.root / "models/corn_usa/2011" / "model.json").read_text())
     assert pair["method"] == "blend_avg" and pair["weights"] == [0.5, 0.5]
     stacked = json.loads((rd.root / "models/corn_usa/2011" / "stacked" / "model.json").read_text())

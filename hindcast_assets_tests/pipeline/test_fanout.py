@@ -5,7 +5,7 @@ from __future__ import annotations
 import pickle
 
 from hindcast_assets.config import load_config
-from hindcast_assets.parallel import Phase
+from hindcast_assets.parallel import Phase, phases
 from hindcast_assets.paths import CONFIGS_DIR
 from hindcast_assets.pipeline.fanout import fan_in_waves, fan_out, fold_chunks
 from hindcast_assets.pipeline.table import hindcast_stages
@@ -37,6 +37,17 @@ def test_no_lane_reads_another_lane_and_every_fan_in_stage_runs_once():
         for group in groups:
             others = {s.name for g in groups if g is not group for s in g}
             assert not {u.stage for s in group for u in s.upstream} & others, (name, group)
+
+
+def test_the_warmup_runs_once_beside_the_first_fold_chunk():
+    """No fold reads it, so it runs neither in every chunk (as the config and geos do) nor before the fan-in."""
+    cfg = load_config(CONFIGS_DIR / "corn_usa.yaml")
+    plan = fan_out(hindcast_stages(cfg))
+    assert [s.name for s in plan.setup] == ["config_resolved", "included_geos"]
+    assert [s.name for s in plan.early] == ["warmup_preds"]
+    chunks = phases(cfg, 2)[0]
+    assert ["warmup_preds" in c.stages for c in chunks] == [True, False]
+    assert all("included_geos" in c.stages for c in chunks)
 
 
 def test_fold_chunks_are_contiguous_and_balanced_by_weight():

@@ -19,6 +19,7 @@ from hindcast_assets.core.features import model_feature_columns
 from hindcast_assets.core.metrics import rmse
 from hindcast_assets.core.skill_by_init import features_by_init_date
 from hindcast_assets.core.splits import PRODUCTION
+from hindcast_assets.core.warmup import warmup_predictions
 from hindcast_assets.pipeline import store
 from hindcast_assets.pipeline.records import StageRecord
 from hindcast_assets.pipeline.store import RunDirView
@@ -43,6 +44,19 @@ def included_geos(view: RunDirView, _: None) -> StageRecord:
     if not chosen:
         raise ValueError(f"{view.cfg.inputs.yields}: geos: no geo passes the inclusion rule {view.cfg.geos}")
     return StageRecord(None, [store.INCLUDED_GEOS.write(view.run_dir, chosen)], len(chosen))
+
+
+def warmup_preds(view: RunDirView, _: None) -> StageRecord:
+    """The seasons before the first test season walked forward (`core/warmup.py`): residuals that
+    give the first folds intervals."""
+    cfg = view.cfg
+    by_init = partial(features_by_init_date, cfg, view.data, view.geos) if cfg.has_skill_by_init else None
+    warm = warmup_predictions(cfg, view.data, view.geos, by_init)
+    written = [store.WARMUP_PREDS.write(view.run_dir, frame, key=view.key, scope=scope)
+               for scope, frame in (("geo", warm.geo), ("national", warm.national))]
+    end = warm.at(inner_folds.END_OF_SEASON).geo
+    return StageRecord(None, written, len(warm.geo), {"warmup_geo_rmse": rmse(end["actual"], end["prediction"]),
+                                                 "warmup_seasons": end["season_year"].nunique()})
 
 
 def _where(view: RunDirView, fold: str) -> dict:
