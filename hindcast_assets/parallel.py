@@ -2,7 +2,8 @@
 on the instance (issue 13). Dagster-free: each run is launched by `runner.execute_phase`.
 
 N runs make the setup and per-fold stages over contiguous fold chunks side by side (the setup
-stages are cheap and write the same bytes in every chunk, so no run waits for a setup run), then
+stages are cheap and write the same bytes in every chunk, so no run waits for a setup run; the
+early stages, which no fold reads, run once, in the first chunk, weighed like folds), then
 the fan-in runs in waves (`pipeline/fanout.py` says which stage is where): its head, then its
 independent lanes side by side. Every run is tagged with the run_dir and one lease id, so
 together they are one writer. The executor decides where steps run: in the run's process
@@ -27,7 +28,9 @@ from dataclasses import dataclass
 
 from hindcast_assets.config import ExperimentConfig
 from hindcast_assets.core.data import load_input
+from hindcast_assets.core import inner_folds
 from hindcast_assets.core.hindcast import fold_of
+from hindcast_assets.core.warmup import warmup_folds
 from hindcast_assets.core.lease import Lease
 from hindcast_assets.core.rundir import RunDir
 from hindcast_assets.pipeline.fanout import fan_in_waves, fan_out, fold_chunks
@@ -36,6 +39,7 @@ from hindcast_assets.pipeline.table import Stage, asset_stages, hindcast_stages
 from hindcast_assets.pipeline.tracking import Tracker
 
 PHASE_TAG = "hindcast/phase"  # folds <first>-<last>, fan-in, or the fan-in lane's first stage
+EARLY = "early stages"  # their place among the folds when the folds are cut into chunks: first
 POLL_S = 0.5
 
 
@@ -59,12 +63,28 @@ def phases(cfg: ExperimentConfig, workers: int) -> list[list[Phase]]:
     plan = fan_out(hindcast_stages(cfg))
     yields = load_input(cfg, "yields")  # the folds' seasons
     weights = [len(fold_of(cfg, yields, f).train_seasons) for f in cfg.folds]
-    chunks = [Phase.of(f"folds {c[0]}-{c[-1]}", plan.setup + (plan.early if i == 0 else []) + plan.per_fold, c)
-              for i, c in enumerate(fold_chunks(cfg.folds, weights, workers))]
+    early = warmup_weight(cfg, yields) if plan.early else 0.0
+    cut = fold_chunks([EARLY, *cfg.folds], [early, *weights], workers)
+    if cut[0] == [EARLY]:  # the early stages alone: they join the next chunk's folds
+        cut = [[EARLY, *cut[1]], *cut[2:]]
+    chunks = []
+    for c in cut:
+        folds = [f for f in c if f != EARLY]
+        stages = plan.setup + (plan.early if EARLY in c else []) + plan.per_fold
+        chunks.append(Phase.of(f"folds {folds[0]}-{folds[-1]}", stages, folds))
     waves = fan_in_waves(plan.fan_in, workers)
     fan_in = [[Phase.of("fan-in" if len(waves) == 1 else f"fan-in: {group[0].name}", group, cfg.folds)
                for group in wave] for wave in waves]
     return [chunks, *fan_in]
+
+
+def warmup_weight(cfg: ExperimentConfig, yields) -> float:
+    """The warm-up (the one early stage) in fold weights, training seasons: each of its refits
+    fits the model's members once; a fold fits every base model, and the members again per inner
+    block."""
+    n = len(inner_folds.members(cfg))
+    per_fold = len(cfg.base_models) + (cfg.conformal.inner_blocks * n if inner_folds.uses_inner_folds(cfg) else 0)
+    return n * sum(len(f.train_seasons) for f in warmup_folds(cfg, yields)) / per_fold
 
 
 def _as_launched(environ: dict[str, str], cwd: str) -> None:

@@ -48,6 +48,9 @@ def test_the_warmup_runs_once_beside_the_first_fold_chunk():
     chunks = phases(cfg, 2)[0]
     assert ["warmup_preds" in c.stages for c in chunks] == [True, False]
     assert all("included_geos" in c.stages for c in chunks)
+    # its 15 fits (5 seasons x 3 members, 15-19 training seasons each) against a fold's 19 (4 base
+    # models, 3 members x 5 inner blocks): about 2/3 of the 1990 fold, so the first chunk ends at 2002, not 2003
+    assert [(c.folds[0], c.folds[-1]) for c in chunks] == [("1990", "2002"), ("2003", "production")]
 
 
 def test_fold_chunks_are_contiguous_and_balanced_by_weight():
