@@ -10,6 +10,9 @@ fold's own fits, scored against the fold's trend over the test seasons.
   model evaluated at the mean weather).
 - `masked models`: per-init-date models, fitted on the training seasons' rows as they were known
   at the init date (unknown months filled as at prediction).
+- `fill, best scale in hindsight`: not a forecast but a bound: the `fill` residuals times the one
+  factor per init date that minimises the state RMSE over the test seasons' own outcomes. No way
+  of shrinking or stretching the fill forecast toward or away from trend can do better.
 
 No bias correction in any, so the rows compare the three ways and not the corrector. A fold uses
 only seasons before its test season.
@@ -38,7 +41,7 @@ from hindcast_assets.core.metrics import rmse  # noqa: E402
 from hindcast_assets.core.predictions import FoldModels  # noqa: E402
 from hindcast_assets.core.skill_by_init import features_by_init_date  # noqa: E402
 
-WAYS = ("trend", "fill", "scenarios", "masked models")
+WAYS = ("trend", "fill", "fill, best scale in hindsight", "scenarios", "masked models")
 
 
 def residuals(cfg: ExperimentConfig, models: FoldModels, rows: pd.DataFrame) -> np.ndarray:
@@ -89,11 +92,22 @@ def fold_rows(cfg: ExperimentConfig, data: ExperimentData, geos: list[str], seas
     return pd.concat(out, ignore_index=True)
 
 
+def best_scale_in_hindsight(geo: pd.DataFrame) -> pd.DataFrame:
+    """The `fill` rows with their residual scaled per init date by the least-squares factor against
+    the actual residuals (sum r * (y - trend) / sum r^2): a bound, fitted on the outcomes."""
+    fill = geo[geo["way"] == "fill"]
+    r, y = fill["prediction"] - fill["trend"], fill["actual"] - fill["trend"]
+    scale = (r * y).groupby(fill["init_md"]).sum() / (r * r).groupby(fill["init_md"]).sum()
+    print("best scale in hindsight per init date:", scale.round(2).to_dict())
+    return fill.assign(way=WAYS[2], prediction=fill["trend"] + r * fill["init_md"].map(scale))
+
+
 def scores(cfg: ExperimentConfig, data: ExperimentData, geo: pd.DataFrame) -> pd.DataFrame:
     """State and national RMSE per init date and way (national with the previous season's areas,
     as in season)."""
     geo = geo.merge(data.yields[["geo_id", "season_year", "target"]].rename(columns={"target": "actual"}),
                     on=["geo_id", "season_year"])
+    geo = pd.concat([geo, best_scale_in_hindsight(geo)], ignore_index=True)
     national = national_rows(geo, data.yields, "previous", by=("init_md", "way", "season_year"))
     state = geo.groupby(["init_md", "way"])[["actual", "prediction"]].apply(lambda g: rmse(g["actual"], g["prediction"]))
     nat = national.groupby(["init_md", "way"])[["actual", "prediction"]].apply(lambda g: rmse(g["actual"], g["prediction"]))
