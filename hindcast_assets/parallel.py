@@ -27,12 +27,12 @@ from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wai
 from dataclasses import dataclass
 
 from hindcast_assets.config import ExperimentConfig
-from hindcast_assets.core.data import load_input
 from hindcast_assets.core import inner_folds
+from hindcast_assets.core.data import load_input
 from hindcast_assets.core.hindcast import fold_of
-from hindcast_assets.core.warmup import warmup_folds
 from hindcast_assets.core.lease import Lease
 from hindcast_assets.core.rundir import RunDir
+from hindcast_assets.core.warmup import warmup_folds
 from hindcast_assets.pipeline.fanout import fan_in_waves, fan_out, fold_chunks
 from hindcast_assets.pipeline.runlog import read_manifest
 from hindcast_assets.pipeline.table import Stage, asset_stages, hindcast_stages

@@ -1,6 +1,6 @@
 """A hindcast fanned out over its folds (issue 13), derived from the stage table's edges.
 
-Three phases: `setup` (whole-run stages the folds read: the config, the geos), `per_fold` (fold
+Phases: `setup` (whole-run stages the folds read: the config, the geos), `per_fold` (fold
 stages that read only their own fold, run as contiguous chunks of folds side by side) and
 `fan_in` (everything that reads every fold: ensembles, bias correction, intervals, reports);
 `early` whole-run stages read only what setup writes and no fold reads them (the warm-up), so

@@ -55,8 +55,10 @@ def warmup_preds(view: RunDirView, _: None) -> StageRecord:
     written = [store.WARMUP_PREDS.write(view.run_dir, frame, key=view.key, scope=scope)
                for scope, frame in (("geo", warm.geo), ("national", warm.national))]
     end = warm.at(inner_folds.END_OF_SEASON).geo
-    return StageRecord(None, written, len(warm.geo), {"warmup_geo_rmse": rmse(end["actual"], end["prediction"]),
-                                                 "warmup_seasons": end["season_year"].nunique()})
+    metrics = {"warmup_seasons": end["season_year"].nunique()}
+    if len(end):  # none when no season before the first test season has enough training seasons
+        metrics["warmup_geo_rmse"] = rmse(end["actual"], end["prediction"])
+    return StageRecord(None, written, len(warm.geo), metrics)
 
 
 def _where(view: RunDirView, fold: str) -> dict:
