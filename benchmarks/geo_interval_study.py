@@ -20,7 +20,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,19 +28,31 @@ sys.path.insert(0, str(ROOT))
 from hindcast_assets.config import ExperimentConfig, load_config  # noqa: E402
 from hindcast_assets.core import hindcast as hc  # noqa: E402
 from hindcast_assets.core import inner_folds, warmup  # noqa: E402
-from hindcast_assets.core.conformal import conformal_quantile  # noqa: E402
+from hindcast_assets.core.conformal import calibrate, conformal_quantile  # noqa: E402
 from hindcast_assets.core.data import ExperimentData, load_experiment_data  # noqa: E402
 from hindcast_assets.core.geos import included_geos  # noqa: E402
 from hindcast_assets.core.predictions import FoldModels  # noqa: E402
 
 LEVELS = (0.8, 0.9)
-WALK_FORWARD = ("earlier folds", "+ warm-up, first folds", "+ warm-up, always")
 
 
-def geo_predictions(cfg: ExperimentConfig, data: ExperimentData, geos: list[str], models: FoldModels,
-                    seasons: list[int]) -> pd.DataFrame:
+def end_of_season(cfg: ExperimentConfig, data: ExperimentData, geos: list[str], models: FoldModels,
+                  seasons: list[int]) -> pd.DataFrame:
     """State rows `season_year, actual, prediction` of `seasons` by `models`, end of season."""
     return inner_folds.geo_predictions(cfg, data, geos, models, seasons, None)
+
+
+def walk_forward_quantiles(cfg: ExperimentConfig, test: pd.DataFrame, warm: pd.DataFrame) -> pd.DataFrame:
+    """Per test season, level and way of pooling walk-forward residuals, the pipeline's quantile
+    (`conformal.calibrate`, absolute scores): earlier folds; with the warm-up for the first folds
+    (the pipeline); with the warm-up for every fold."""
+    targets = [(str(s), int(s)) for s in sorted(test["season_year"].unique())]
+    c = cfg.conformal
+    ways = {"earlier folds": calibrate(test, targets, "absolute", LEVELS, "geo", c.min_folds),
+            "+ warm-up, first folds": calibrate(test, targets, "absolute", LEVELS, "geo", c.min_folds, warm),
+            "+ warm-up, always": calibrate(pd.concat([warm, test]), targets, "absolute", LEVELS, "geo", c.min_folds)}
+    return pd.concat([t.assign(method=way, season_year=t["calibrated_for"].astype(int)) for way, t in ways.items()]
+                     ).rename(columns={"quantile": "q"})[["season_year", "level", "method", "q"]]
 
 
 def study(config: str, k: int) -> pd.DataFrame:
@@ -53,26 +64,17 @@ def study(config: str, k: int) -> pd.DataFrame:
     tests, quantiles = [], []
     for name in cfg.test_folds:
         fold = hc.fold_of(cfg, data.yields, name)
-        held = pd.concat([geo_predictions(cfg, data, geos, inner_folds.refit_without(cfg, data, geos, fold, b, combine),
-                                          list(b)) for b in inner_folds.season_blocks(fold.train_seasons, k)])
+        held = pd.concat([end_of_season(cfg, data, geos, inner_folds.refit_without(cfg, data, geos, fold, b, combine),
+                                        list(b)) for b in inner_folds.season_blocks(fold.train_seasons, k)])
         own = inner_folds.refit_without(cfg, data, geos, fold, (), combine)
-        tests.append(geo_predictions(cfg, data, geos, own, [fold.test_season]))
+        tests.append(end_of_season(cfg, data, geos, own, [fold.test_season]))
         quantiles += [{"season_year": fold.test_season, "level": lv, "method": "inner",
                        "q": conformal_quantile((held["actual"] - held["prediction"]).abs(), lv)} for lv in LEVELS]
     test = pd.concat(tests, ignore_index=True)
     test["error"] = (test["actual"] - test["prediction"]).abs()
-    warm = warmup.warmup_predictions(cfg, data, geos, None).geo
-    warm["error"] = (warm["actual"] - warm["prediction"]).abs()
-    for method in WALK_FORWARD:
-        for season in sorted(test["season_year"].unique()):
-            past = test[test["season_year"] < season]
-            first_folds = past["season_year"].nunique() < cfg.conformal.min_folds
-            if method.endswith("always") or method.endswith("first folds") and first_folds:
-                past = pd.concat([warm, past])
-            enough = past["season_year"].nunique() >= cfg.conformal.min_folds
-            quantiles += [{"season_year": season, "level": lv, "method": method,
-                           "q": conformal_quantile(past["error"], lv) if enough else np.nan} for lv in LEVELS]
-    return test[["geo_id", "season_year", "error"]].merge(pd.DataFrame(quantiles), on="season_year")
+    pooled = walk_forward_quantiles(cfg, test, warmup.warmup_predictions(cfg, data, geos, None).geo)
+    return test[["geo_id", "season_year", "error"]].merge(pd.concat([pd.DataFrame(quantiles), pooled]),
+                                                          on="season_year")
 
 
 def summary(frame: pd.DataFrame) -> pd.DataFrame:

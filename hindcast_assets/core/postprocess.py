@@ -9,7 +9,7 @@ from hindcast_assets.core.aggregate import national_rows
 from hindcast_assets.core.bias import BiasCorrector
 from hindcast_assets.core.conformal import calibrate, calibrate_on, interval
 from hindcast_assets.core.splits import PRODUCTION
-from hindcast_assets.core.warmup import Warmup
+from hindcast_assets.core.warmup import NO_WARMUP, Warmup
 
 
 def earlier_folds(cfg: ExperimentConfig, fold: str) -> list[str]:
@@ -46,19 +46,18 @@ def calibration_targets(cfg: ExperimentConfig) -> list[tuple[str, int | None]]:
 
 def conformal_sidecars(cfg: ExperimentConfig, geo: pd.DataFrame, national: pd.DataFrame,
                        national_pools: dict[str, pd.DataFrame] | None = None,
-                       warmup: Warmup | None = None) -> dict[str, pd.DataFrame]:
+                       warmup: Warmup = NO_WARMUP) -> dict[str, pd.DataFrame]:
     """One sidecar per mode: quantiles per scope (geo, national), level and calibrated-for fold.
     `national_pools`: each fold's own national residual rows (`inner_pools`), else the national
     rows of earlier folds as for geos. `warmup`: rows of the seasons before the first test season,
     for the folds with fewer than `conformal.min_folds` earlier ones."""
     c = cfg.conformal
-    warm = warmup or Warmup(None, None)
     out = {}
     for mode in c.modes:
-        geo_rows = calibrate(geo, calibration_targets(cfg), mode, c.levels, "geo", c.min_folds, warm.geo)
+        geo_rows = calibrate(geo, calibration_targets(cfg), mode, c.levels, "geo", c.min_folds, warmup.geo)
         nat = (calibrate_on(national_pools, mode, c.levels, "national") if national_pools is not None
                else calibrate(national, calibration_targets(cfg), mode, c.levels, "national", c.min_folds,
-                              warm.national))
+                              warmup.national))
         out[mode] = pd.concat([geo_rows, nat], ignore_index=True)
     return out
 

@@ -15,7 +15,7 @@ from hindcast_assets.core.forecast import forecast_features, indices_known_at
 from hindcast_assets.core.metrics import mape, rmse
 from hindcast_assets.core.predictions import FoldModels, with_actual
 from hindcast_assets.core.season_dates import ForecastDate, MonthDay
-from hindcast_assets.core.warmup import Warmup
+from hindcast_assets.core.warmup import NO_WARMUP, Warmup
 
 
 def features_by_init_date(cfg: ExperimentConfig, data: ExperimentData, geos: list[str], season: int) -> pd.DataFrame:
@@ -57,7 +57,7 @@ def national_by_init_date(geo: pd.DataFrame, yields: pd.DataFrame) -> pd.DataFra
 
 def sidecars_by_init_date(cfg: ExperimentConfig, geo: pd.DataFrame, national: pd.DataFrame,
                           inner: dict[str, pd.DataFrame] | None = None,
-                          warmup: Warmup | None = None) -> dict[str, pd.DataFrame]:
+                          warmup: Warmup = NO_WARMUP) -> dict[str, pd.DataFrame]:
     """Conformal sidecars per init month-day: a forecast made on 1 July is calibrated on the
     residuals of earlier seasons' 1 July forecasts (end-of-season residuals are too narrow); the
     national scope on each fold's inner residuals at 1 July where given (`core/inner_folds.py`);
@@ -66,7 +66,7 @@ def sidecars_by_init_date(cfg: ExperimentConfig, geo: pd.DataFrame, national: pd
     for md in cfg.forecast.init_dates:
         pools = pp.inner_pools(inner, md) if inner is not None else None
         per_md = pp.conformal_sidecars(cfg, geo[geo["init_md"] == md], national[national["init_md"] == md], pools,
-                                       warmup.at(md) if warmup is not None else None)
+                                       warmup.at(md))
         for mode, table in per_md.items():
             out.setdefault(mode, []).append(table.assign(init_md=md))
     return {mode: pd.concat(tables, ignore_index=True) for mode, tables in out.items()}

@@ -37,6 +37,9 @@ class Warmup:
         return Warmup(*(None if f is None else f[f["init_md"] == init_md] for f in (self.geo, self.national)))
 
 
+NO_WARMUP = Warmup(None, None)
+
+
 def has_warmup(cfg: ExperimentConfig) -> bool:
     return cfg.conformal.warmup_seasons > 0
 

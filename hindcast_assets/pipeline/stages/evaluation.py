@@ -13,7 +13,7 @@ from hindcast_assets.core.delivery import delivery_frame
 from hindcast_assets.core.evaluation import compare_models, evaluate
 from hindcast_assets.core.inner_folds import END_OF_SEASON, uses_inner_folds
 from hindcast_assets.core.splits import PRODUCTION
-from hindcast_assets.core.warmup import Warmup, has_warmup
+from hindcast_assets.core.warmup import NO_WARMUP, Warmup, has_warmup
 from hindcast_assets.pipeline import store
 from hindcast_assets.pipeline.records import StageRecord
 from hindcast_assets.pipeline.store import RunDirView
@@ -39,18 +39,17 @@ def _inner(view: RunDirView) -> dict[str, pd.DataFrame] | None:
     return {f: store.INNER_NATIONAL.read(view.run_dir, key=view.key, fold=f) for f in [*c.test_folds, PRODUCTION]}
 
 
-def _warmup(view: RunDirView) -> Warmup | None:
+def _warmup(view: RunDirView) -> Warmup:
     """The warm-up seasons' rows (`core/warmup.py`), when the experiment has them."""
     if not has_warmup(view.cfg):
-        return None
+        return NO_WARMUP
     return Warmup(*(store.WARMUP_PREDS.read(view.run_dir, key=view.key, scope=s) for s in ("geo", "national")))
 
 
 def conformal(view: RunDirView, _: None) -> StageRecord:
     inner, warmup = _inner(view), _warmup(view)
     pools = pp.inner_pools(inner, END_OF_SEASON) if inner is not None else None
-    sidecars = pp.conformal_sidecars(view.cfg, *_corrected(view), pools,
-                                     warmup.at(END_OF_SEASON) if warmup is not None else None)
+    sidecars = pp.conformal_sidecars(view.cfg, *_corrected(view), pools, warmup.at(END_OF_SEASON))
     production = {f"q_{m}_{r.scope}_{round(r.level * 100)}": float(r.quantile) for m, t in sidecars.items()
                   for r in t[t["calibrated_for"] == PRODUCTION].itertuples()}
     return StageRecord(None, _write_sidecars(view, store.CONFORMAL, sidecars), sum(map(len, sidecars.values())),
