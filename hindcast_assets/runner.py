@@ -162,6 +162,20 @@ def _execute(instance, job, cfg: ExperimentConfig, rd: RunDir, **kwargs):
     return result
 
 
+def add_partitions(instance, partitions_name: str, keys: list[str]) -> None:
+    """Add dynamic partition keys, safe against another process adding them at the same moment.
+    Dagster's SQLite storage reads which keys exist and then inserts the rest, so of two forecasts
+    of one new init date started at once, the later insert can meet the unique index (its
+    PostgreSQL storage upserts). Then the winner's keys exist, and a second add inserts only what
+    is still missing."""
+    from sqlalchemy.exc import IntegrityError
+
+    try:
+        instance.add_dynamic_partitions(partitions_name, keys)
+    except IntegrityError:
+        instance.add_dynamic_partitions(partitions_name, keys)
+
+
 JOBS = {"hindcast": hindcast_stages, "fit-production": fit_production_stages}
 
 
@@ -317,7 +331,7 @@ def run_forecasts(run_dir: str, dates: list[ForecastDate]) -> RunDir:
         if indices is not None:
             require_season_data(indices, cfg.inputs.indices, geos, at)
     instance, job = _job(cfg, forecast_job_name(key), str(store.CONFIG.path(rd)))
-    instance.add_dynamic_partitions(init_date_partitions_name(key), sorted({str(d.init) for d in dates}))
+    add_partitions(instance, init_date_partitions_name(key), sorted({str(d.init) for d in dates}))
     for at in dates:
         _execute(instance, job, cfg, rd, partition_key=forecast_key(at))
     return rd
