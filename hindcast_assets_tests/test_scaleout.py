@@ -154,7 +154,7 @@ def _begun_step(app, pool, instance) -> tuple[str, str] | None:
     """An active model step (`_active_step`) once its run's event log records the worker holding
     it and the step has not succeeded: a task is active while the worker still loads the job,
     before it logs "Executing steps ... in celery worker", and a worker killed in that gap leaves
-    no trace of having held the step (seen once in CI, 4 Dec)."""
+    no trace of having held the step (seen once on a fresh clone, 4 Dec)."""
     running = _active_step(app, pool)
     if running is None:
         return None
