@@ -89,12 +89,18 @@ def geo_predictions(cfg: ExperimentConfig, data: ExperimentData, geos: list[str]
     return with_actual(models.predict(cfg, rows), data.yields).assign(init_md=rows["init_md"].to_numpy())
 
 
+def area_rule(cfg: ExperimentConfig, init_md: str) -> str:
+    """The area weights of a national figure: the configured ones at the end of the season, the
+    previous season's at an init date (what a forecaster has in season)."""
+    return cfg.aggregation.area if init_md == END_OF_SEASON else "previous"
+
+
 def national_of(cfg: ExperimentConfig, geo: pd.DataFrame, yields: pd.DataFrame) -> pd.DataFrame:
-    """National rows `init_md, season_year, prediction, actual` of `geo_predictions` rows: end of
-    season with the configured areas, at init dates with the previous season's (as in season)."""
+    """National rows `init_md, season_year, prediction, actual` of `geo_predictions` rows, each
+    init date's weighted by its `area_rule`."""
     end, by = geo["init_md"] == END_OF_SEASON, ("init_md", "season_year")
-    parts = [(geo[end], cfg.aggregation.area), (geo[~end], "previous")]
-    frames = [national_rows(part, yields, rule, by=by) for part, rule in parts if len(part)]
+    parts = [part for part in (geo[end], geo[~end]) if len(part)]
+    frames = [national_rows(part, yields, area_rule(cfg, part["init_md"].iloc[0]), by=by) for part in parts]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=[*by, "prediction", "actual"])
 
 
