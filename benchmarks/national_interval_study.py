@@ -87,7 +87,7 @@ def study(config: str, k: int) -> pd.DataFrame:
     data = load_experiment_data(cfg)
     geos = included_geos(data.yields, cfg.geos, cfg.hindcast.first_test_year)
     combine = inner_folds.combiner(cfg)
-    by_init = partial(features_by_init_date, cfg, data, geos)
+    by_init = partial(features_by_init_date, cfg, data, geos) if cfg.has_skill_by_init else None
     rows, forward = [], {}
     warm = warmup_predictions(cfg, data, geos, by_init).geo
     geo_history = {md: [g.assign(residual=g["actual"] - g["prediction"])] for md, g in warm.groupby("init_md")}
