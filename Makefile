@@ -10,6 +10,10 @@ export HINDCAST_INSTANCE := $(INSTANCE)
 export DAGSTER_HOME := $(CURDIR)/.state/$(if $(filter postgres,$(INSTANCE)),dagster-postgres,dagster)
 PROFILE_YAML := $(if $(filter postgres,$(INSTANCE)),deploy/instance/postgres.yaml,dagster.yaml)
 export UV_PYTHON_DOWNLOADS := never
+# Third-party data lives only in the shared folder; install builds the inputs from it into the
+# git-ignored data/ (scripts/build_inputs.py). With INPUT_DATA_DIR set, your own inputs are used.
+SHARED_DATA ?= ../shared/data
+DATA := data
 
 .PHONY: install demo test dev workers clean bench kill-trials
 
@@ -25,7 +29,11 @@ $(DAGSTER_HOME)/dagster.yaml: $(PROFILE_YAML)
 	mkdir -p $(DAGSTER_HOME)
 	cp $(PROFILE_YAML) $@
 
-install: $(VENV)/.installed $(DAGSTER_HOME)/dagster.yaml
+$(DATA)/inputs.sha256: scripts/build_inputs.py $(wildcard $(SHARED_DATA)/*/*) | $(VENV)/.installed
+	$(VENV)/bin/python scripts/build_inputs.py $(SHARED_DATA) $(DATA) >/dev/null
+	@echo "inputs built from $(SHARED_DATA) into $(DATA)/ ($(DATA)/inputs.sha256 lists them)"
+
+install: $(VENV)/.installed $(DAGSTER_HOME)/dagster.yaml $(if $(INPUT_DATA_DIR),,$(DATA)/inputs.sha256)
 
 demo: install  ## full hindcast of configs/corn_usa.yaml on the bundled data; last line = run_dir
 	$(VENV)/bin/hindcast run hindcast --config configs/corn_usa.yaml

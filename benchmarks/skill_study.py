@@ -1,6 +1,7 @@
-"""What each modelling change buys (issue 14): full walk-forward hindcasts of one experiment under
-config variants, each step adding one change to the one before, read back from the run_dir's
-reports exactly as `make demo` writes them, with the hindcast's wall time.
+"""What a modelling change buys: full walk-forward hindcasts of one experiment under config
+variants (now: without and with the crop condition, issue 28; the issue-14 rows are recorded in
+docs/studies/skill_1990_2011.md), read back from the run_dir's reports exactly as `make demo`
+writes them, with the hindcast's wall time.
 
     python benchmarks/skill_study.py [config] [--only NAME ...] [--out results.csv]
 
@@ -26,35 +27,40 @@ sys.path.insert(0, str(ROOT))
 from hindcast_assets.config import config_from_dict  # noqa: E402
 from hindcast_assets.pipeline.loop import plain_hindcast  # noqa: E402
 
-EARLIER_FOLDS = {"conformal": {"national_residuals": "earlier_folds"}}
-INNER_FOLDS = {"conformal": {"national_residuals": "inner_folds"}}
-AGRONOMY = {"features": {"derived": ["gdd", "edd", "vpd", "water_balance"]}}
-PRESEASON = {"features": {"preseason": ["prcp"]}}
-VARIANTS: dict[str, list[dict]] = {  # cumulative: each adds its overlays to the previous row's
-    "before": [EARLIER_FOLDS, {"features": {"derived": [], "preseason": []}}],
-    "+ national intervals from inner refits": [INNER_FOLDS],
-    "+ degree days, VPD, water balance": [AGRONOMY],
-    "+ Oct-Apr precipitation": [PRESEASON],
+DROP = "_drop"  # an overlay's dotted keys to remove
+NO_CONDITION = {"inputs": {"regional": None}, "features": {"regional": {"variables": [], "geos": []}},
+                "ensembles": {"blend": {"members": ["lightgbm", "xgboost", "hist_gbm"]}},
+                DROP: ["compare.condition", "ensembles.stack"]}
+VARIANTS: dict[str, list[dict]] = {  # each: the experiment's config with these overlays
+    "before: no crop condition": [NO_CONDITION],
+    "+ crop condition (the config)": [],
 }
 
 
 def merged(base: dict, overlay: dict) -> dict:
+    """`base` with `overlay` merged in (dicts recursively); the dotted keys the overlay lists under
+    `DROP` removed."""
     out = copy.deepcopy(base)
     for key, value in overlay.items():
-        out[key] = merged(out.get(key, {}), value) if isinstance(value, dict) else value
+        if key != DROP:
+            out[key] = merged(out.get(key, {}), value) if isinstance(value, dict) else value
+    for dotted in overlay.get(DROP, []):
+        *parents, last = dotted.split(".")
+        node = out
+        for key in parents:
+            node = node.get(key, {})
+        node.pop(last, None)
     return out
 
 
-def configs(path: Path) -> dict[str, dict]:
-    """Each variant's config; a variant of monthly features only where the experiment has them."""
+def configs(path: Path, variants: dict[str, list[dict]]) -> dict[str, dict]:
+    """Each variant's config: the experiment's config with the variant's overlays."""
     raw, out = yaml.safe_load(path.read_text()), {}
-    monthly = bool(raw.get("features", {}).get("variables"))
-    for name, overlays in VARIANTS.items():
-        if not monthly and any("features" in o for o in overlays) and name != "before":
-            continue
+    for name, overlays in variants.items():
+        config = raw
         for overlay in overlays:
-            raw = merged(raw, overlay if monthly else {k: v for k, v in overlay.items() if k != "features"})
-        out[name] = copy.deepcopy(raw)
+            config = merged(config, overlay)
+        out[name] = config
     return out
 
 
@@ -78,16 +84,24 @@ def figures(reports: Path) -> dict:
     return row
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def study_args(doc: str, out: str) -> argparse.Namespace:
+    """A study's command line: the config, `--only` variants, the CSV written as rows come."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("config", nargs="?", default=str(ROOT / "configs" / "corn_usa.yaml"))
     parser.add_argument("--only", nargs="*", help="variant names (default: all)")
-    parser.add_argument("--out", default="/tmp/skill_study.csv")
-    args = parser.parse_args()
+    parser.add_argument("--out", default=out)
+    return parser.parse_args()
+
+
+def chosen(args: argparse.Namespace, variants: dict[str, list[dict]]) -> dict[str, dict]:
+    return {name: raw for name, raw in configs(Path(args.config), variants).items()
+            if not args.only or name in args.only}
+
+
+def main() -> None:
+    args = study_args(__doc__, "/tmp/skill_study.csv")
     rows = []
-    for name, raw in configs(Path(args.config)).items():
-        if args.only and name not in args.only:
-            continue
+    for name, raw in chosen(args, VARIANTS).items():
         cfg = config_from_dict(raw, args.config)
         with tempfile.TemporaryDirectory() as runs:
             started = time.perf_counter()

@@ -223,6 +223,24 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_season(args: argparse.Namespace) -> int:
+    from hindcast_assets.pipeline.result import ExperimentResult
+
+    result = ExperimentResult.from_run_dir(args.run_dir)
+    table = result.season_table(args.season_year)
+    if table.empty:
+        raise UsageError(f"season: {args.run_dir} holds no national forecast"
+                         + (f" of season {args.season_year}" if args.season_year else "")
+                         + "; make them with `hindcast run forecast` or `hindcast replay`")
+    if args.csv:
+        print(table.to_csv(index=False), end="")
+    else:
+        names = result.cfg.yardstick_name or "the yardstick"
+        print(f"{result.cfg.experiment_key}: national forecasts ({result.cfg.unit}); yardstick: {names}")
+        print(table.to_markdown(index=False, floatfmt=".1f"))
+    return 0
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -289,6 +307,12 @@ def parser() -> argparse.ArgumentParser:
     champion = sub.add_parser("champion", help="the experiment's champion: run_dir, version, skill, decision")
     champion.add_argument("--config", required=True)
     champion.set_defaults(func=cmd_champion)
+    season = sub.add_parser("season", help="a run_dir's national forecasts beside the yardstick's (USDA's) and "
+                                           "the final figure, with the data vintages each used")
+    season.add_argument("run_dir")
+    season.add_argument("--season-year", type=int, help="one season (default: every forecast made)")
+    season.add_argument("--csv", action="store_true", help="print CSV instead of a table")
+    season.set_defaults(func=cmd_season)
     show = sub.add_parser("show", help="what ExperimentResult.from_run_dir sees in a run_dir")
     show.add_argument("run_dir")
     show.set_defaults(func=cmd_show)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -42,6 +43,7 @@ class Inputs(_Strict):
     references: str | None = None
     yardstick: str | None = None  # another forecaster's national forecasts by init date (season_year, init_md, forecast)
     weights: str | None = None  # national weights when the yields have no area: geo_id[, season_year], weight
+    regional: str | None = None  # series of a region, not a geo (date, variable, value): see features.regional
 
 
 class Columns(_Strict):
@@ -53,6 +55,10 @@ class Columns(_Strict):
     variable: str = "variable"
     value: str = "value"
     reference_target: str | None = None
+    vintage: str | None = None  # optional indices column naming each value's source vintage (recorded by forecasts)
+    # what a time-stamped input's dates mark (`indices`, `regional`): a value summarising a period is
+    # dated at the period's end (core/dating.py); `period_start` converts a file that dates it at the start
+    date_marks: dict[Literal["indices", "regional"], Literal["period_end", "period_start"]] = {}
 
 
 class QcRule(_Strict):
@@ -83,6 +89,15 @@ class DetrendConfig(_Strict):
     min_seasons: int = Field(10, ge=2)
 
 
+class RegionalFeatures(_Strict):
+    """Variables of `inputs.regional` (a series for a whole region, e.g. a weekly crop-condition
+    index of several states) as monthly features over `features.months`: the latest value known
+    in each month. They apply to `geos` (default: every geo); other geos get the fill value."""
+
+    variables: list[str] = []
+    geos: list[str] = []
+
+
 class FeatureConfig(_Strict):
     as_of: str | None = None
     months: list[int] = []
@@ -90,6 +105,7 @@ class FeatureConfig(_Strict):
     derived: list[Literal["gdd", "edd", "vpd", "water_balance"]] = []  # monthly, see core/agronomy.py
     preseason: list[str] = []  # indices variables totalled over October-April before the season
     static: list[str] = []
+    regional: RegionalFeatures = RegionalFeatures()
     anomalies: bool = True  # add each feature's departure from the geo's training climatology
 
     @field_validator("as_of")
@@ -115,9 +131,41 @@ class FeatureConfig(_Strict):
     def _monthly_needs_as_of(self) -> FeatureConfig:
         if (self.months or self.variables) and not (self.months and self.variables and self.as_of):
             raise ValueError("monthly features need all of as_of, months and variables")
-        if (self.derived or self.preseason) and not self.variables:
-            raise ValueError("features.derived and features.preseason need monthly features (variables)")
+        if (self.derived or self.preseason or self.regional.variables) and not self.variables:
+            raise ValueError("features.derived, features.preseason and features.regional need monthly features "
+                             "(variables)")
+        clash = sorted(set(self.regional.variables) & set(self.variables))
+        if clash:
+            raise ValueError(f"features.regional.variables {clash} are also in features.variables; name them apart")
         return self
+
+
+PLUGIN_KEY, FEATURES_KEY = "model", "features"  # reserved keys of a `compare:` entry (see ModelSpec)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A base model as the config names it: the registered plugin it runs (`model:`, default the
+    entry's own name), the feature groups it sees (`features:`, name prefixes such as `cci`; none:
+    every feature) and the plugin's params. So one plugin can serve under two names, e.g. a ridge
+    on the crop condition alone beside the trees on everything."""
+
+    name: str
+    plugin: str
+    features: tuple[str, ...]
+    params: dict[str, Any]
+
+    @classmethod
+    def of(cls, name: str, raw: dict[str, Any]) -> ModelSpec:
+        params = {k: v for k, v in raw.items() if k not in (PLUGIN_KEY, FEATURES_KEY)}
+        return cls(name, raw.get(PLUGIN_KEY, name), tuple(raw.get(FEATURES_KEY, ())), params)
+
+    def columns(self, available: list[str]) -> list[str]:
+        """The model's columns among `available` (a feature and its anomaly share a prefix)."""
+        return [c for c in available if not self.features or c.startswith(self.features)]
+
+    def with_params(self, params: dict[str, Any]) -> ModelSpec:
+        return ModelSpec(self.name, self.plugin, self.features, params)
 
 
 class ModelConfig(_Strict):
@@ -277,6 +325,9 @@ class ExperimentConfig(_Strict):
     def _consistent(self) -> ExperimentConfig:
         if self.features.variables and not self.inputs.indices:
             raise ValueError("features.variables needs inputs.indices")
+        if bool(self.features.regional.variables) != bool(self.inputs.regional):
+            raise ValueError("inputs.regional and features.regional.variables go together: the series and "
+                             "which of its variables to use")
         if self.features.static and not self.inputs.static_features:
             raise ValueError("features.static needs inputs.static_features")
         if self.geos.min_area_share > 0 and self.columns.area is None:
@@ -322,6 +373,11 @@ class ExperimentConfig(_Strict):
             for member in ensemble.members:
                 models.setdefault(member, {})
         return models
+
+    @property
+    def model_specs(self) -> dict[str, ModelSpec]:
+        """Every base model as a `ModelSpec` (name -> spec), in `base_models` order."""
+        return {name: ModelSpec.of(name, raw) for name, raw in self.base_models.items()}
 
     @property
     def model_names(self) -> list[str]:
@@ -395,25 +451,41 @@ def _check_models(cfg: ExperimentConfig, source: str) -> None:
     except PluginError as exc:
         raise ConfigError(f"{source}: model: {exc}") from None
     listed = ", ".join(sorted(known))
-    clash = sorted(set(cfg.ensembles) & set(known))
+    clash = sorted(set(cfg.ensembles) & (set(known) | set(cfg.compare)))
     if clash:
-        raise ConfigError(f"{source}: ensembles: names {clash} are registered models; name ensembles apart")
-    if cfg.model.name not in known and cfg.model.name not in cfg.ensembles:
+        raise ConfigError(f"{source}: ensembles: names {clash} are models; name ensembles apart")
+    named = set(known) | set(cfg.compare)  # registered plugins, and compare entries under names of their own
+    if cfg.model.name not in named and cfg.model.name not in cfg.ensembles:
         raise ConfigError(f"{source}: model.name: unknown model {cfg.model.name!r} "
                           f"(known: {listed}; ensembles: {', '.join(cfg.ensembles) or 'none'})")
-    for name in cfg.compare:
-        if name not in known:
-            raise ConfigError(f"{source}: compare.{name}: unknown model {name!r} (known: {listed})")
+    for name, raw in cfg.compare.items():
+        _check_spec(ModelSpec.of(name, raw), raw, known, f"{source}: compare.{name}", cfg)
     for i, name in enumerate(cfg.search.models):
         if name not in cfg.base_models:
             raise ConfigError(f"{source}: search.models[{i}]: {name!r} is not a model of this experiment")
-        if known[name].search_space is None:
+        if known[cfg.model_specs[name].plugin].search_space is None:
             raise ConfigError(f"{source}: search.models[{i}]: model {name!r} has no search space")
     for ens, spec in cfg.ensembles.items():
         for i, member in enumerate(spec.members):
-            if member not in known:
+            if member not in named:
                 raise ConfigError(f"{source}: ensembles.{ens}.members[{i}]: unregistered model {member!r} "
                                   f"(known: {listed})")
+
+
+def _check_spec(spec: ModelSpec, raw: dict[str, Any], known: dict, where: str, cfg: ExperimentConfig) -> None:
+    """A compare entry runs a registered plugin, on feature groups the experiment has."""
+    if spec.plugin not in known:
+        key = f"{where}.{PLUGIN_KEY}" if PLUGIN_KEY in raw else where
+        raise ConfigError(f"{key}: unknown model {spec.plugin!r} (known: {', '.join(sorted(known))})")
+    features = raw.get(FEATURES_KEY, [])
+    if not isinstance(features, list) or not all(isinstance(f, str) and f for f in features):
+        raise ConfigError(f"{where}.{FEATURES_KEY}: a list of feature-name prefixes, e.g. [cci], got {features!r}")
+    from hindcast_assets.core.features import model_feature_columns  # late: core imports this module
+
+    available = model_feature_columns(cfg)
+    for i, prefix in enumerate(features):
+        if not any(c.startswith(prefix) for c in available):
+            raise ConfigError(f"{where}.{FEATURES_KEY}[{i}]: no feature of this experiment starts with {prefix!r}")
 
 
 def load_config(path: str | os.PathLike[str]) -> ExperimentConfig:

@@ -20,6 +20,7 @@ from hindcast_assets_tests.conftest import write_config
 DOC = PROJECT_ROOT / "docs" / "bad_inputs.md"
 YIELDS, INDICES, REFS = "us_state_corn/yields.parquet", "us_state_corn/indices.parquet", \
     "us_state_corn/national_reference.parquet"
+CONDITION = "us_state_corn/crop_condition.parquet"
 
 
 @dataclass
@@ -119,6 +120,19 @@ def _bad_date(f: pd.DataFrame) -> pd.DataFrame:
     return f
 
 
+def _month_start(f: pd.DataFrame) -> pd.DataFrame:
+    """Monthly values dated on the 1st, as many sources do (the July mean on 1 July)."""
+    return f.assign(date=f["date"] - pd.offsets.MonthBegin(1))
+
+
+def _mid_month(f: pd.DataFrame) -> pd.DataFrame:
+    return f.assign(date=f["date"] - pd.offsets.MonthBegin(1) + pd.Timedelta(days=14))
+
+
+def _with_variable(name: str):
+    return lambda f: pd.concat([f, f.head(3).assign(variable=name)], ignore_index=True)
+
+
 def _duplicate_first_row(f: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([f, f.iloc[[0]]], ignore_index=True)
 
@@ -150,6 +164,11 @@ CASES = [
     Case("unknown model plugin", with_config(model={"name": "prophet", "params": {}}),
          C + ": model.name: unknown model 'prophet' (known: hist_gbm, lightgbm, ridge, trend, xgboost; "
              "ensembles: none)"),
+    Case("compared model on an unknown plugin", with_config(compare={"condition": {"model": "prophet"}}),
+         C + ": compare.condition.model: unknown model 'prophet' (known: hist_gbm, lightgbm, ridge, trend, xgboost)"),
+    Case("compared model on features the experiment lacks",
+         with_config(compare={"condition": {"model": "ridge", "features": ["soil"]}}),
+         C + ": compare.condition.features[0]: no feature of this experiment starts with 'soil'"),
     Case("as-of month-day impossible", with_config(features={"as_of": "02-30", "months": [5, 6, 7, 8, 9],
                                                                "variables": ["tavg", "tmax", "tmin", "prcp"]}),
          C + ": features.as_of: '02-30' is not a valid month-day: day is out of range for month"),
@@ -175,24 +194,24 @@ CASES = [
     Case("area stored as strings", with_edit(YIELDS, lambda f: f.astype({"harvested_acres": str})),
          Y + ": column 'harvested_acres' (columns.area) must hold numbers, found object"),
     Case("+inf yield", with_edit(YIELDS, _set("yield_bu_per_acre", float("inf"))),
-         Y + ": column 'yield_bu_per_acre' (columns.target) is not finite at geo_id=US-01, season_year=1898 "
+         Y + ": column 'yield_bu_per_acre' (columns.target) is not finite at geo_id=US-01, season_year=1953 "
              "(1 rows)"),
     Case("NaN target in a training season", with_edit(YIELDS, _set("yield_bu_per_acre", float("nan"))),
          Y + ": column 'yield_bu_per_acre' (columns.target) is NaN in a training season at geo_id=US-01, "
-             "season_year=1898 (1 rows)"),
+             "season_year=1953 (1 rows)"),
     Case("NaN area in a training season", with_edit(YIELDS, _set("harvested_acres", float("nan"))),
          Y + ": column 'harvested_acres' (columns.area) is NaN in a training season at geo_id=US-01, "
-             "season_year=1898 (1 rows)"),
+             "season_year=1953 (1 rows)"),
     Case("negative area", with_edit(YIELDS, _set("harvested_acres", -5.0)),
-         Y + ": column 'harvested_acres' (columns.area) is negative at geo_id=US-01, season_year=1898"),
+         Y + ": column 'harvested_acres' (columns.area) is negative at geo_id=US-01, season_year=1953"),
     Case("duplicate geo x season", with_edit(YIELDS, _duplicate_first_row),
-         Y + ': duplicate geo_id x season_year: 2 rows, first at geo_id=US-01, season_year=1895'),
+         Y + ': duplicate geo_id x season_year: 2 rows, first at geo_id=US-01, season_year=1950'),
     Case("season year not whole", with_edit(YIELDS, lambda f: f.astype({"season_year": float})
                                             .assign(season_year=lambda d: d.season_year + 0.5)),
          Y + ": column 'season_year' (columns.season_year) must hold whole years"),
     Case("test seasons outside the data", with_config(hindcast={"first_test_year": 2030, "last_test_year": 2031}),
          C + ": hindcast.last_test_year: test seasons 2030-2031 have no yields in "
-             "{input}/us_state_corn/yields.parquet (its last season is 2011)"),
+             "{input}/us_state_corn/yields.parquet (its last season is 2023)"),
     Case("first test season before the data",
          with_config(hindcast={"first_test_year": 1911, "last_test_year": 2011}),
          Y + ': geos: no geo passes the inclusion rule before 1911'),
@@ -216,9 +235,36 @@ CASES = [
     Case("indices value not finite", with_edit(INDICES, _set("value", float("-inf"))),
          I + ": column 'value' (columns.value) is not finite at geo_id=US-01, date=1895-04-30 00:00:00, "
              "variable=prcp (1 rows)"),
+    Case("monthly indices dated at the month's start", with_edit(INDICES, _month_start),
+         I + ": column 'date' (columns.date): variable 'prcp' is monthly and every value is dated on the 1st, the "
+             "start of its month; a value summarising a period is dated at the period's end (July's mean on 31 "
+             "July): date it on the month's last day, or set columns.date_marks: {{indices: period_start}} to convert"),
+    Case("monthly indices dated mid-month", with_edit(INDICES, _mid_month),
+         I + ": column 'date' (columns.date): variable 'prcp' is monthly but dated 1895-01-15, not on its month's "
+             "last day; a value summarising a month is dated at the month's end"),
+    Case("indices dates with a time zone", with_edit(INDICES, lambda f: f.assign(date=f["date"].dt.tz_localize("UTC"))),
+         I + ": column 'date' (columns.date) holds dates with a time zone (UTC); give plain calendar dates "
+             "(YYYY-MM-DD), the day a value's period ends"),
+    Case("regional series for a geo without yields",
+         with_config(features={"regional": {"variables": ["cci"], "geos": ["US-17", "US-99"]}}),
+         "{input}/" + CONDITION + ": features.regional.geos: 'US-99' has no row in " + Y + " (1 of 2 listed geos "
+         "unknown)"),
+    Case("regional variable also in the indices", with_edit(INDICES, _with_variable("cci")),
+         "{input}/" + CONDITION + ": column 'variable' (features.regional.variables): ['cci'] are also variables "
+         "of " + I + "; a geo would get two series under one name"),
+    Case("regional variable missing", with_config(features={"regional": {"variables": ["soil_moisture"]}}),
+         "{input}/" + CONDITION + ": column 'variable' (features.regional.variables) has no rows for "
+         "['soil_moisture']"),
+    Case("regional series without its variables", with_config(features={"regional": {"variables": []}}),
+         C + ": <top>: inputs.regional and features.regional.variables go together: the series and which of its "
+             "variables to use"),
+    Case("regional series dated with a time zone",
+         with_edit(CONDITION, lambda f: f.assign(date=f["date"].dt.tz_localize("America/Chicago"))),
+         "{input}/" + CONDITION + ": column 'date' (columns.date) holds dates with a time zone (America/Chicago); "
+         "give plain calendar dates (YYYY-MM-DD), the day a value's period ends"),
     Case("references column missing", with_edit(REFS, _drop("yield_bu_per_acre")),
-         R + ": column 'yield_bu_per_acre' (columns.reference_target) is missing; found ['harvested_acres', "
-             "'n_states', 'production_bu', 'season_year']"),
+         R + ": column 'yield_bu_per_acre' (columns.reference_target) is missing; found ['season_year', "
+             "'source']"),
     Case("references without a name", with_config(reference_name=None),
          C + ": <top>: inputs.references needs reference_name: what the reference is (e.g. 'USDA NASS final "
              "estimate'), as the report names it"),
@@ -241,22 +287,19 @@ CASES = [
          C + ": <top>: inputs.weights: the yields have columns.area already; give one or the other"),
     Case("weights without a row for a geo", _weights_for_one_geo,
          "{tmp}/weights.csv: column 'weight' (inputs.weights) has no row for geo_id=US-01 "
-         "(5117 yields rows without a weight)"),
+         "(2960 yields rows without a weight)"),
     # -- where runs go ------------------------------------------------------------------------------
     Case("runs dir under a regular file", _runs_under_a_file,
          "{tmp}/plain_file/runs: --runs-dir: cannot create run_dirs there (Not a directory)"),
     # -- forecasts and run_dirs ---------------------------------------------------------------------
     Case("forecast season outside the config", forecast("2030", "2030-08-01"),
-         "{run_dir}/config_resolved.yaml: forecast: season 2030 is outside 2009-2012"),
+         "{run_dir}/config_resolved.yaml: forecast: season 2030 is outside 2009-2025"),
     Case("forecast init date not a date", forecast("2011", "2011-13-01"),
          "init_date: '2011-13-01' is not a date in YYYY-MM-DD form"),
     Case("forecast on 29 February", forecast("2008", "2008-02-29"),
          "init_date: 2008-02-29: '02-29' is not a valid month-day: day is out of range for month"),
     Case("forecast date in another season", forecast("2011", "2010-08-01"),
          "init_date: 2010-08-01 is not in season 2011 (the season is its calendar year)"),
-    Case("forecast of a season with no indices", forecast("2012", "2012-08-01"),
-         RI + ": inputs.indices: no value of season 2012 dated before 2012-08-01 (it has none); nothing to "
-             "forecast from"),
     Case("forecast before the season's first data", forecast("2011", "2011-01-01"),
          RI + ": inputs.indices: no value of season 2011 dated before 2011-01-01 (its first value is dated "
              "2011-01-31); nothing to forecast from"),

@@ -73,7 +73,7 @@ def test_hindcast_run_then_show(small_config, tmp_path, capsys):
     assert geo.set_index("calibrated_for")["n_seasons"].to_dict() == {"2009": 5, "2010": 6, "2011": 7, "production": 8}
     assert national["quantile"].notna().all()
     assert national.set_index("calibrated_for")["n_seasons"].to_dict() == {"2009": 39, "2010": 40, "2011": 41,
-                                                                          "production": 42}
+                                                                          "production": 54}  # 1970-2023
     code, shown, _ = _run(capsys, "show", run_dir)
     assert code == 0 and shown[0] == f"run_dir: {run_dir}"
     assert any(line.startswith("calibration absolute (production): geo 80%: ") and "nan" not in line for line in shown)
@@ -181,3 +181,22 @@ def test_an_unknown_instance_profile_is_one_line(monkeypatch, tmp_path, capsys):
     assert main(["backfill", "forecast", "--run-dir", str(tmp_path), "--season-years", "2011",
                  "--init-dates", "08-01"]) == 2
     assert capsys.readouterr().err == "hindcast: error: HINDCAST_INSTANCE='oracle': expected one of sqlite, postgres\n"
+
+
+def test_the_live_season_is_forecast_by_production_beside_usda_with_its_weather_vintages(small_hindcast, capsys):
+    """2025 has no state yields: its forecast comes from the production fold (trained through
+    2023), on the 2025-26 weather supplement, and `hindcast season` sets it beside USDA's August
+    forecast (188.8) and annual estimate (186.5) and names the weather vintages it used."""
+    import io
+
+    run_dir = str(small_hindcast.root)
+    code, out, _ = _run(capsys, "run", "forecast", "--run-dir", run_dir, "--season-year", "2025",
+                        "--init-date", "2025-08-01")
+    assert code == 0 and out[0].startswith("national forecast 2025 as of 2025-08-01: ")
+    code, out, _ = _run(capsys, "season", run_dir, "--season-year", "2025", "--csv")
+    row = pd.read_csv(io.StringIO("\n".join(out))).iloc[0]
+    assert code == 0 and (row.season_year, row.init_date, row.fold) == (2025, "2025-08-01", "production")
+    assert (row.yardstick, row.final) == (188.8, 186.5) and row.ours_error == pytest.approx(row.ours - 186.5)
+    assert row.low_80 < row.ours < row.high_80 and row.low_90 < row.low_80
+    assert "tmax, tmin: nclimdiv-20241205, nclimdiv-20260904" in row.vintages  # Oct-Nov 2024 pre-season, then 2025
+    assert "prcp, tavg: nclimdiv-20260205" in row.vintages

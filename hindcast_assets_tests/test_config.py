@@ -163,7 +163,7 @@ def test_resolved_fills_defaults_and_expands_env(input_dir):
     assert resolved["detrend"] == {"method": "linear", "start_year": None, "min_seasons": 6}
     assert resolved["hindcast"]["rolling_window"] is None
     assert resolved["features"] == {"as_of": None, "months": [], "variables": [], "derived": [], "preseason": [],
-                                    "static": [], "anomalies": True}
+                                    "static": [], "regional": {"variables": [], "geos": []}, "anomalies": True}
     assert resolved["model"] == {"name": "trend", "params": {}}
     assert resolved["delivery_prefix"] == "Treefera"
     # the resolved dict is itself a valid config that loads to the same thing

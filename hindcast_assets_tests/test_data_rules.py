@@ -63,10 +63,10 @@ def test_a_qc_rule_excludes_rows_from_training_and_scoring_and_the_report_lists_
     report = (rd.root / "reports" / "report.md").read_text()
     excluded = report.split("## Excluded rows")[1]
     assert "rows excluded from training and scoring by the QC rule" in excluded
-    assert "119 rows excluded" in excluded  # 2 flagged, 117 seasons of US-55
+    assert "76 rows excluded" in excluded  # 2 flagged, 74 seasons (1950-2023) of US-55
     for geo, season in suspect:
         assert re.search(rf"\| {geo} +\| +{season} \| +nan +\| qc_suspect is true +\|", excluded), geo
-    assert len(re.findall(r"\| US-55 .*\| qc.geos +\|", excluded)) == 117
+    assert len(re.findall(r"\| US-55 .*\| qc.geos +\|", excluded)) == 74
 
 
 def test_the_report_names_the_reference_the_config_gives(tmp_path, input_dir):

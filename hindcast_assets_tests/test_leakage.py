@@ -1,7 +1,7 @@
 """No leakage across seasons: nothing fold Y fits may depend on season Y or later.
 
-Two full Dagster hindcasts, the second on data where every season >= 2010 is perturbed (yields,
-areas and weather). Fold 2010's fitted artefacts (all models, ensembles, bias corrector, in-sample
+Two full Dagster hindcasts, the second on data where every season >= 2005 is perturbed (yields,
+areas, weather and the region-wide crop-condition index). Fold 2010's fitted artefacts (all models, ensembles, bias corrector, in-sample
 predictions, the inner refits' national predictions) and the warm-up seasons' predictions must be
 byte-identical; its test-season outputs and fold 2011's models (which train on 2010) must differ,
 which shows the perturbation reached the run.
@@ -15,7 +15,7 @@ from hindcast_assets.core.rundir import content_hash
 from hindcast_assets.runner import run_experiment
 from hindcast_assets_tests.conftest import write_config
 
-Y = 2010
+Y = 2005
 
 
 def _fold_files(run_dir, fold, pattern: str = "*") -> dict[str, str]:
@@ -42,6 +42,9 @@ def _perturb_from(input_dir, season: int) -> None:
     indices = pd.read_parquet(folder / "indices.parquet")
     indices.loc[indices["date"].dt.year >= season, "value"] += 7.0
     indices.to_parquet(folder / "indices.parquet", index=False)
+    condition = pd.read_parquet(folder / "crop_condition.parquet")
+    condition.loc[condition["date"].dt.year >= season, "value"] -= 20.0
+    condition.to_parquet(folder / "crop_condition.parquet", index=False)
 
 
 def test_fold_artefacts_do_not_depend_on_the_test_season_or_later(tmp_path, input_dir):
@@ -62,9 +65,14 @@ def test_fold_artefacts_do_not_depend_on_the_test_season_or_later(tmp_path, inpu
     warm = [f"preds/corn_usa/warmup/{scope}.parquet" for scope in ("geo", "national")]
     assert [content_hash((clean.root / w).read_bytes()) for w in warm] == \
         [content_hash((perturbed.root / w).read_bytes()) for w in warm]
-    # the perturbation did reach the test season's outputs ...
+    # the perturbation did reach the test season's outputs, the condition features among them ...
     for name in ("walk_forward_preds.parquet", "year_data.parquet"):
         assert _fold_files(clean, Y, name) != _fold_files(perturbed, Y, name)
+    seen = [pd.read_parquet(rd.root / f"preds/corn_usa/{Y}/year_data.parquet").set_index("geo_id")
+            for rd in (clean, perturbed)]
+    moved = (seen[0]["cci_aug"] - seen[1]["cci_aug"]).round(6)
+    belt = moved.index.isin(config.features.regional.geos)  # the geos the condition applies to
+    assert belt.sum() == 8 and moved[belt].eq(20.0).all() and moved[~belt].eq(0.0).all()
     # ... and every base model of the next fold, which trains on season Y (the ensembles' weights
     # here are data-free: blend_avg, and stack_ridge below its min_folds)
     later_clean, later_perturbed = _fold_files(clean, Y + 1, "model.*"), _fold_files(perturbed, Y + 1, "model.*")

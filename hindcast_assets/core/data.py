@@ -15,7 +15,7 @@ from fsspec.implementations.local import LocalFileSystem
 import pandas as pd
 
 from hindcast_assets.config import ExperimentConfig
-from hindcast_assets.core import agronomy
+from hindcast_assets.core import agronomy, dating
 from hindcast_assets.core.rundir import content_hash
 
 
@@ -30,7 +30,7 @@ class ExperimentData:
     feature table), living and dying with the data it came from."""
 
     yields: pd.DataFrame
-    indices: pd.DataFrame | None = None
+    indices: pd.DataFrame | None = None  # every geo's predictor rows: its indices, the regional series' (with_regional)
     static: pd.DataFrame | None = None
     derived: dict = field(default_factory=dict, repr=False)
 
@@ -185,29 +185,99 @@ def qc_excluded(cfg: ExperimentConfig) -> pd.DataFrame:
     return rows[["geo_id", "season_year", "target", "reason"]].sort_values(["season_year", "geo_id"]).reset_index(drop=True)
 
 
-def load_indices(cfg: ExperimentConfig) -> pd.DataFrame | None:
-    url, c = cfg.inputs.indices, cfg.columns
-    if url is None:
-        return None
-    df = _require(_read(url, "indices"), url, {
-        "geo_id": (c.geo_id, "columns.geo_id"), "date": (c.date, "columns.date"),
-        "variable": (c.variable, "columns.variable"), "value": (c.value, "columns.value")})
-    df = df[["geo_id", "date", "variable", "value"]].copy()
-    df["geo_id"] = df["geo_id"].astype(str)
+def _series(cfg: ExperimentConfig, what: str, keys: list[str]) -> pd.DataFrame:
+    """A time-stamped input (`indices`, `regional`) under canonical names `<keys>, date, variable,
+    value[, vintage]`: dates parsed as plain calendar dates and held to the dating rule
+    (core/dating.py), no duplicate, every value a finite number."""
+    url, c = getattr(cfg.inputs, what), cfg.columns
+    mapping = {k: (getattr(c, k), f"columns.{k}") for k in keys}
+    mapping |= {"date": (c.date, "columns.date"), "variable": (c.variable, "columns.variable"),
+                "value": (c.value, "columns.value")}
+    raw = _read(url, what)
+    mapping |= {"vintage": (c.vintage, "columns.vintage")} if c.vintage and c.vintage in raw.columns else {}
+    df = _require(raw, url, mapping)[list(mapping)].copy()
+    df["variable"] = df["variable"].astype(str)
+    for key in keys:
+        df[key] = df[key].astype(str)
+    df["date"] = _dates(df["date"], url, c.date)
+    where = [*keys, "date", "variable"]
+    _no_duplicates(df, url, where)
+    _finite_numbers(df, url, {"value": (c.value, "columns.value")}, where)
+    marks = c.date_marks.get(what, dating.PERIOD_END)
+    wrong = dating.misdated(df, marks, f"columns.date_marks: {{{what}: {dating.PERIOD_START}}}")
+    if wrong:
+        raise InputError(f"{url}: column {c.date!r} (columns.date): variable {wrong[0]!r} {wrong[1]}")
+    if marks == dating.PERIOD_START:
+        df = dating.to_period_ends(df)
+        _no_duplicates(df, url, where)
+    return df
+
+
+def _dates(column: pd.Series, url: str, name: str) -> pd.Series:
+    """Calendar dates (naive, as the as-of cut compares them with a season's dates)."""
     try:
-        df["date"] = pd.to_datetime(df["date"], format="ISO8601")
+        dates = pd.to_datetime(column, format="ISO8601")
     except (ValueError, TypeError) as exc:
         what = str(exc).splitlines()[0].split(". You might")[0]  # pandas appends advice to the cause
-        raise InputError(f"{url}: column {c.date!r} (columns.date) holds a bad date ({what})") from None
-    _no_duplicates(df, url, ["geo_id", "date", "variable"])
-    _finite_numbers(df, url, {"value": (c.value, "columns.value")}, ["geo_id", "date", "variable"])
-    f, present = cfg.features, set(df["variable"].unique())
-    for field, needed in (("features.variables", f.variables), ("features.preseason", f.preseason),
-                          ("features.derived", agronomy.sources(f.derived))):
-        unknown = sorted(set(needed) - present)
+        raise InputError(f"{url}: column {name!r} (columns.date) holds a bad date ({what})") from None
+    if dates.dt.tz is not None:
+        raise InputError(f"{url}: column {name!r} (columns.date) holds dates with a time zone ({dates.dt.tz}); "
+                         "give plain calendar dates (YYYY-MM-DD), the day a value's period ends")
+    return dates.astype("datetime64[ns]")
+
+
+def _needed(df: pd.DataFrame, url: str, c, needed: dict[str, list[str]]) -> None:
+    present = set(df["variable"].unique())
+    for field, variables in needed.items():
+        unknown = sorted(set(variables) - present)
         if unknown:
             raise InputError(f"{url}: column {c.variable!r} ({field}) has no rows for {unknown}")
+
+
+def load_indices(cfg: ExperimentConfig) -> pd.DataFrame | None:
+    if cfg.inputs.indices is None:
+        return None
+    df = _series(cfg, "indices", ["geo_id"])
+    f = cfg.features
+    _needed(df, cfg.inputs.indices, cfg.columns, {"features.variables": f.variables,
+                                                  "features.preseason": f.preseason,
+                                                  "features.derived": sorted(agronomy.sources(f.derived))})
     return df
+
+
+def load_regional(cfg: ExperimentConfig) -> pd.DataFrame | None:
+    """A region-wide series (`date, variable, value`): one value per date and variable that
+    applies to every geo of `features.regional.geos` (default all; see `with_regional`). A listed
+    geo the yields do not have, or a variable the indices also hold, is an error."""
+    url = cfg.inputs.regional
+    if url is None:
+        return None
+    df = _series(cfg, "regional", [])
+    _needed(df, url, cfg.columns, {"features.regional.variables": cfg.features.regional.variables})
+    listed, known = cfg.features.regional.geos, set(load_input(cfg, "yields")["geo_id"])
+    unknown = [g for g in listed if g not in known]
+    if unknown:
+        raise InputError(f"{url}: features.regional.geos: {unknown[0]!r} has no row in {cfg.inputs.yields} "
+                         f"({len(unknown)} of {len(listed)} listed geos unknown)")
+    indices = load_input(cfg, "indices")
+    clash = sorted(set(cfg.features.regional.variables) & set(indices["variable"] if indices is not None else ()))
+    if clash:
+        raise InputError(f"{url}: column {cfg.columns.variable!r} (features.regional.variables): {clash} are also "
+                         f"variables of {cfg.inputs.indices}; a geo would get two series under one name")
+    return df
+
+
+def with_regional(cfg: ExperimentConfig, yields: pd.DataFrame, indices: pd.DataFrame,
+                  regional: pd.DataFrame | None) -> pd.DataFrame:
+    """The predictor rows of every geo: its own indices, and the regional series' rows repeated
+    for each geo it applies to, so the as-of cut, a forecast's `indices.zarr` and the features
+    treat both alike."""
+    if regional is None:
+        return indices
+    geos = sorted(cfg.features.regional.geos or set(yields["geo_id"]))
+    rows = regional[regional["variable"].isin(cfg.features.regional.variables)]
+    repeated = rows.loc[rows.index.repeat(len(geos))].assign(geo_id=geos * len(rows))
+    return pd.concat([indices, repeated[indices.columns.intersection(repeated.columns)]], ignore_index=True)
 
 
 def load_static(cfg: ExperimentConfig) -> pd.DataFrame | None:
@@ -254,6 +324,9 @@ def _remember(cache: OrderedDict, key: tuple, make, keep: int):
     return value
 
 
+_READS_TOO = {"yields": ("weights",), "regional": ("yields", "indices")}  # what a loader checks its input against
+
+
 def load_input(cfg: ExperimentConfig, name: str) -> pd.DataFrame | None:
     """One validated input (`yields`, `indices`, `static_features`, `references`).
 
@@ -261,17 +334,23 @@ def load_input(cfg: ExperimentConfig, name: str) -> pd.DataFrame | None:
     asset opens the run_dir afresh, and re-reading and re-validating a county-scale indices table
     (7 M rows) per asset cost more than the orchestration itself (benchmarks/README.md)."""
     url = getattr(cfg.inputs, name)
-    key = (name, url, cfg.columns.model_dump_json(), cfg.features.model_dump_json(), cfg.qc.model_dump_json(),
-           cfg.hindcast.last_test_year, _signature(url),
-           _signature(cfg.inputs.weights) if name == "yields" else None)
+    also = [getattr(cfg.inputs, other) for other in _READS_TOO.get(name, ())]
+    key = (name, url, cfg.inputs.model_dump_json(), cfg.columns.model_dump_json(), cfg.features.model_dump_json(),
+           cfg.qc.model_dump_json(), cfg.hindcast.last_test_year, _signature(url), *map(_signature, also))
     return _remember(_FRAMES, key, lambda: LOADERS[name](cfg), 4 * _KEEP)
 
 
 def load_experiment_data(cfg: ExperimentConfig) -> ExperimentData:
     """All inputs of an experiment but references, validated (the preflight's data half); the
     same object for the same frames, so what is derived from them is computed once."""
-    frames = [load_input(cfg, name) for name in ("yields", "indices", "static_features")]
-    return _remember(_LOADED, tuple(id(f) for f in frames), lambda: ExperimentData(*frames), _KEEP)
+    frames = [load_input(cfg, name) for name in ("yields", "indices", "static_features", "regional")]
+
+    def make() -> ExperimentData:
+        yields, indices, static, regional = frames
+        predictors = with_regional(cfg, yields, indices, regional) if indices is not None else None
+        return ExperimentData(yields, predictors, static)
+
+    return _remember(_LOADED, tuple(id(f) for f in frames), make, _KEEP)
 
 
 def load_references(cfg: ExperimentConfig) -> pd.DataFrame | None:
@@ -303,7 +382,8 @@ def load_yardstick(cfg: ExperimentConfig) -> pd.DataFrame | None:
 
 
 LOADERS = {"yields": load_yields, "indices": load_indices, "static_features": load_static,
-           "references": load_references, "yardstick": load_yardstick, "weights": load_weights}  # by their key under `inputs:`
+           "references": load_references, "yardstick": load_yardstick, "weights": load_weights,
+           "regional": load_regional}  # by their key under `inputs:`
 
 
 def scored_seasons(yields: pd.DataFrame) -> list[int]:

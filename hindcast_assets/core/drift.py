@@ -62,15 +62,40 @@ def _known(frame: pd.DataFrame, column: str) -> np.ndarray:
     return values[~np.isnan(values)]
 
 
+def _per_season(frame: pd.DataFrame, column: str) -> np.ndarray:
+    """A season-level feature's one value per season (every geo it applies to holds the same)."""
+    if column not in frame.columns:
+        return np.empty(0)
+    return frame.groupby("season_year")[column].first().dropna().to_numpy(float)
+
+
+def rank_test(reference: np.ndarray, value: float) -> tuple[float, float]:
+    """(percentile of `value` among the reference values, one-sided conformal p-value of it lying
+    that far out: (reference values at least as extreme on its side + 1) / (n + 1)). One value
+    beyond every one of n >= 20 reference seasons drifts at p < 0.05."""
+    below, above = int(np.sum(reference <= value)), int(np.sum(reference >= value))
+    return below / len(reference), (min(below, above) + 1) / (len(reference) + 1)
+
+
 def measure_drift(reference: pd.DataFrame, current: pd.DataFrame, columns: Sequence[str], p_value: float,
-                  timestamp: str = "") -> DriftSummary:
+                  timestamp: str = "", season_level: Sequence[str] = ()) -> DriftSummary:
     """Two-sample Kolmogorov-Smirnov test (scipy.stats.ks_2samp) per feature: a feature drifts when
     p < p_value. NaN values are dropped per feature; a feature with fewer than MIN_VALUES known
-    values on either side is `not_known` and left out of the share."""
+    values on either side is `not_known` and left out of the share. A `season_level` feature (a
+    region-wide series: one value per season, repeated over geos) is one observation, not one per
+    geo: its value is ranked among the reference seasons' (`rank_test`; the statistic is that
+    percentile)."""
     statistics: dict[str, float] = {}
     p_values: dict[str, float] = {}
     not_known: list[str] = []
     for column in columns:
+        if column in season_level:
+            ref, cur = _per_season(reference, column), _per_season(current, column)
+            if len(ref) < MIN_VALUES or len(cur) != 1:
+                not_known.append(column)
+                continue
+            statistics[column], p_values[column] = rank_test(ref, float(cur[0]))
+            continue
         ref, cur = _known(reference, column), _known(current, column)
         if len(ref) < MIN_VALUES or len(cur) < MIN_VALUES:
             not_known.append(column)

@@ -46,7 +46,9 @@ def monthly_features_as_of(indices: pd.DataFrame, seasons: Iterable[int], as_of:
     """Wide frame `geo_id, season_year, <var>_<mon>...` from values dated before the as-of day,
     `derived` (core/agronomy.py) computed from each known month's values.
 
-    A month not yet ended at the as-of day is NaN: it is not known yet.
+    A month's value is its latest one dated before the as-of day: a monthly series has one, dated
+    at the month's end, so a month not yet ended is NaN (not known yet); a weekly one (a condition
+    index) gives its last rating so far, the month's level as known on that day.
     """
     seasons = sorted(set(seasons))
     rows = indices[indices["variable"].isin(set(variables) | agronomy.sources(derived))]
@@ -56,12 +58,36 @@ def monthly_features_as_of(indices: pd.DataFrame, seasons: Iterable[int], as_of:
     if derived:  # without, the frame as before: this runs per fold and per forecast
         rows = pd.concat([rows[rows["variable"].isin(variables)], agronomy.derived_rows(rows, derived)],
                          ignore_index=True)
-    try:  # one value per geo, season, variable and month: a plain reshape (~10x pivot_table)
-        wide = rows.set_index([*KEYS, "variable", "month"])["value"].unstack(["variable", "month"])
-    except ValueError:  # several values in a month (e.g. daily data): the first, as pivot_table does
-        wide = rows.pivot_table(index=KEYS, columns=["variable", "month"], values="value", aggfunc="first")
+    cells = [*KEYS, "variable", "month"]
+    if rows.duplicated(cells).any():  # several values in a month (a weekly index): the latest known
+        rows = rows.sort_values("date").drop_duplicates(cells, keep="last")
+    wide = rows.set_index(cells)["value"].unstack(["variable", "month"])
     wide.columns = [f"{v}_{MONTH_NAMES[m - 1]}" for v, m in wide.columns]
     wide = wide.reindex(columns=monthly_feature_names([*variables, *derived], months))
+    return wide.reset_index().rename_axis(columns=None)
+
+
+def levels_as_of(indices: pd.DataFrame, seasons: Iterable[int], as_of: str, variables: Sequence[str],
+                 months: Sequence[int]) -> pd.DataFrame:
+    """Wide frame `geo_id, season_year, <var>_<mon>...` for a series that measures a level (a crop
+    condition rating), not a month's weather: per month, the latest value of the season dated by
+    the month's end and before the as-of day. A month not yet reached holds the latest value known
+    (the level persists; climatology would say "average from here on" against what is known), a
+    month before the season's first value is NaN."""
+    seasons = sorted(set(seasons))
+    rows = indices[indices["variable"].isin(variables)]
+    rows = rows.assign(season_year=rows["date"].dt.year)
+    rows = rows[rows["season_year"].isin(seasons)]
+    rows = rows[rows["date"] < rows["season_year"].map(_cutoffs(seasons, as_of))].sort_values("date")
+    frames = []
+    for month in months:
+        ends = pd.Series({s: pd.Timestamp(s, month, 1) + pd.offsets.MonthEnd(0) for s in seasons})
+        by_end = rows[rows["date"] <= rows["season_year"].map(ends)]
+        last = by_end.groupby([*KEYS, "variable"])["value"].last().rename(month)
+        frames.append(last)
+    wide = pd.concat(frames, axis=1).unstack("variable") if frames else pd.DataFrame()
+    wide.columns = [f"{v}_{MONTH_NAMES[m - 1]}" for m, v in wide.columns]
+    wide = wide.reindex(columns=monthly_feature_names(variables, months))
     return wide.reset_index().rename_axis(columns=None)
 
 
@@ -88,6 +114,9 @@ def weather_features_as_of(cfg: ExperimentConfig, indices: pd.DataFrame, seasons
     derived agronomic ones, pre-season totals. One function for the hindcast and the forecast."""
     f = cfg.features
     frame = monthly_features_as_of(indices, seasons, as_of, f.variables, f.months, f.derived)
+    if f.regional.variables:
+        regional = levels_as_of(indices, seasons, as_of, f.regional.variables, f.months)
+        frame = frame.merge(regional, on=KEYS, how="outer")
     if f.preseason:
         frame = frame.merge(preseason_totals_as_of(indices, seasons, as_of, f.preseason), on=KEYS, how="left")
     return frame
@@ -121,7 +150,12 @@ def feature_columns(cfg: ExperimentConfig) -> list[str]:
     """The configured input features (what fill values are fitted for)."""
     f = cfg.features
     monthly = monthly_feature_names([*f.variables, *f.derived], f.months) if f.variables else []
-    return monthly + preseason_feature_names(f.preseason) + list(f.static)
+    return monthly + regional_feature_columns(cfg) + preseason_feature_names(f.preseason) + list(f.static)
+
+
+def regional_feature_columns(cfg: ExperimentConfig) -> list[str]:
+    """The features of region-wide series: one value per season, whatever the geo."""
+    return monthly_feature_names(cfg.features.regional.variables, cfg.features.months)
 
 
 def model_feature_columns(cfg: ExperimentConfig) -> list[str]:

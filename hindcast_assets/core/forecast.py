@@ -31,6 +31,15 @@ def indices_known_at(indices: pd.DataFrame, geos: list[str], at: ForecastDate) -
     return rows.sort_values(["geo_id", "variable", "date"]).reset_index(drop=True)
 
 
+def vintages(known: pd.DataFrame) -> dict[str, list[str]]:
+    """Which source vintages a forecast's known rows came from, per variable (empty without a
+    `columns.vintage`): recorded with the forecast, so a user knows which release it used."""
+    if "vintage" not in known.columns:
+        return {}
+    rows = known.dropna(subset=["vintage"])
+    return {str(v): sorted(map(str, g.unique())) for v, g in rows.groupby("variable", sort=True)["vintage"]}
+
+
 def require_season_data(indices: pd.DataFrame, url: str, geos: list[str], at: ForecastDate) -> None:
     """A forecast rests on some of its season's data: none known at `at` (a season the indices do
     not reach, or a date before its first value) is an error, never a silent climatology."""

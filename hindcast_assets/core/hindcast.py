@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from hindcast_assets.config import ExperimentConfig
+from hindcast_assets.config import ExperimentConfig, ModelSpec
 from hindcast_assets.core.data import ExperimentData, scored_seasons
 from hindcast_assets.core.detrend import LinearTrend
 from hindcast_assets.core.features import (KEYS, apply_fill_values, feature_columns, model_feature_columns,
@@ -61,26 +61,29 @@ def model_inputs(cfg: ExperimentConfig, frame: pd.DataFrame, fill: pd.DataFrame)
     return with_anomalies(filled, fill, feature_columns(cfg)) if cfg.features.anomalies else filled
 
 
-def fit_model(cfg: ExperimentConfig, name: str, params: dict, train: pd.DataFrame,
-              fill: pd.DataFrame) -> TrainedModel:
-    """Model `name` on the fold's training rows: the one training entry point for every model."""
+def fit_model(cfg: ExperimentConfig, spec: ModelSpec, train: pd.DataFrame, fill: pd.DataFrame) -> TrainedModel:
+    """A base model on the fold's training rows, on the feature groups its spec names: the one
+    training entry point for every model."""
     inputs = model_inputs(cfg, train, fill)
-    return train_one(name, inputs[model_feature_columns(cfg)], inputs["residual"], params)
+    columns = spec.columns(model_feature_columns(cfg))
+    return train_one(spec.plugin, inputs[columns], inputs["residual"], spec.params, alias=spec.name)
 
 
 def predictions(cfg: ExperimentConfig, model: TrainedModel, frame: pd.DataFrame, fill: pd.DataFrame,
                 fold: Fold) -> pd.DataFrame:
     """Predictions for the rows of `frame`: trend + predicted residual, beside the actual target."""
-    return prediction_frame(frame, model.predict(model_inputs(cfg, frame, fill)), model.plugin.name, fold.name)
+    return prediction_frame(frame, model.predict(model_inputs(cfg, frame, fill)), model.name, fold.name)
 
 
-def searched_params(cfg: ExperimentConfig, name: str, params: dict, train: pd.DataFrame,
-                    fill: pd.DataFrame) -> tuple[dict, dict | None]:
-    """`params`, tuned inside the training seasons when the config asks to search this model."""
-    if name not in cfg.search.models:
-        return params, None
+def searched(cfg: ExperimentConfig, spec: ModelSpec, train: pd.DataFrame,
+             fill: pd.DataFrame) -> tuple[ModelSpec, dict | None]:
+    """`spec`, its params tuned inside the training seasons when the config asks to search it."""
+    if spec.name not in cfg.search.models:
+        return spec, None
     from hindcast_assets.core.search import search_params
 
     inputs = model_inputs(cfg, train, fill)
     s = cfg.search
-    return search_params(name, params, inputs, model_feature_columns(cfg), s.trials, s.validation_seasons)
+    params, summary = search_params(spec.plugin, spec.params, inputs, spec.columns(model_feature_columns(cfg)),
+                                    s.trials, s.validation_seasons)
+    return spec.with_params(params), summary

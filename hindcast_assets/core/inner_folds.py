@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from hindcast_assets.config import ExperimentConfig
+from hindcast_assets.config import ExperimentConfig, ModelSpec
 from hindcast_assets.core import hindcast as hc
 from hindcast_assets.core.aggregate import national_rows
 from hindcast_assets.core.data import ExperimentData
@@ -37,11 +37,11 @@ def season_blocks(seasons, k: int) -> list[tuple[int, ...]]:
             if len(b)]
 
 
-def members(cfg: ExperimentConfig) -> dict[str, dict]:
-    """The base models the experiment's model is made of, with their params."""
+def members(cfg: ExperimentConfig) -> dict[str, ModelSpec]:
+    """The base models the experiment's model is made of."""
     spec = cfg.ensembles.get(cfg.model.name)
     names = spec.members if spec else [cfg.model.name]
-    return {n: cfg.base_models[n] for n in names}
+    return {n: cfg.model_specs[n] for n in names}
 
 
 def combiner(cfg: ExperimentConfig) -> EnsembleModel | None:
@@ -68,7 +68,7 @@ def fitted_models(cfg: ExperimentConfig, name: str, trend, train: pd.DataFrame, 
                   combine: EnsembleModel | None) -> FoldModels:
     """The experiment's members fitted on the design rows `train`, combined by `combine` (None: the
     experiment's model is a single base model), with no bias correction."""
-    fitted = {n: hc.fit_model(cfg, n, p, train, fill) for n, p in members(cfg).items()}
+    fitted = {n: hc.fit_model(cfg, spec, train, fill) for n, spec in members(cfg).items()}
     model = combine if combine is not None else fitted[cfg.model.name]
     return FoldModels(name, trend, fill, model, fitted if combine is not None else {})
 

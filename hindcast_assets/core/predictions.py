@@ -37,7 +37,7 @@ def with_actual(preds: pd.DataFrame, yields: pd.DataFrame) -> pd.DataFrame:
 
 
 def model_name(model: TrainedModel | EnsembleModel) -> str:
-    return model.name if isinstance(model, EnsembleModel) else model.plugin.name
+    return model.name
 
 
 @dataclass(frozen=True)

@@ -110,3 +110,25 @@ def against_yardstick(national: pd.DataFrame, yardstick: pd.DataFrame, reference
                      "rmse": rmse(g["reference"], g["prediction"]), "rmse_yardstick": rmse(g["reference"], g["forecast"]),
                      "mape": mape(g["reference"], g["prediction"]), "mape_yardstick": mape(g["reference"], g["forecast"])})
     return pd.DataFrame(rows)
+
+
+def season_by_season(national: pd.DataFrame, yardstick: pd.DataFrame | None, reference: pd.DataFrame | None,
+                     init_mds: list[str]) -> pd.DataFrame:
+    """Per test season: our national forecast at each of `init_mds` beside the yardstick's of the
+    same month-day (USDA's August report for `08-01`), the trend and the reference (final), so the
+    seasons an analyst remembers (a drought, a late planting) read at a glance."""
+    wide = national[national["init_md"].isin(init_mds)].pivot(index="season_year", columns="init_md",
+                                                             values="prediction")
+    out = pd.DataFrame({"season_year": wide.index.astype(int)})
+    trend = national[national["init_md"] == init_mds[-1]].set_index("season_year")["trend"]
+    out["trend"] = out["season_year"].map(trend)
+    final = reference.set_index("season_year")["reference"] if reference is not None else pd.Series(dtype=float)
+    out["final"] = out["season_year"].map(final)
+    for md in init_mds:
+        out[f"ours_{md}"] = wide[md].to_numpy()
+        if yardstick is not None and (yardstick["init_md"] == md).any():
+            out[f"yardstick_{md}"] = out["season_year"].map(yardstick[yardstick["init_md"] == md]
+                                                            .set_index("season_year")["forecast"])
+    for column in [c for c in out.columns if c.startswith(("ours_", "yardstick_")) or c == "trend"]:
+        out[f"{column}_error"] = out[column] - out["final"]
+    return out

@@ -38,6 +38,11 @@ class TrainedModel:
     estimator: Any
     features: list[str]
     params: dict[str, Any]
+    alias: str | None = None  # the config's name for it where that is not the plugin's (ModelSpec)
+
+    @property
+    def name(self) -> str:
+        return self.alias or self.plugin.name
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
         """Predicted detrended target for rows holding the model's features."""
@@ -82,13 +87,17 @@ def get_plugin(name: str) -> ModelPlugin:
         raise KeyError(f"unknown model {name!r} (known: {', '.join(sorted(registry()))})") from None
 
 
-def train_one(name: str, features: pd.DataFrame, target: pd.Series, params: dict[str, Any]) -> TrainedModel:
-    """Fit model `name` on feature columns and the detrended target."""
+def train_one(name: str, features: pd.DataFrame, target: pd.Series, params: dict[str, Any],
+              alias: str | None = None) -> TrainedModel:
+    """Fit model `name` on feature columns and the detrended target (`alias`: the config's name
+    for it, where that is not the plugin's)."""
     plugin = get_plugin(name)
     merged = {**plugin.default_params, **params}
-    return TrainedModel(plugin, plugin.fit(features, target, merged), list(features.columns), merged)
+    return TrainedModel(plugin, plugin.fit(features, target, merged), list(features.columns), merged,
+                        alias if alias != name else None)
 
 
-def load_model(name: str, data: bytes, features: list[str], params: dict[str, Any]) -> TrainedModel:
+def load_model(name: str, data: bytes, features: list[str], params: dict[str, Any],
+               alias: str | None = None) -> TrainedModel:
     plugin = get_plugin(name)
-    return TrainedModel(plugin, plugin.load(data), features, params)
+    return TrainedModel(plugin, plugin.load(data), features, params, alias if alias != name else None)

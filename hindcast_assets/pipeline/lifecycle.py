@@ -21,7 +21,7 @@ import pandas as pd
 from hindcast_assets.config import ConfigError, ExperimentConfig
 from hindcast_assets.core.data import ExperimentData, load_experiment_data, scored_seasons
 from hindcast_assets.core.drift import DriftSummary, drift_markdown, drift_plot_png, measure_drift
-from hindcast_assets.core.features import feature_columns, season_features
+from hindcast_assets.core.features import feature_columns, regional_feature_columns, season_features
 from hindcast_assets.core.metrics import rmse
 from hindcast_assets.core.predictions import with_actual
 from hindcast_assets.core.rundir import RunDir, UnsafeArtefactError, set_current
@@ -187,7 +187,9 @@ def season_drift(champion: Champion, data: ExperimentData, season: int) -> tuple
     reference = season_features(data, cfg, geos, trained)
     current = season_features(data, cfg, geos, [season])
     now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-    return measure_drift(reference, current, feature_columns(cfg), cfg.lifecycle.drift.p_value, now), reference, current
+    summary = measure_drift(reference, current, feature_columns(cfg), cfg.lifecycle.drift.p_value, now,
+                            regional_feature_columns(cfg))
+    return summary, reference, current
 
 
 # -- the flow --------------------------------------------------------------------------------------

@@ -8,7 +8,9 @@ import pandas as pd
 from hindcast_assets.config import ExperimentConfig
 from hindcast_assets.core.detrend import LinearTrend
 from hindcast_assets.core.ensembles import EnsembleModel
+from hindcast_assets.core.data import load_input
 from hindcast_assets.core.metrics import skill
+from hindcast_assets.core.season_table import season_table
 from hindcast_assets.core.rundir import RunDir
 from hindcast_assets.core.season_dates import ForecastDate
 from hindcast_assets.core.splits import PRODUCTION
@@ -42,8 +44,8 @@ class HindcastSlice:
     @property
     def model_label(self) -> str:
         card = self.model_card
-        return f"{card['model']} ({card['ensemble']} of {', '.join(card['members'])})" if "ensemble" in card \
-            else card["model"]
+        name = store.card_name(card)
+        return f"{name} ({card['ensemble']} of {', '.join(card['members'])})" if "ensemble" in card else name
 
 
 def _slice(rd: RunDir, key: str, fold: str) -> HindcastSlice:
@@ -79,6 +81,7 @@ class ForecastSlice:
     init_date: str
     geo: pd.DataFrame | None
     national: pd.DataFrame | None
+    vintages: dict[str, list[str]] = field(default_factory=dict)  # source vintages per variable used
 
 
 def _forecasts(rd: RunDir) -> dict[tuple[int, str], ForecastSlice]:
@@ -92,7 +95,8 @@ def _forecasts(rd: RunDir) -> dict[tuple[int, str], ForecastSlice]:
             fields = store.forecast_fields(at)
             out[(at.season_year, str(at))] = ForecastSlice(at.season_year, str(at),
                                                            store.FORECAST_PREDS.read_optional(rd, **fields),
-                                                           store.FORECAST_NATIONAL.read_optional(rd, **fields))
+                                                           store.FORECAST_NATIONAL.read_optional(rd, **fields),
+                                                           store.forecast_vintages(rd, at))
     return out
 
 
@@ -149,6 +153,20 @@ class ExperimentResult:
         rows = [{"level": level, "predictor": name, **skill(f["actual"], f[column])}
                 for level, f in frames.items() for name, column in (("model", "prediction"), ("trend", "trend"))]
         return pd.DataFrame(rows)
+
+    def season_table(self, season_year: int | None = None) -> pd.DataFrame:
+        """Every national forecast made (of one season, or all) beside the yardstick's forecast of
+        the same month, the final or annual figure (references) and the vintages it used
+        (`core/season_table.py`); the inputs are read as they are now."""
+        made = [f for (season, _), f in self.forecasts.items() if f.national is not None and not f.national.empty
+                and season_year in (None, season)]
+        if not made:
+            return pd.DataFrame()
+        cfg = self.cfg
+        national = pd.concat([f.national for f in made], ignore_index=True)
+        return season_table(national, load_input(cfg, "yardstick"), load_input(cfg, "references"),
+                            {f.init_date: f.vintages for f in made}, cfg.conformal.delivered_mode,
+                            cfg.conformal.levels)
 
     def summary(self) -> str:
         test_folds = [f for f in self.hindcast if f != PRODUCTION]

@@ -178,7 +178,7 @@ def read_model(rd: RunDir, key: str, fold: str, name: str | None = None) -> Trai
     data = MODEL_FILE.read(rd, key=key, fold=fold, member=member(name), file=card["file"])
     if card.get("ensemble"):
         return EnsembleModel.from_json(data.decode())
-    return load_model(card["model"], data, card["features"], card["params"])
+    return load_model(card["model"], data, card["features"], card["params"], card_name(card))
 
 
 def write_model(rd: RunDir, key: str, fold: str, model: TrainedModel | EnsembleModel, card: dict,
@@ -189,10 +189,16 @@ def write_model(rd: RunDir, key: str, fold: str, model: TrainedModel | EnsembleM
         data = model.to_json().encode()
     else:
         card = {"model": model.plugin.name, "file": model.plugin.file_name, "features": model.features,
-                "params": model.params, **card}
+                "params": model.params, **({"name": model.alias} if model.alias else {}), **card}
         data = model.plugin.save(model.estimator)
     where = {"key": key, "fold": fold, "member": member(name)}
     return [MODEL_FILE.write(rd, data, file=card["file"], **where), MODEL_CARD.write(rd, card, **where)]
+
+
+def card_name(card: dict) -> str:
+    """The name a model card's model goes by in the config (a compare entry's own name, else the
+    plugin's or the ensemble's)."""
+    return card.get("name", card["model"])
 
 
 def has_model(rd: RunDir, key: str, fold: str) -> bool:
@@ -241,6 +247,12 @@ def run_created_at(rd: RunDir) -> str:
         return dt.datetime.strptime(run_stamp(rd), "%Y%m%d_%H%M%S").replace(tzinfo=dt.timezone.utc).isoformat()
     except ValueError:
         return ""
+
+
+def forecast_vintages(rd: RunDir, at: ForecastDate) -> dict[str, list[str]]:
+    """The source vintages per variable a forecast's known rows came from ({} if not recorded)."""
+    path = FORECAST_INDICES.path(rd, **forecast_fields(at))
+    return read_indices(path)[1].get("vintages", {}) if path.exists() else {}
 
 
 def read_config(rd: RunDir) -> ExperimentConfig:

@@ -36,7 +36,7 @@ def _set(df: pd.DataFrame, geo: str, season: int, column: str, value) -> pd.Data
 def test_clean_copy_loads_under_canonical_names(small_config, corn):
     data = load_experiment_data(load_config(small_config))
     assert list(data.yields.columns) == ["geo_id", "season_year", "target", "area"]
-    assert list(data.indices.columns) == ["geo_id", "date", "variable", "value"]
+    assert list(data.indices.columns) == ["geo_id", "date", "variable", "value", "vintage"]  # columns.vintage
     assert data.static is None
     assert len(data.yields) == len(pd.read_parquet(corn["yields"]))
 
@@ -150,3 +150,22 @@ def test_season_year_must_hold_whole_years(small_config, corn):
     _rewrite(corn["yields"], lambda df: df.assign(season_year=df["season_year"].astype(float)))
     message = _input_error(small_config)
     assert str(corn["yields"]) in message and "columns.season_year" in message
+
+
+def test_a_regional_series_reaches_its_geos_only_as_the_latest_rating_known_in_each_month(tmp_path, input_dir):
+    """The 8-state condition index (SOURCE.md: 2012 ratings 39.11 on 22 July, 36.92 on 29 July)
+    listed for two states: they get it, the others do not. A month's value is the latest rating
+    by its end known before the as-of day; a month not reached yet holds the latest known (a
+    level persists)."""
+    from hindcast_assets.core.features import season_features
+
+    config = load_config(write_config(tmp_path, features={"regional": {"variables": ["cci"],
+                                                                       "geos": ["US-17", "US-19"]}}))
+    data = load_experiment_data(config)
+    end = season_features(data, config, ["US-19", "US-48"], [2012]).set_index("geo_id")
+    assert end.loc["US-19", "cci_jul"] == 36.92 and np.isnan(end.loc["US-48", "cci_jul"])
+    early = config.model_copy(update={"features": config.features.model_copy(update={"as_of": "07-29"})})
+    before = season_features(data, early, ["US-19"], [2012]).set_index("geo_id")
+    assert before.loc["US-19", "cci_jul"] == 39.11 and before.loc["US-19", "cci_aug"] == 39.11
+    assert np.isnan(season_features(data, config, ["US-19"], [1985])["cci_jul"]).all()  # before the series
+    assert set(data.indices.loc[data.indices["variable"] == "cci", "geo_id"]) == {"US-17", "US-19"}

@@ -99,3 +99,20 @@ def test_plot_is_a_png(reference, shifted):
     assert drift_plot_png(reference, shifted, s, "drift").startswith(b"\x89PNG\r\n\x1a\n")
     empty = measure_drift(reference, shifted.iloc[:0], FEATURES, p_value=0.05)
     assert drift_plot_png(reference, shifted.iloc[:0], empty, "nothing known").startswith(b"\x89PNG")
+
+
+def test_a_season_level_feature_is_one_observation_ranked_among_the_reference_seasons():
+    """A region-wide feature repeats one value over the geos: 8 equal values would make any KS test
+    reject, so the season's one value is ranked among the training seasons' instead."""
+    from hindcast_assets.core.drift import rank_test
+
+    seasons = np.arange(1986, 2026)  # 40 reference seasons, values 40..79, each over 8 geos
+    reference = pd.DataFrame({"season_year": np.repeat(seasons, 8), "cci_jul": np.repeat(seasons - 1946.0, 8)})
+    inside = pd.DataFrame({"season_year": 2026, "cci_jul": [60.0] * 8})
+    beyond = pd.DataFrame({"season_year": 2026, "cci_jul": [30.0] * 8})
+    assert rank_test(np.arange(40.0, 80.0), 30.0) == (0.0, 1 / 41)  # below all 40: (0 + 1) / (40 + 1)
+    assert rank_test(np.arange(40.0, 80.0), 60.0) == (21 / 40, 21 / 41)  # 21 at or below, 20 at or above: (20 + 1) / 41
+    calm = measure_drift(reference, inside, ["cci_jul"], 0.05, "t", season_level=["cci_jul"])
+    hot = measure_drift(reference, beyond, ["cci_jul"], 0.05, "t", season_level=["cci_jul"])
+    assert calm.n_drifted == 0 and hot.n_drifted == 1 and hot.p_values["cci_jul"] == 1 / 41
+    assert measure_drift(reference, inside, ["cci_jul"], 0.05, "t").n_drifted == 1  # as KS over geos: always

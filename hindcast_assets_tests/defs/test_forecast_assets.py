@@ -174,27 +174,36 @@ def _drift_evaluations() -> dict[str, object]:
 
 
 def test_shifted_features_raise_the_drift_check_and_unshifted_pass(small_config, input_dir, tmp_path):
-    """Season 2012 arrives as a copy of 2011 (weather the production model trained on): the check
-    passes. The same copy 8 degC hotter and with four times the rain is an ERROR, and the
-    forecast is still made, with its drift report beside it."""
+    """Season 2024 arrives as a copy of 2011's weather and condition (seasons the production model
+    trained on): the check passes. The same weather 8 degC hotter and with four times the rain is
+    an ERROR, and the forecast is still made, with its drift report beside it."""
     rd = run_experiment(load_config(small_config), "fit-production", str(tmp_path / "runs")).run_dir
-    path = input_dir / "us_state_corn" / "indices.parquet"
-    indices = pd.read_parquet(path)
-    copy = indices[indices["date"].dt.year == 2011].assign(date=lambda f: f["date"] + pd.DateOffset(years=1))
-    pd.concat([indices, copy]).to_parquet(path, index=False)
-    run_forecast(str(rd), 2012, "2012-08-01")
+    folder = input_dir / "us_state_corn"
+    indices, condition = (pd.read_parquet(folder / f) for f in ("indices.parquet", "crop_condition.parquet"))
+
+    def as_2024(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame[frame["date"].dt.year == 2011].assign(date=lambda f: f["date"] + pd.DateOffset(years=13))
+
+    def land(weather: pd.DataFrame) -> None:
+        for frame, copy, name in ((indices, weather, "indices"), (condition, as_2024(condition), "crop_condition")):
+            pd.concat([frame[frame["date"].dt.year != 2024], copy]).to_parquet(folder / f"{name}.parquet", index=False)
+
+    copy = as_2024(indices).assign(date=lambda f: f["date"] + pd.offsets.MonthEnd(0))  # (2011 -> 2024: leap year)
+    land(copy)
+    run_forecast(str(rd), 2024, "2024-08-01")
     shifted = copy.assign(value=copy["value"].where(copy["variable"] == "prcp", copy["value"] + 8.0))
     shifted.loc[shifted["variable"] == "prcp", "value"] *= 4
-    pd.concat([indices, shifted]).to_parquet(path, index=False)
-    run_forecast(str(rd), 2012, "2012-09-01")
+    land(shifted)
+    run_forecast(str(rd), 2024, "2024-09-01")
 
     checks = _drift_evaluations()
-    calm, hot = checks["08-01|2012"], checks["09-01|2012"]
-    assert calm.passed and "3 of 12 features drifted (25%" in calm.description  # 2011's hot July, below 30 %
-    assert not hot.passed and hot.severity.value == "ERROR" and "16 of 16 features drifted" in hot.description
-    reports = rd.root / "forecast" / "2012" / "2012-09-01" / "reports"
+    calm, hot = checks["08-01|2024"], checks["09-01|2024"]
+    # 2011's hot July, below 30 %; the condition is 5 features of one value each (ranked, not KS over geos)
+    assert calm.passed and "3 of 17 features drifted (18%" in calm.description
+    assert not hot.passed and hot.severity.value == "ERROR" and "16 of 21 features drifted" in hot.description
+    reports = rd.root / "forecast" / "2024" / "2024-09-01" / "reports"
     summary = json.loads((reports / "drift.json").read_text())
-    assert summary["n_drifted"] == summary["total"] == 16 and summary["not_known"] == ["tavg_sep", "tmax_sep",
+    assert summary["n_drifted"] == 16 and summary["total"] == 21 and summary["not_known"] == ["tavg_sep", "tmax_sep",
                                                                                         "tmin_sep", "prcp_sep"]
     assert summary["report_path"] == str(reports / "drift.md") and "**ERROR**" in (reports / "drift.md").read_text()
     assert (reports / "drift.png").read_bytes()[:4] == b"\x89PNG"

@@ -19,7 +19,7 @@ FOLD_FILES = {"detrender.pkl", "feature_fill_values.parquet", "model.txt", "mode
               "lightgbm"}  # every trained model also has a folder of its own
 REPORTS = {"report.md", "skill.csv", "skill_by_fold.csv", "skill_by_geo.csv", "coverage.csv", "model_comparison.csv",
            "national_hindcast.png", "error_by_season.png", "coverage.png", "skill_by_init_date.csv",
-           "skill_by_init_date.png", "yardstick.csv"}
+           "skill_by_init_date.png", "yardstick.csv", "seasons.csv"}
 PRED_FILES = {"train_preds.parquet", "walk_forward_preds.parquet", "year_data.parquet", "lightgbm",
               "inner_national.parquet"}
 
@@ -162,7 +162,7 @@ def test_every_config_is_its_own_group_with_its_jobs_and_inputs():
     for key in ["corn_usa", "corn_usa_county", "soybeans_bra"]:
         assert {f"{key}__hindcast", f"{key}__fit_production"} <= jobs
     model = defs.resolve_assets_def(AssetKey(["corn_usa", "model"]))
-    assert model.partitions_def.get_partition_keys()[-2:] == ["2011", "production"]
+    assert model.partitions_def.get_partition_keys()[-2:] == ["2023", "production"]
     graph = defs.resolve_asset_graph()
     assert AssetKey(["corn_usa", "indices"]) in graph.get(AssetKey(["corn_usa", "forecast_indices"])).parent_keys
     assert AssetKey(["corn_usa", "included_geos"]) in graph.get(AssetKey(["corn_usa", "forecast_indices"])).parent_keys

@@ -114,3 +114,22 @@ def test_scikit_learn_files_are_not_pickles_and_refuse_untrusted_types(design):
 
     with pytest.raises(ValueError, match="not trusted: .*TreePredictor"):
         load_skops(data)  # without hist_gbm's allow-list
+
+
+def test_a_model_spec_runs_its_plugin_on_its_feature_groups_under_its_own_name(design):
+    """`compare: {condition: {model: ridge, features: [prcp]}}`: a ridge that sees only the prcp
+    columns, named `condition` in predictions and model cards, and read back under that name."""
+    from hindcast_assets.config import ModelSpec
+
+    features, target, test = design
+    spec = ModelSpec.of("condition", {"model": "ridge", "features": ["prcp"], "alpha": 1.0})
+    assert (spec.plugin, spec.features, spec.params) == ("ridge", ("prcp",), {"alpha": 1.0})
+    columns = spec.columns(list(features.columns))
+    assert columns == ["prcp_jul", "prcp_jun"]
+    model = train_one(spec.plugin, features[columns], target, spec.params, alias=spec.name)
+    assert model.name == "condition" and model.features == columns
+    alone = train_one("ridge", features[columns], target, {"alpha": 1.0})
+    np.testing.assert_array_equal(model.predict(test), alone.predict(test))  # the spec only selects columns
+    again = load_model("ridge", model.plugin.save(model.estimator), model.features, model.params, "condition")
+    assert again.name == "condition" and load_model("ridge", model.plugin.save(model.estimator), columns,
+                                                   model.params, "ridge").alias is None

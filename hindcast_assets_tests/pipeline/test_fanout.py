@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import pickle
 
+import pytest
+
 from hindcast_assets.config import load_config
-from hindcast_assets.parallel import Phase, phases
+from hindcast_assets.core.data import load_input
+from hindcast_assets.parallel import Phase, phases, warmup_weight
 from hindcast_assets.paths import CONFIGS_DIR
 from hindcast_assets.pipeline.fanout import fan_in_waves, fan_out, fold_chunks
 from hindcast_assets.pipeline.table import hindcast_stages
@@ -48,9 +51,10 @@ def test_the_warmup_runs_once_beside_the_first_fold_chunk():
     chunks = phases(cfg, 2)[0]
     assert ["warmup_preds" in c.stages for c in chunks] == [True, False]
     assert all("included_geos" in c.stages for c in chunks)
-    # its 15 fits (5 seasons x 3 members, 15-19 training seasons each) against a fold's 19 (4 base
-    # models, 3 members x 5 inner blocks): about 2/3 of the 1990 fold, so the first chunk ends at 2002, not 2003
-    assert [(c.folds[0], c.folds[-1]) for c in chunks] == [("1990", "2002"), ("2003", "production")]
+    # its 20 fits (5 seasons x 4 members, 15-19 training seasons each) against a fold's 25 (5 base
+    # models, 4 members x 5 inner blocks): 4 x 85 / 25 = 13.6 training seasons, 2/3 of the 1990 fold
+    assert warmup_weight(cfg, load_input(cfg, "yields")) == pytest.approx(13.6)
+    assert [(c.folds[0], c.folds[-1]) for c in chunks] == [("1990", "2010"), ("2011", "production")]
 
 
 def test_fold_chunks_are_contiguous_and_balanced_by_weight():

@@ -87,7 +87,7 @@ def evaluation(view: RunDirView, _: None) -> StageRecord:
 
 def hindcast_delivery(view: RunDirView, _: None) -> StageRecord:
     rd, key = view.run_dir, view.key
-    model = store.MODEL_CARD.read(rd, key=key, fold=view.cfg.test_folds[-1], member="")["model"]
+    model = store.card_name(store.MODEL_CARD.read(rd, key=key, fold=view.cfg.test_folds[-1], member=""))
     frame = delivery_frame(view.cfg, store.POSTPROCESSED.read(rd, scope="geo"),
                            store.POSTPROCESSED.read(rd, scope="national"), model, rd.root.name,
                            store.run_created_at(rd))
@@ -129,8 +129,16 @@ def skill_by_init_date(view: RunDirView, _: None) -> StageRecord:
                store.REPORT_PLOT.write(rd, report.skill_by_init_plot(c, table), name="skill_by_init_date")]
     metrics = {f"init_{r.init_md}_{r.level}_rmse": float(r.rmse) for r in table.itertuples()}
     tables = {"skill_by_init_date": table}
-    if c.inputs.yardstick:
-        tables["yardstick"] = sbi.against_yardstick(national, load_input(c, "yardstick"), load_references(c))
-        written.append(store.REPORT_TABLE.write(rd, tables["yardstick"].to_csv(index=False), name="yardstick"))
+    yardstick, reference = load_input(c, "yardstick"), load_references(c)
+    if yardstick is not None:
+        tables["yardstick"] = sbi.against_yardstick(national, yardstick, reference)
         metrics |= {f"init_{r.init_md}_yardstick_rmse": float(r.rmse_yardstick) for r in tables["yardstick"].itertuples()}
+    if not national.empty:
+        shown = sorted({AUGUST_1, c.forecast.init_dates[-1]} & set(c.forecast.init_dates))
+        tables["seasons"] = sbi.season_by_season(national, yardstick, reference, shown)
+    written += [store.REPORT_TABLE.write(rd, tables[name].to_csv(index=False), name=name)
+                for name in ("yardstick", "seasons") if name in tables]
     return StageRecord(None, written, len(table), metrics, tables=tables)
+
+
+AUGUST_1 = "08-01"  # the season table's in-season date: USDA's first survey-based forecast of the season

@@ -90,12 +90,12 @@ def model(view: RunDirView, fold_name: str) -> StageRecord:
     fold, _, train = _train_frame(view, fold_name)
     fill = store.FILL_VALUES.read(view.run_dir, **_where(view, fold_name))
     written, metrics, events = [], {}, []
-    for name, params in view.cfg.base_models.items():
+    for name, spec in view.cfg.model_specs.items():
         shape = {"experiment": view.key, "fold": fold_name, "model": name, "n_rows": len(train),
-                 "n_features": len(model_feature_columns(view.cfg))}
+                 "n_features": len(spec.columns(model_feature_columns(view.cfg)))}
         events.append(emit(training_event("training_started", **shape)))
-        params, search = hc.searched_params(view.cfg, name, params, train, fill)
-        fitted, seconds = timed(lambda: hc.fit_model(view.cfg, name, params, train, fill))
+        spec, search = hc.searched(view.cfg, spec, train, fill)
+        fitted, seconds = timed(lambda: hc.fit_model(view.cfg, spec, train, fill))
         in_sample = rmse(train["target"], train["trend"] + fitted.predict(hc.model_inputs(view.cfg, train, fill)))
         card = {"fold": fold_name, "train_seasons": [int(s) for s in fold.train_seasons], "n_rows": len(train),
                 "train_rmse": in_sample, **({"search": search} if search else {})}

@@ -13,7 +13,7 @@ from hindcast_assets.core import postprocess as pp
 from hindcast_assets.core.aggregate import NO_NATIONAL, national_rows
 from hindcast_assets.core.delivery import delivery_frame
 from hindcast_assets.core.drift import DriftSummary, drift_markdown, drift_plot_png, drift_severity, measure_drift
-from hindcast_assets.core.features import feature_columns, season_features
+from hindcast_assets.core.features import feature_columns, regional_feature_columns, season_features
 from hindcast_assets.core.indices_store import COLUMNS
 from hindcast_assets.core.predictions import with_actual
 from hindcast_assets.core.season_dates import ForecastDate
@@ -29,6 +29,7 @@ def indices(view: RunDirView, at: ForecastDate) -> StageRecord:
     known = (fc.indices_known_at(source, view.geos, at) if source is not None
              else pd.DataFrame(columns=list(COLUMNS)).astype({"date": "datetime64[ns]"}))
     attrs = {"season_year": at.season_year, "init_date": str(at)}
+    attrs |= {"vintages": fc.vintages(known)} if "vintage" in known.columns else {}
     written = store.FORECAST_INDICES.write(view.run_dir, (known, attrs), **store.forecast_fields(at))
     last = str(known["date"].max().date()) if len(known) else "none"
     return StageRecord(str(at), [written], len(known), note=f"latest value {last}")
@@ -52,7 +53,7 @@ def drift(view: RunDirView, at: ForecastDate) -> StageRecord:
     current = store.FORECAST_FEATURES.read(rd, **fields)
     report = store.FORECAST_DRIFT_REPORT.path(rd, **fields)
     summary = measure_drift(reference, current, feature_columns(cfg), cfg.lifecycle.drift.p_value,
-                            f"{at.date}T00:00:00+00:00").with_report(str(report))
+                            f"{at.date}T00:00:00+00:00", regional_feature_columns(cfg)).with_report(str(report))
     title = f"{view.key}: features known at {at} against fold {fold}'s training seasons"
     rules = cfg.lifecycle.drift
     markdown = drift_markdown(summary, title, f"{len(trained)} training seasons of fold {fold}",
