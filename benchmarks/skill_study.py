@@ -81,6 +81,10 @@ def figures(reports: Path) -> dict:
     for (md, level), r in by_init.iterrows():
         row[f"{level}_{md}"] = r["rmse"]
         row[f"{level}_{md}_trend"] = r["rmse_trend"]
+    yardstick = reports / "yardstick.csv"
+    if yardstick.exists():
+        for r in pd.read_csv(yardstick, dtype={"init_md": str}).itertuples():
+            row[f"vs_yardstick_{r.init_md}"] = f"{r.rmse:.2f} vs {r.rmse_yardstick:.2f} ({r.n_seasons} seasons)"
     return row
 
 

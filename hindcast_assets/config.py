@@ -366,7 +366,8 @@ class ExperimentConfig(_Strict):
     def base_models(self) -> dict[str, dict[str, Any]]:
         """Every registered model trained per fold (name -> params): the model, the compared
         ones and ensemble members, each once."""
-        models = {} if self.model.name in self.ensembles else {self.model.name: self.model.params}
+        own = self.model.name not in self.ensembles  # a base model, maybe a compare entry under its own name
+        models = {self.model.name: {**self.compare.get(self.model.name, {}), **self.model.params}} if own else {}
         for name, params in self.compare.items():
             models.setdefault(name, params)
         for ensemble in self.ensembles.values():

@@ -203,3 +203,12 @@ def test_load_all_configs_rejects_duplicate_keys(tmp_path):
     assert str(folder) in message
     assert "experiment_key" in message and "corn_usa" in message
     assert "soybeans_bra" not in message
+
+
+def test_the_model_may_be_a_compare_entry_under_its_own_name(tmp_path, input_dir):
+    """`model.name: condition` runs the `compare.condition` entry (a ridge on the condition alone)."""
+    from hindcast_assets_tests.conftest import write_config
+
+    cfg = load_config(write_config(tmp_path, model={"name": "condition", "params": {"alpha": 3.0}}, ensembles={}))
+    spec = cfg.model_specs["condition"]
+    assert (spec.plugin, spec.features, spec.params) == ("ridge", ("cci",), {"alpha": 3.0})

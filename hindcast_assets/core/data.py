@@ -248,7 +248,7 @@ def load_indices(cfg: ExperimentConfig) -> pd.DataFrame | None:
 def load_regional(cfg: ExperimentConfig) -> pd.DataFrame | None:
     """A region-wide series (`date, variable, value`): one value per date and variable that
     applies to every geo of `features.regional.geos` (default all; see `with_regional`). A listed
-    geo the yields do not have, or a variable the indices also hold, is an error."""
+    geo the yields do not have, or a used variable the indices also hold, is an error."""
     url = cfg.inputs.regional
     if url is None:
         return None

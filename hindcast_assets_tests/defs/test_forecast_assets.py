@@ -105,15 +105,20 @@ def test_backfill_over_two_seasons_and_three_init_dates(hindcast_dir, capsys):
     assert main(argv) == 0  # a second backfill of the same partitions rewrites nothing and succeeds
 
 
-def test_replay_lets_the_sensor_make_each_forecast_as_its_data_arrives(hindcast_dir, capsys):
-    assert main(["replay", "--run-dir", str(hindcast_dir), "--season-year", "2011"]) == 0
+@pytest.mark.parametrize("season, fold", [(2011, "2011"), (2025, "production")])
+def test_replay_lets_the_sensor_make_each_forecast_as_its_data_arrives(season, fold, hindcast_dir, capsys):
+    """A tested season replays on its own fold; the live season 2025 (no yields) on production."""
+    assert main(["replay", "--run-dir", str(hindcast_dir), "--season-year", str(season)]) == 0
     out = capsys.readouterr().out.strip().splitlines()
     assert out[-1] == str(hindcast_dir) and len(out) == 13
-    assert out[3] == "data through 2011-04-30: no new forecast"
-    assert out[4].startswith("data through 2011-05-31: 2011-06-01: ")
-    assert out[8].startswith("data through 2011-09-30: 2011-10-01: ") and out[9].endswith("no new forecast")
-    made = sorted(p.name for p in (hindcast_dir.root / "forecast" / "2011").iterdir())
-    assert made == ["2011-06-01", "2011-07-01", "2011-08-01", "2011-09-01", "2011-10-01"]
+    assert out[3] == f"data through {season}-04-30: no new forecast"
+    assert out[4].startswith(f"data through {season}-05-31: {season}-06-01: ")
+    assert out[8].startswith(f"data through {season}-09-30: {season}-10-01: ") and out[9].endswith("no new forecast")
+    made = sorted(p.name for p in (hindcast_dir.root / "forecast" / str(season)).iterdir())
+    assert made == [f"{season}-{md}" for md in ("06-01", "07-01", "08-01", "09-01", "10-01")]
+    preds = hindcast_dir.read_parquet(hindcast_dir.root / "forecast" / str(season) / f"{season}-08-01" / "preds"
+                                      / "walk_forward_preds.parquet")
+    assert set(preds["fold"]) == {fold}
 
 
 def test_a_range_over_seasons_is_one_run_as_a_ui_backfill_makes_it(hindcast_dir):
