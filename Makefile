@@ -15,7 +15,7 @@ export UV_PYTHON_DOWNLOADS := never
 SHARED_DATA ?= ../shared/data
 DATA := data
 
-.PHONY: install demo test dev workers clean bench kill-trials
+.PHONY: install inputs demo test dev workers clean bench kill-trials
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -33,7 +33,10 @@ $(DATA)/inputs.sha256: scripts/build_inputs.py $(wildcard $(SHARED_DATA)/*/*) | 
 	$(VENV)/bin/python scripts/build_inputs.py $(SHARED_DATA) $(DATA) >/dev/null
 	@echo "inputs built from $(SHARED_DATA) into $(DATA)/ ($(DATA)/inputs.sha256 lists them)"
 
-install: $(VENV)/.installed $(DAGSTER_HOME)/dagster.yaml $(if $(INPUT_DATA_DIR),,$(DATA)/inputs.sha256)
+inputs: $(DATA)/inputs.sha256  ## rebuild data/ where a built file is missing or changed (a checkout of an old commit)
+	@$(VENV)/bin/python scripts/build_inputs.py $(SHARED_DATA) $(DATA) --if-damaged >/dev/null
+
+install: $(VENV)/.installed $(DAGSTER_HOME)/dagster.yaml $(if $(INPUT_DATA_DIR),,inputs)
 
 demo: install  ## full hindcast of configs/corn_usa.yaml on the bundled data; last line = run_dir
 	$(VENV)/bin/hindcast run hindcast --config configs/corn_usa.yaml

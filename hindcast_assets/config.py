@@ -18,10 +18,21 @@ from hindcast_assets.core.splits import PRODUCTION
 from hindcast_assets.paths import input_data_dir
 
 _ENV_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+EXPANDED = ("inputs",)  # the keys whose values are paths: `${VAR}` expands there and nowhere else, so a secret
+# referenced elsewhere (a description, a name) is never copied into config_resolved.yaml, reports or MLflow
 
 
 class ConfigError(ValueError):
     """A config that cannot be used; the message names the file and the key."""
+
+
+class KeyRule(ValueError):
+    """A rule between keys broken, raised in a validator: `key` (dotted, relative to the model
+    raising it) is the one the message is about, so the error names it and not `<top>`."""
+
+    def __init__(self, key: str, message: str):
+        super().__init__(message)
+        self.key = key
 
 
 def _not_below(other: str, value: Any, info: ValidationInfo, word: str) -> Any:
@@ -106,7 +117,10 @@ class FeatureConfig(_Strict):
     preseason: list[str] = []  # indices variables totalled over October-April before the season
     static: list[str] = []
     regional: RegionalFeatures = RegionalFeatures()
-    anomalies: bool = True  # add each feature's departure from the geo's training climatology
+    anomalies: bool = True
+    # a gap in an included geo's weather or static features (a season it has a yield in) is refused;
+    # `true` fills it with the geo's training climatology, and the report lists every filled gap
+    fill_gaps: bool = False  # add each feature's departure from the geo's training climatology
 
     @field_validator("as_of")
     @classmethod
@@ -130,13 +144,13 @@ class FeatureConfig(_Strict):
     @model_validator(mode="after")
     def _monthly_needs_as_of(self) -> FeatureConfig:
         if (self.months or self.variables) and not (self.months and self.variables and self.as_of):
-            raise ValueError("monthly features need all of as_of, months and variables")
+            raise KeyRule("variables", "monthly features need all of as_of, months and variables")
         if (self.derived or self.preseason or self.regional.variables) and not self.variables:
-            raise ValueError("features.derived, features.preseason and features.regional need monthly features "
-                             "(variables)")
+            raise KeyRule("variables", "features.derived, features.preseason and features.regional need monthly "
+                                       "features (variables)")
         clash = sorted(set(self.regional.variables) & set(self.variables))
         if clash:
-            raise ValueError(f"features.regional.variables {clash} are also in features.variables; name them apart")
+            raise KeyRule("regional.variables", f"{clash} are also in features.variables; name them apart")
         return self
 
 
@@ -324,26 +338,26 @@ class ExperimentConfig(_Strict):
     @model_validator(mode="after")
     def _consistent(self) -> ExperimentConfig:
         if self.features.variables and not self.inputs.indices:
-            raise ValueError("features.variables needs inputs.indices")
+            raise KeyRule("inputs.indices", "features.variables needs inputs.indices")
         if bool(self.features.regional.variables) != bool(self.inputs.regional):
-            raise ValueError("inputs.regional and features.regional.variables go together: the series and "
-                             "which of its variables to use")
+            raise KeyRule("features.regional.variables", "inputs.regional and features.regional.variables go "
+                                                         "together: the series and which of its variables to use")
         if self.features.static and not self.inputs.static_features:
-            raise ValueError("features.static needs inputs.static_features")
+            raise KeyRule("inputs.static_features", "features.static needs inputs.static_features")
         if self.geos.min_area_share > 0 and self.columns.area is None:
-            raise ValueError("geos.min_area_share needs columns.area (there is no area to take a share of)")
+            raise KeyRule("geos.min_area_share", "needs columns.area (there is no area to take a share of)")
         if self.columns.area and self.inputs.weights:
-            raise ValueError("inputs.weights: the yields have columns.area already; give one or the other")
+            raise KeyRule("inputs.weights", "the yields have columns.area already; give one or the other")
         if self.inputs.references and not self.reference_name:
-            raise ValueError("inputs.references needs reference_name: what the reference is "
-                             "(e.g. 'USDA NASS final estimate'), as the report names it")
+            raise KeyRule("reference_name", "inputs.references needs reference_name: what the reference is "
+                                            "(e.g. 'USDA NASS final estimate'), as the report names it")
         if self.inputs.yardstick and not (self.yardstick_name and self.inputs.references and self.has_area):
-            raise ValueError("inputs.yardstick needs yardstick_name, inputs.references (the truth both are "
-                             "scored against) and columns.area (a national forecast of ours)")
+            raise KeyRule("inputs.yardstick", "needs yardstick_name, inputs.references (the truth both are "
+                                              "scored against) and columns.area (a national forecast of ours)")
         tested = sorted(set(self.qc.seasons) & set(self.hindcast.test_years))
         if tested:
-            raise ValueError(f"qc.seasons {tested} are test seasons: a fold needs its test season's rows "
-                             "(exclude geos or flag rows with qc.column instead)")
+            raise KeyRule("qc.seasons", f"{tested} are test seasons: a fold needs its test season's rows "
+                                        "(exclude geos or flag rows with qc.column instead)")
         return self
 
     @property
@@ -431,14 +445,16 @@ def _key_of(loc: tuple[Any, ...]) -> str:
 def config_from_dict(raw: Any, source: str) -> ExperimentConfig:
     """Validate a parsed config; `source` names it in errors."""
     if not isinstance(raw, dict):
-        raise ConfigError(f"{source}: <top>: expected a mapping of keys, got {type(raw).__name__}")
-    raw = _interpolate(raw, "", source)
+        raise ConfigError(f"{source}: <file>: expected a mapping of keys, got {type(raw).__name__}")
+    raw = {k: _interpolate(v, str(k), source) if k in EXPANDED else v for k, v in raw.items()}
     try:
         cfg = ExperimentConfig.model_validate(raw)
     except ValidationError as exc:
         err = exc.errors()[0]
         message = err["msg"].removeprefix("Value error, ")
-        raise ConfigError(f"{source}: {_key_of(err['loc'])}: {message}") from None
+        cause = err.get("ctx", {}).get("error")
+        loc = (*err["loc"], *(cause.key.split(".") if isinstance(cause, KeyRule) else ()))
+        raise ConfigError(f"{source}: {_key_of(loc)}: {message}") from None
     _check_models(cfg, source)
     return cfg
 
@@ -489,6 +505,18 @@ def _check_spec(spec: ModelSpec, raw: dict[str, Any], known: dict, where: str, c
             raise ConfigError(f"{where}.{FEATURES_KEY}[{i}]: no feature of this experiment starts with {prefix!r}")
 
 
+class _NoAliasLoader(yaml.SafeLoader):
+    """YAML without aliases: `*name` can multiply a node without bound (the "billion laughs"), and
+    a config needs none, so parsing stays linear in the file's size."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise ConfigError(f"line {event.start_mark.line + 1}: YAML aliases (*{event.anchor}) are not accepted "
+                              "in a config; write the value out")
+        return super().compose_node(parent, index)
+
+
 def load_config(path: str | os.PathLike[str]) -> ExperimentConfig:
     """Read and validate one experiment YAML."""
     source = str(path)
@@ -497,7 +525,9 @@ def load_config(path: str | os.PathLike[str]) -> ExperimentConfig:
     except OSError as exc:
         raise ConfigError(f"{source}: <file>: cannot read config ({exc.strerror})") from None
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=_NoAliasLoader)
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "<yaml>"

@@ -17,11 +17,10 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from hindcast_assets.config import ExperimentConfig
-from hindcast_assets.core.data import file_version, load_experiment_data, load_input, scored_seasons
+from hindcast_assets.core.data import file_version, load_input
+from hindcast_assets.core.preflight import check_experiment
 from hindcast_assets.core.forecast import require_season_data
-from hindcast_assets.core.geos import included_geos
 from hindcast_assets.core.lease import holder, is_live, pid_alive
-from hindcast_assets.core.hindcast import fold_of
 from hindcast_assets.core.rundir import RunDir, remove_orphan_temps, set_current
 from hindcast_assets.core.season_dates import ForecastDate
 from hindcast_assets.core.splits import PRODUCTION
@@ -49,24 +48,10 @@ class RunFailed(RuntimeError):
 
 
 def preflight(cfg: ExperimentConfig, source: str) -> None:
-    """Inputs exist and are well formed (see core.data), geos pass the rule and the first fold
-    has seasons to train on; raises before any run_dir exists. (That no feature is known only
-    after its as-of day is checked when the config loads.)"""
-    data = load_experiment_data(cfg)
-    load_input(cfg, "references")
-    load_input(cfg, "yardstick")
-    if not included_geos(data.yields, cfg.geos, cfg.hindcast.first_test_year):
-        raise PreflightError(f"{cfg.inputs.yields}: geos: no geo passes the inclusion rule before "
-                             f"{cfg.hindcast.first_test_year}")
-    scored = scored_seasons(data.yields)
-    unscored = [y for y in range(cfg.hindcast.first_test_year, cfg.hindcast.last_test_year + 1) if y not in scored]
-    if unscored:
-        raise PreflightError(f"{source}: hindcast.last_test_year: test seasons {unscored[0]}-{unscored[-1]} have no "
-                             f"yields in {cfg.inputs.yields} (its last season is {max(scored)})")
-    first = fold_of(cfg, data.yields, str(cfg.hindcast.first_test_year))
-    if len(first.train_seasons) < 2:
-        raise PreflightError(f"{source}: hindcast.first_test_year: fold {first.name} has "
-                             f"{len(first.train_seasons)} training seasons; a trend needs at least 2")
+    """Inputs exist and are well formed, and the rules between them and the config hold
+    (core/preflight.py); raises before any run_dir exists. (That no feature is known only after
+    its as-of day is checked when the config loads.)"""
+    check_experiment(cfg, source)
 
 
 def check_runs_dir(runs_dir: str) -> None:
@@ -209,7 +194,21 @@ def _materialise(cfg: ExperimentConfig, what: str, rd: RunDir, source: str, scal
     else:
         run_id = _execute(*_job(cfg, hindcast_job_name(key), source), cfg, rd,
                           tags={RANGE_START: cfg.folds[0], RANGE_END: cfg.folds[-1]}).run_id
+    _offer_init_dates(cfg)
     return RunOutcome(rd, run_id, ExperimentResult.from_run_dir(rd), registered_after_hindcast(rd))
+
+
+def _offer_init_dates(cfg: ExperimentConfig) -> None:
+    """The configured init dates as forecast partitions once a hindcast is made, so the UI's
+    forecast grid offers every season x init date (the sensor adds them only as data arrives)."""
+    from dagster import DagsterInstance
+
+    from hindcast_assets.defs.partitions import init_date_partitions_name
+    from hindcast_assets.pipeline.table import forecast_stages
+
+    if forecast_stages(cfg) and cfg.inputs.indices:
+        add_partitions(DagsterInstance.get(), init_date_partitions_name(cfg.experiment_key),
+                       list(cfg.forecast.init_dates))
 
 
 def execute_phase(cfg: ExperimentConfig, source: str, rd: RunDir, phase: Phase, lease_id: str, executor_name: str):

@@ -157,6 +157,8 @@ CASES = [
          "{tmp}/nope.yaml: <file>: cannot read config (No such file or directory)"),
     Case("malformed YAML", _raw_config("experiment_key: [corn\n"),
          "{tmp}/raw.yaml: line 2: malformed YAML (expected ',' or ']', but got '<stream end>')"),
+    Case("YAML aliases", _raw_config("experiment_key: &k corn_usa\ndescription: *k\n"),
+         "{tmp}/raw.yaml: line 2: YAML aliases (*k) are not accepted in a config; write the value out"),
     Case("unknown config key", with_config(colour="blue"),
          C + ": colour: Extra inputs are not permitted"),
     Case("test years reversed", with_config(hindcast={"first_test_year": 2011, "last_test_year": 2009}),
@@ -193,6 +195,31 @@ CASES = [
          Y + ": column 'yield_bu_per_acre' (columns.target) must hold numbers, found object"),
     Case("area stored as strings", with_edit(YIELDS, lambda f: f.astype({"harvested_acres": str})),
          Y + ": column 'harvested_acres' (columns.area) must hold numbers, found object"),
+    Case("geo id with a trailing blank", with_edit(YIELDS, _set("geo_id", "US-19 ")),
+         Y + ": column 'geo_id' (columns.geo_id) holds 'US-19 ' at row 3, blank or with leading or trailing blanks "
+             "(1 rows); geo ids are matched exactly across inputs, so none is stripped: fix the file"),
+    Case("geo ids stored as numbers", with_edit(YIELDS, lambda f: f.assign(geo_id=f.index.astype("int64"))),
+         Y + ": column 'geo_id' (columns.geo_id) must hold text, found int64: a number loses leading zeros (FIPS "
+             "01001 becomes 1001); store the ids as strings"),
+    Case("negative yield", with_edit(YIELDS, _set("yield_bu_per_acre", -5.0)),
+         Y + ": column 'yield_bu_per_acre' (columns.target) is negative at geo_id=US-01, season_year=1953"),
+    Case("implausible yield", with_edit(YIELDS, _set("yield_bu_per_acre", 1e9)),
+         Y + ": column 'yield_bu_per_acre' (columns.target) is 1e+09 at geo_id=US-01, season_year=1953: more than "
+             "10 times the geo's median (64); an entry or unit error? (1 rows)"),
+    Case("an input path naming a folder", lambda env: hindcast(env, env.config_with(inputs={"yields": str(env.tmp)})),
+         "{tmp}: inputs.yields: is a folder, not a file"),
+    Case("test seasons too early for a trend", with_config(hindcast={"first_test_year": 1975, "last_test_year": 1976}),
+         C + ": hindcast.first_test_year: fold 1975 has 5 training seasons from detrend.start_year 1970, fewer "
+             "than detrend.min_seasons (10); start the test seasons later"),
+    Case("a test season with no area", with_edit(YIELDS, lambda f: f.assign(
+        harvested_acres=f["harvested_acres"].where(f["season_year"] != 2010, 0.0))),
+         Y + ": columns.area: test season 2010 has no area among the included geos (1 seasons); its national "
+             "figure would be empty"),
+    Case("an included geo without weather for a season", with_edit(INDICES, lambda f: f[~(
+        (f["geo_id"] == "US-19") & (f["date"].dt.year == 1995))]),
+         I + ": features.variables: geo_id=US-19 has no tavg_may in season 1995 (1 geo-seasons with a gap); every "
+             "included geo needs its features for each season it has a yield in, or set features.fill_gaps: true "
+             "to fill them (the report lists them)"),
     Case("+inf yield", with_edit(YIELDS, _set("yield_bu_per_acre", float("inf"))),
          Y + ": column 'yield_bu_per_acre' (columns.target) is not finite at geo_id=US-01, season_year=1953 "
              "(1 rows)"),
@@ -256,7 +283,7 @@ CASES = [
          "{input}/" + CONDITION + ": column 'variable' (features.regional.variables) has no rows for "
          "['soil_moisture']"),
     Case("regional series without its variables", with_config(features={"regional": {"variables": []}}),
-         C + ": <top>: inputs.regional and features.regional.variables go together: the series and which of its "
+         C + ": features.regional.variables: inputs.regional and features.regional.variables go together: the series and which of its "
              "variables to use"),
     Case("regional series dated with a time zone",
          with_edit(CONDITION, lambda f: f.assign(date=f["date"].dt.tz_localize("America/Chicago"))),
@@ -266,7 +293,7 @@ CASES = [
          R + ": column 'yield_bu_per_acre' (columns.reference_target) is missing; found ['season_year', "
              "'source']"),
     Case("references without a name", with_config(reference_name=None),
-         C + ": <top>: inputs.references needs reference_name: what the reference is (e.g. 'USDA NASS final "
+         C + ": reference_name: inputs.references needs reference_name: what the reference is (e.g. 'USDA NASS final "
              "estimate'), as the report names it"),
     Case("yardstick column missing", with_edit("us_state_corn/usda_forecasts.csv", _drop("forecast")),
          "{input}/us_state_corn/usda_forecasts.csv: column 'forecast' (inputs.yardstick) is missing; found "
@@ -279,12 +306,12 @@ CASES = [
                                                {"qc": {"column": "qc_suspect"}}),
          Y + ": column 'qc_suspect' (qc.column) must hold true/false or 1/0, found ['maybe']"),
     Case("QC rule excluding a test season", with_config(qc={"seasons": [2010]}),
-         C + ": <top>: qc.seasons [2010] are test seasons: a fold needs its test season's rows (exclude geos "
+         C + ": qc.seasons: [2010] are test seasons: a fold needs its test season's rows (exclude geos "
              "or flag rows with qc.column instead)"),
     Case("area share without an area", with_config(columns={"area": None}),
-         C + ": <top>: geos.min_area_share needs columns.area (there is no area to take a share of)"),
+         C + ": geos.min_area_share: needs columns.area (there is no area to take a share of)"),
     Case("weights beside an area column", with_config(inputs={"weights": "weights.csv"}),
-         C + ": <top>: inputs.weights: the yields have columns.area already; give one or the other"),
+         C + ": inputs.weights: the yields have columns.area already; give one or the other"),
     Case("weights without a row for a geo", _weights_for_one_geo,
          "{tmp}/weights.csv: column 'weight' (inputs.weights) has no row for geo_id=US-01 "
          "(2960 yields rows without a weight)"),

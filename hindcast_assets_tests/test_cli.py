@@ -53,6 +53,9 @@ def test_hindcast_run_then_show(small_config, tmp_path, capsys):
     run_dir = out[-1]
     assert any(line.split()[:3] == ["national", "model", "RMSE"] for line in out)
     assert str(read_current(str(runs), "corn_usa")) == run_dir
+    # the UI's forecast grid offers the configured init dates from the first hindcast on
+    assert DagsterInstance.get().get_dynamic_partitions("corn_usa__init_date") == \
+        ["06-01", "07-01", "08-01", "09-01", "10-01"]
     result = ExperimentResult.from_run_dir(run_dir)
     assert list(result.hindcast) == ["2009", "2010", "2011", "production"]
     wf = result.walk_forward_preds()

@@ -49,7 +49,7 @@ def test_unreadable_file_names_file(tmp_path):
 def test_non_mapping_top_level_is_refused(tmp_path):
     path = tmp_path / "list.yaml"
     path.write_text("- a\n- b\n")
-    assert "<top>" in _error(path)
+    assert _error(path) == f"{path}: <file>: expected a mapping of keys, got list"
 
 
 def test_unknown_top_level_key(tmp_path):
@@ -152,6 +152,27 @@ def test_other_env_vars_are_expanded(tmp_path, monkeypatch):
     assert load_config(path).inputs.indices == "/data/x/idx.parquet"
 
 
+def test_env_vars_expand_only_in_paths_so_a_secret_is_never_copied(tmp_path, monkeypatch):
+    """`${AWS_SECRET_ACCESS_KEY}` in a text field stays as written: config_resolved.yaml, the report
+    and MLflow get the reference, never the secret; in `inputs:` (paths) variables expand."""
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "s3cr3t")
+    monkeypatch.setenv("HINDCAST_TEST_DIR", "/data/x")
+    path = write_config(tmp_path, description="key ${AWS_SECRET_ACCESS_KEY}", reference_name="${HINDCAST_TEST_DIR}",
+                        inputs={"indices": "${HINDCAST_TEST_DIR}/idx.parquet"})
+    cfg = load_config(path)
+    assert cfg.description == "key ${AWS_SECRET_ACCESS_KEY}" and cfg.reference_name == "${HINDCAST_TEST_DIR}"
+    assert cfg.inputs.indices == "/data/x/idx.parquet" and "s3cr3t" not in yaml.safe_dump(cfg.resolved())
+
+
+def test_yaml_aliases_are_refused_so_parsing_stays_bounded(tmp_path):
+    """The "billion laughs" shape: each level multiplies the one before; refused at the first alias."""
+    path = tmp_path / "laughs.yaml"
+    rows = ['a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    rows += [f"{k}: &{k} [{', '.join([f'*{p}'] * 9)}]" for p, k in zip("abcdefgh", "bcdefghi")]
+    path.write_text("\n".join(rows) + "\n")
+    assert _error(path) == f"{path}: line 2: YAML aliases (*a) are not accepted in a config; write the value out"
+
+
 def test_resolved_fills_defaults_and_expands_env(input_dir):
     cfg = load_config(CONFIGS_DIR / "soybeans_bra.yaml")
     resolved = cfg.resolved()
@@ -163,7 +184,8 @@ def test_resolved_fills_defaults_and_expands_env(input_dir):
     assert resolved["detrend"] == {"method": "linear", "start_year": None, "min_seasons": 6}
     assert resolved["hindcast"]["rolling_window"] is None
     assert resolved["features"] == {"as_of": None, "months": [], "variables": [], "derived": [], "preseason": [],
-                                    "static": [], "regional": {"variables": [], "geos": []}, "anomalies": True}
+                                    "static": [], "regional": {"variables": [], "geos": []}, "anomalies": True,
+                                    "fill_gaps": False}
     assert resolved["model"] == {"name": "trend", "params": {}}
     assert resolved["delivery_prefix"] == "Treefera"
     # the resolved dict is itself a valid config that loads to the same thing

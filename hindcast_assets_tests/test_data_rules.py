@@ -109,3 +109,18 @@ def test_a_panel_without_area_gets_national_figures_from_a_weights_table(tmp_pat
     assert national.loc[2020, "actual"] == pytest.approx(expected)
     assert len(national) == 11 and "national" in set(_csv(rd, "coverage")["scope"])
     assert f"weighted by the weights in `{tmp_path / 'weights.csv'}`" in (rd.root / "reports" / "report.md").read_text()
+
+
+def test_with_fill_gaps_a_geo_season_without_weather_is_filled_and_listed(tmp_path, input_dir):
+    """Iowa's 1995 weather removed: refused by default (test_bad_inputs); with `features.fill_gaps`
+    the hindcast runs and the report lists the 20 values (4 variables x May-Sep) it filled."""
+    path = input_dir / "us_state_corn" / "indices.parquet"
+    indices = pd.read_parquet(path)
+    indices[~((indices["geo_id"] == "US-19") & (indices["date"].dt.year == 1995))].to_parquet(path, index=False)
+    config = write_config(tmp_path, features={"fill_gaps": True}, hindcast={"first_test_year": 2009,
+                          "last_test_year": 2011}, model={"name": "lightgbm", "params": {}}, compare={}, ensembles={})
+    rd = run_experiment(load_config(config), "hindcast", str(tmp_path / "runs")).run_dir
+    report = (rd.root / "reports" / "report.md").read_text()
+    gaps = report.split("## Gaps filled")[1]
+    assert "20 missing feature values in 1 geo-seasons took the geo's training climatology" in gaps
+    assert "| US-19    |          1995 | tavg_may  |" in gaps and "| US-19    |          1995 | prcp_sep  |" in gaps

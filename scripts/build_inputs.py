@@ -1,6 +1,7 @@
 """Build the experiments' inputs from the shared raw data into the git-ignored `data/` folder.
 
-`make install` runs it (`python scripts/build_inputs.py [SHARED_DATA_DIR] [OUT_DIR]`). The
+`make install` runs it (`python scripts/build_inputs.py [SHARED_DATA_DIR] [OUT_DIR] [--if-damaged]`;
+with `--if-damaged`, only when a built file is missing or changed since its build). The
 repository commits no third-party data: every input is rebuilt from `../shared/data/`, each
 folder with its SOURCE.md beside it and `BUILD.md` saying what was converted. The output is
 byte-identical wherever the same pinned environment runs it (`inputs.sha256` lists every file).
@@ -150,7 +151,16 @@ def checksums(out: Path) -> str:
     return "".join(f"{hashlib.sha256(p.read_bytes()).hexdigest()}  {p.relative_to(out).as_posix()}\n" for p in files)
 
 
-def main(shared: Path, out: Path) -> None:
+def intact(out: Path) -> bool:
+    """Whether `out` holds every file its last build listed, with the same bytes."""
+    listed = out / SUM_FILE
+    return listed.exists() and checksums(out) == listed.read_text()
+
+
+def main(shared: Path, out: Path, only_if_damaged: bool = False) -> None:
+    """Build the inputs; with `only_if_damaged`, only when a built file is missing or changed."""
+    if only_if_damaged and intact(out):
+        return
     if not shared.is_dir():
         sys.exit(f"build_inputs: {shared}: the shared raw data folder is missing; pass its path, "
                  "or set INPUT_DATA_DIR to inputs of your own")
@@ -161,5 +171,6 @@ def main(shared: Path, out: Path) -> None:
 
 if __name__ == "__main__":
     repo = Path(__file__).resolve().parents[1]
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else repo.parent / "shared" / "data",
-         Path(sys.argv[2]) if len(sys.argv) > 2 else repo / "data")
+    args = [a for a in sys.argv[1:] if a != "--if-damaged"]
+    main(Path(args[0]) if args else repo.parent / "shared" / "data",
+         Path(args[1]) if len(args) > 1 else repo / "data", "--if-damaged" in sys.argv)

@@ -35,15 +35,34 @@ class ExperimentData:
     derived: dict = field(default_factory=dict, repr=False)
 
 
-def _read(url: str, what: str) -> pd.DataFrame:
+def _read(url: str, what: str, text: tuple[str, ...] = ()) -> pd.DataFrame:
+    """The file at `url`; `text`: columns a CSV keeps as text (geo ids: "01001" stays "01001")."""
     fs, path = fsspec.core.url_to_fs(url)
     if not fs.exists(path):
         raise InputError(f"{url}: inputs.{what}: file not found")
-    reader = pd.read_csv if url.endswith(".csv") else pd.read_parquet
+    if fs.isdir(path):
+        raise InputError(f"{url}: inputs.{what}: is a folder, not a file")
     try:
-        return reader(url)
+        if url.endswith(".csv"):
+            return pd.read_csv(url, dtype={c: str for c in text})
+        return pd.read_parquet(url)
     except Exception as exc:  # noqa: BLE001 - any reader failure is the same user error
         raise InputError(f"{url}: inputs.{what}: cannot read ({exc})") from None
+
+
+def _geo_ids(df: pd.DataFrame, url: str, column: str) -> pd.Series:
+    """The canonical `geo_id` column, checked: text (a number has lost any leading zero: FIPS
+    01001 read as 1001), and never blank-padded ("US-19 " would match nothing, silently)."""
+    ids = df["geo_id"]
+    if not (pd.api.types.is_string_dtype(ids) or ids.dtype == object) or not ids.map(type).eq(str).all():
+        raise InputError(f"{url}: column {column!r} (columns.geo_id) must hold text, found {ids.dtype}: a number "
+                         "loses leading zeros (FIPS 01001 becomes 1001); store the ids as strings")
+    padded = ids[ids.ne(ids.str.strip()) | ids.eq("")]
+    if not padded.empty:
+        raise InputError(f"{url}: column {column!r} (columns.geo_id) holds {padded.iloc[0]!r} at row "
+                         f"{padded.index[0]}, blank or with leading or trailing blanks ({len(padded)} rows); "
+                         "geo ids are matched exactly across inputs, so none is stripped: fix the file")
+    return ids
 
 
 def _require(df: pd.DataFrame, url: str, mapping: dict[str, str]) -> pd.DataFrame:
@@ -92,18 +111,35 @@ def _canonical_yields(cfg: ExperimentConfig) -> pd.DataFrame:
                "target": (c.target, "columns.target")}
     mapping |= {"area": (c.area, "columns.area")} if c.area else {}
     mapping |= {"qc_flag": (cfg.qc.column, "qc.column")} if cfg.qc.column else {}
-    df = _require(_read(url, "yields"), url, mapping)
+    df = _require(_read(url, "yields", (c.geo_id,)), url, mapping)
     df = df[list(mapping)].copy() if c.area else df[list(mapping)].assign(area=np.nan)
-    df["geo_id"] = df["geo_id"].astype(str)
+    df["geo_id"] = _geo_ids(df, url, c.geo_id)
     if not pd.api.types.is_integer_dtype(df["season_year"]):
         raise InputError(f"{url}: column {c.season_year!r} (columns.season_year) must hold whole years")
     _no_duplicates(df, url, ["geo_id", "season_year"])
     numbers = {"target": (c.target, "columns.target")} | ({"area": (c.area, "columns.area")} if c.area else {})
     _finite_numbers(df, url, numbers, ["geo_id", "season_year"])
+    _non_negative(df, url, "target", c.target, "columns.target", ["geo_id", "season_year"])
+    _plausible_targets(df, url, c.target)
     _non_negative(df, url, "area", c.area, "columns.area", ["geo_id", "season_year"])
     if cfg.inputs.weights:
         df = df.assign(area=_weights_of(df, load_weights(cfg), cfg.inputs.weights))
     return df.assign(qc_excluded=_qc_reasons(cfg, df, url)).drop(columns="qc_flag", errors="ignore")
+
+
+OUTLIER_FACTOR = 10.0  # a target this many times its geo's median is an entry or unit error, not a season
+
+
+def _plausible_targets(df: pd.DataFrame, url: str, column: str) -> None:
+    """No target above OUTLIER_FACTOR x its geo's median: a yield of 1e9 (or kg/ha among bu/ac)
+    would otherwise train and score as if real. Yields vary about 5x over a century of trend."""
+    median = df.groupby("geo_id")["target"].transform("median")
+    wild = df[df["target"] > OUTLIER_FACTOR * median]
+    if not wild.empty:
+        row = wild.iloc[0]
+        raise InputError(f"{url}: column {column!r} (columns.target) is {row.target:g} at geo_id={row.geo_id}, "
+                         f"season_year={row.season_year}: more than {OUTLIER_FACTOR:g} times the geo's median "
+                         f"({median[wild.index[0]]:g}); an entry or unit error? ({len(wild)} rows)")
 
 
 def load_weights(cfg: ExperimentConfig) -> pd.DataFrame | None:
@@ -112,10 +148,11 @@ def load_weights(cfg: ExperimentConfig) -> pd.DataFrame | None:
     url, c = cfg.inputs.weights, cfg.columns
     if url is None:
         return None
-    raw = _read(url, "weights")
+    raw = _read(url, "weights", (c.geo_id,))
     mapping = {"geo_id": (c.geo_id, "columns.geo_id"), "weight": ("weight", "inputs.weights")}
     mapping |= {"season_year": (c.season_year, "columns.season_year")} if c.season_year in raw.columns else {}
-    df = _require(raw, url, mapping)[list(mapping)].astype({"geo_id": str})
+    df = _require(raw, url, mapping)[list(mapping)].copy()
+    df["geo_id"] = _geo_ids(df, url, c.geo_id)
     keys = _weight_keys(df)
     _no_duplicates(df, url, keys)
     _finite_numbers(df, url, {"weight": ("weight", "inputs.weights")}, keys)
@@ -193,12 +230,12 @@ def _series(cfg: ExperimentConfig, what: str, keys: list[str]) -> pd.DataFrame:
     mapping = {k: (getattr(c, k), f"columns.{k}") for k in keys}
     mapping |= {"date": (c.date, "columns.date"), "variable": (c.variable, "columns.variable"),
                 "value": (c.value, "columns.value")}
-    raw = _read(url, what)
+    raw = _read(url, what, tuple(getattr(c, k) for k in keys))
     mapping |= {"vintage": (c.vintage, "columns.vintage")} if c.vintage and c.vintage in raw.columns else {}
     df = _require(raw, url, mapping)[list(mapping)].copy()
     df["variable"] = df["variable"].astype(str)
-    for key in keys:
-        df[key] = df[key].astype(str)
+    if "geo_id" in keys:
+        df["geo_id"] = _geo_ids(df, url, c.geo_id)
     df["date"] = _dates(df["date"], url, c.date)
     where = [*keys, "date", "variable"]
     _no_duplicates(df, url, where)
@@ -286,10 +323,11 @@ def load_static(cfg: ExperimentConfig) -> pd.DataFrame | None:
         return None
     mapping = {"geo_id": (c.geo_id, "columns.geo_id"), "season_year": (c.season_year, "columns.season_year")}
     mapping |= {name: (name, "features.static") for name in cfg.features.static}
-    df = _require(_read(url, "static_features"), url, mapping)
+    df = _require(_read(url, "static_features", (c.geo_id,)), url, mapping)
     df = df[["geo_id", "season_year", *cfg.features.static]].copy()
-    df["geo_id"] = df["geo_id"].astype(str)
+    df["geo_id"] = _geo_ids(df, url, c.geo_id)
     _no_duplicates(df, url, ["geo_id", "season_year"])
+    _finite_numbers(df, url, {f: (f, "features.static") for f in cfg.features.static}, ["geo_id", "season_year"])
     return df
 
 

@@ -102,6 +102,15 @@ def _qc_lines(cfg: ExperimentConfig, excluded: pd.DataFrame) -> list[str]:
             md_table(excluded) if len(excluded) else "(none matched)"]
 
 
+def _gap_lines(cfg: ExperimentConfig, gaps: pd.DataFrame) -> list[str]:
+    if not cfg.features.fill_gaps:
+        return ["None: every included geo has its features for each season it has a yield in (a gap is refused "
+                "unless `features.fill_gaps` is on)."]
+    seasons = gaps[["geo_id", "season_year"]].drop_duplicates()
+    return [f"`features.fill_gaps` is on: {len(gaps)} missing feature values in {len(seasons)} geo-seasons took "
+            "the geo's training climatology (its fill value):", "", md_table(gaps) if len(gaps) else "(none)"]
+
+
 def _warmup_sentence(cfg: ExperimentConfig) -> str:
     n = cfg.conformal.warmup_seasons
     return (f" Seasons with fewer count up to {n} warm-up seasons before the first test season too, each "
@@ -118,7 +127,7 @@ def _national_intervals(cfg: ExperimentConfig) -> str:
 
 
 def report_markdown(cfg: ExperimentConfig, ev: Evaluation, run_dir_name: str, comparison: pd.DataFrame,
-                    excluded: pd.DataFrame) -> str:
+                    excluded: pd.DataFrame, gaps: pd.DataFrame | None) -> str:
     folds = cfg.test_folds
     no_geo, no_nat = ev.no_interval_folds.get("geo", []), ev.no_interval_folds.get("national", [])
     bias = cfg.bias_correction
@@ -146,6 +155,7 @@ def report_markdown(cfg: ExperimentConfig, ev: Evaluation, run_dir_name: str, co
         "## Skill by fold (geo level)", "", md_table(ev.by_fold), "",
         "## Skill by geo", "", md_table(ev.by_geo), "",
         "## Excluded rows", "", *_qc_lines(cfg, excluded), "",
+        "## Gaps filled", "", *_gap_lines(cfg, gaps), "",
     ]
     return "\n".join(lines)
 

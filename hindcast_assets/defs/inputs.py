@@ -10,6 +10,7 @@ from dagster._core.definitions.data_version import DATA_VERSION_TAG
 
 from hindcast_assets.config import ExperimentConfig
 from hindcast_assets.core.data import configured_inputs, file_version, input_problem
+from hindcast_assets.core.preflight import experiment_problem
 
 
 def input_key(cfg: ExperimentConfig, name: str) -> AssetKey:
@@ -39,9 +40,13 @@ def observe_inputs(instance: DagsterInstance, cfg: ExperimentConfig) -> None:
 def build_input_checks(cfg: ExperimentConfig) -> list[AssetChecksDefinition]:
     def check(name: str) -> AssetChecksDefinition:
         @asset_check(asset=input_key(cfg, name), name="valid", blocking=True,
-                     description="Schema, dtypes, duplicates and non-finite values (the CLI preflight's checks).")
+                     description="Schema, dtypes, duplicates, non-finite and implausible values, dating; for the "
+                                 "yields also the rules between the inputs and the config (the CLI preflight's "
+                                 "checks).")
         def _valid() -> AssetCheckResult:
             problem = input_problem(cfg, name)
+            if problem is None and name == "yields":  # the rules between inputs and the config, as the CLI's
+                problem = experiment_problem(cfg, f"configs/{cfg.experiment_key}.yaml")
             return AssetCheckResult(passed=problem is None, severity=AssetCheckSeverity.ERROR,
                                     metadata={"problem": problem or "none"})
 

@@ -169,3 +169,20 @@ def test_a_regional_series_reaches_its_geos_only_as_the_latest_rating_known_in_e
     assert before.loc["US-19", "cci_jul"] == 39.11 and before.loc["US-19", "cci_aug"] == 39.11
     assert np.isnan(season_features(data, config, ["US-19"], [1985])["cci_jul"]).all()  # before the series
     assert set(data.indices.loc[data.indices["variable"] == "cci", "geo_id"]) == {"US-17", "US-19"}
+
+
+def test_csv_geo_ids_stay_text_so_leading_zeros_match(tmp_path, input_dir):
+    """FIPS-like ids ("01", "06") in CSV yields and a CSV weights table: read as text, both match
+    (as numbers they would become 1 and 6 and match nothing)."""
+    yields = pd.read_parquet(input_dir / "us_state_corn" / "yields.parquet")
+    yields = yields.assign(geo_id=yields["geo_id"].str.removeprefix("US-")).drop(columns="harvested_acres")
+    yields.to_csv(tmp_path / "yields.csv", index=False)
+    pd.DataFrame({"geo_id": sorted(yields["geo_id"].unique()), "weight": 1.0}).to_csv(tmp_path / "w.csv", index=False)
+    assert (tmp_path / "w.csv").read_text().splitlines()[1] == "01,1.0"
+    config = load_config(write_config(tmp_path, columns={"area": None}, geos={"min_area_share": 0.0},
+                                      inputs={"yields": str(tmp_path / "yields.csv"), "weights": str(tmp_path / "w.csv"),
+                                              "regional": None},
+                                      features={"regional": {"variables": []}}, compare={}, ensembles={},
+                                      model={"name": "lightgbm"}))
+    loaded = load_experiment_data(config).yields
+    assert loaded["geo_id"].iloc[0] == "01" and loaded["area"].eq(1.0).all()

@@ -9,6 +9,7 @@ from hindcast_assets.config import load_config
 from hindcast_assets.core.rundir import RunDir, set_current
 from hindcast_assets.defs.sensors import build_forecast_sensor
 from hindcast_assets.runner import run_experiment
+from hindcast_assets_tests.conftest import write_config
 
 
 def _data_through(input_dir, last_day: str) -> None:
@@ -21,8 +22,12 @@ def _tick(sensor, instance, cursor):
     return sensor(build_sensor_context(instance=instance, cursor=cursor))
 
 
-def test_sensor_requests_each_new_init_date_once(small_config, input_dir, tmp_path):
-    cfg = load_config(small_config)
+def test_sensor_requests_each_new_init_date_once(input_dir, tmp_path):
+    """July 2011: final yields through 2010, weather arriving through June, then July."""
+    cfg = load_config(write_config(tmp_path, hindcast={"first_test_year": 2008, "last_test_year": 2010},
+                                   model={"name": "lightgbm", "params": {}}, compare={}, ensembles={}))
+    yields = input_dir / "us_state_corn" / "yields.parquet"
+    pd.read_parquet(yields).query("season_year <= 2010").to_parquet(yields, index=False)
     runs = str(tmp_path / "runs")
     set_current(runs, "corn_usa", run_experiment(cfg, "fit-production", runs).run_dir)
     sensor = build_forecast_sensor(cfg, runs_dir=runs)

@@ -12,6 +12,7 @@ from hindcast_assets.core.data import load_input, load_references, qc_excluded
 from hindcast_assets.core.delivery import delivery_frame
 from hindcast_assets.core.evaluation import compare_models, evaluate
 from hindcast_assets.core.inner_folds import END_OF_SEASON, uses_inner_folds
+from hindcast_assets.core.preflight import feature_gaps
 from hindcast_assets.core.splits import PRODUCTION
 from hindcast_assets.core.warmup import NO_WARMUP, Warmup, has_warmup
 from hindcast_assets.pipeline import store
@@ -76,7 +77,9 @@ def evaluation(view: RunDirView, _: None) -> StageRecord:
     plots = {"national_hindcast": report.national_plot(c, nat), "error_by_season": report.error_plot(c, nat),
              "coverage": report.coverage_plot(ev.coverage)}
     written += [store.REPORT_PLOT.write(rd, png, name=name) for name, png in plots.items()]
-    written.append(store.REPORT.write(rd, report.report_markdown(c, ev, rd.root.name, comparison, qc_excluded(c))))
+    gaps = feature_gaps(c, view.data, view.geos) if c.features.fill_gaps else None
+    written.append(store.REPORT.write(rd, report.report_markdown(c, ev, rd.root.name, comparison, qc_excluded(c),
+                                                                 gaps)))
     metrics = {f"{r.level.replace(' ', '_')}_{m}_{r.predictor}": float(getattr(r, m))
                for r in ev.headline().itertuples() for m in ("rmse", "mape")}
     metrics |= {f"coverage_{r.scope}_{r.mode}_{round(r.level * 100)}": float(r.coverage)
