@@ -327,7 +327,7 @@ def main(argv: list[str] | None = None) -> int:
     from hindcast_assets.config import ConfigError
     from hindcast_assets.core.data import InputError
     from hindcast_assets.core.forecast import ForecastError
-    from hindcast_assets.core.rundir import UnsafeArtefactError
+    from hindcast_assets.core.rundir import LinkedRunDirError, UnsafeArtefactError
     from hindcast_assets.instance import InstanceError
     from hindcast_assets.pipeline.runlog import ManifestMismatchError
     from hindcast_assets.core.season_dates import SeasonDateError
@@ -340,7 +340,7 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except (ConfigError, InputError, PreflightError, ForecastError, SeasonDateError, FileNotFoundError, RunFailed,
-            UnsafeArtefactError, ManifestMismatchError, UsageError, ChampionUnusable, NoChampion,
+            UnsafeArtefactError, ManifestMismatchError, LinkedRunDirError, UsageError, ChampionUnusable, NoChampion,
             PromotionError, InstanceError) as exc:
         print(f"hindcast: error: {exc}", file=sys.stderr)
         return 2

@@ -281,6 +281,7 @@ def resume(run_dir: str) -> RunOutcome:
     instance = DagsterInstance.get()
     close_dead_runs(instance)  # whatever else is wrong with the run_dir, its killed run is ended
     rd = RunDir(run_dir)
+    rd.refuse_any_link()
     cfg = store.read_config(rd)
     manifest = read_manifest(rd)
     if manifest is None or manifest.job not in JOBS:
@@ -313,6 +314,7 @@ def run_forecasts(run_dir: str, dates: list[ForecastDate]) -> RunDir:
     from hindcast_assets.defs.partitions import forecast_key, init_date_partitions_name
 
     rd = RunDir(run_dir)
+    rd.refuse_any_link()
     cfg = store.read_config(rd)
     key, manifest = cfg.experiment_key, read_manifest(rd)
     indices = load_input(cfg, "indices") if cfg.inputs.indices else None

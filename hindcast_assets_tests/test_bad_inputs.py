@@ -133,6 +133,41 @@ def _with_variable(name: str):
     return lambda f: pd.concat([f, f.head(3).assign(variable=name)], ignore_index=True)
 
 
+def _swapped_model(env: Env) -> list[str]:
+    """Production's model copied over fold 2010's: a forecast of 2010 must not use it."""
+    fold = env.run_dir / "models" / "corn_usa"
+    (fold / "2010" / "model.txt").write_bytes((fold / "production" / "model.txt").read_bytes())
+    return forecast("2010", "2010-08-01")(env)
+
+
+def _garbage_preds(env: Env) -> list[str]:
+    (env.run_dir / "preds" / "corn_usa" / "2010" / "walk_forward_preds.parquet").write_bytes(b"not a parquet file")
+    return ["show", str(env.run_dir)]
+
+
+def _truncated_manifest(env: Env) -> list[str]:
+    manifest = env.run_dir / "manifest.json"
+    manifest.write_text(manifest.read_text()[:60])
+    return ["show", str(env.run_dir)]
+
+
+def _unrecorded_file(env: Env) -> list[str]:
+    """A card the manifest does not list (its entry removed): never read, whatever it holds."""
+    manifest = env.run_dir / "manifest.json"
+    record = json.loads(manifest.read_text())
+    record["artefacts"] = [a for a in record["artefacts"] if a["path"] != "models/corn_usa/2010/model_card.json"]
+    manifest.write_text(json.dumps(record))
+    return ["show", str(env.run_dir)]
+
+
+def _linked_reports(env: Env) -> list[str]:
+    """A killed run_dir whose reports/ is a link to a folder elsewhere: resume would write there."""
+    elsewhere = env.tmp / "elsewhere"
+    shutil.move(str(env.run_dir / "reports"), elsewhere)
+    (env.run_dir / "reports").symlink_to(elsewhere, target_is_directory=True)
+    return ["resume", str(env.run_dir)]
+
+
 def _duplicate_first_row(f: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([f, f.iloc[[0]]], ignore_index=True)
 
@@ -283,8 +318,8 @@ CASES = [
          "{input}/" + CONDITION + ": column 'variable' (features.regional.variables) has no rows for "
          "['soil_moisture']"),
     Case("regional series without its variables", with_config(features={"regional": {"variables": []}}),
-         C + ": features.regional.variables: inputs.regional and features.regional.variables go together: the series and which of its "
-             "variables to use"),
+         C + ": features.regional.variables: inputs.regional and features.regional.variables go together: the "
+             "series and which of its variables to use"),
     Case("regional series dated with a time zone",
          with_edit(CONDITION, lambda f: f.assign(date=f["date"].dt.tz_localize("America/Chicago"))),
          "{input}/" + CONDITION + ": column 'date' (columns.date) holds dates with a time zone (America/Chicago); "
@@ -330,6 +365,22 @@ CASES = [
     Case("forecast before the season's first data", forecast("2011", "2011-01-01"),
          RI + ": inputs.indices: no value of season 2011 dated before 2011-01-01 (its first value is dated "
              "2011-01-31); nothing to forecast from"),
+    # -- run_dirs changed after they were written ---------------------------------------------------
+    Case("a fold's model swapped for production's", _swapped_model,
+         "{run_dir}/models/corn_usa/2010/model.txt: sha256 differs from {run_dir}/manifest.json; this run_dir was "
+         "changed after it was written"),
+    Case("a garbage parquet in a run_dir", _garbage_preds,
+         "{run_dir}/preds/corn_usa/2010/walk_forward_preds.parquet: sha256 differs from {run_dir}/manifest.json; "
+         "this run_dir was changed after it was written"),
+    Case("a truncated manifest", _truncated_manifest,
+         "{run_dir}/manifest.json: unreadable (Unterminated string starting at: line 5 column 3 (char 56)); the "
+         "run_dir's record is damaged, so nothing in it can be verified or used"),
+    Case("a file the manifest never recorded", _unrecorded_file,
+         "{run_dir}/models/corn_usa/2010/model_card.json: not recorded in {run_dir}/manifest.json; a "
+         "file no finished stage wrote is never used"),
+    Case("resume a run_dir with a folder linked elsewhere", _linked_reports,
+         "{run_dir}/reports: is a symbolic link inside run_dir {run_dir}; writes never follow links out of a "
+         "run_dir: replace it with a folder of its own"),
     Case("forecast into a folder that is no run_dir",
          lambda env: ["run", "forecast", "--run-dir", str(env.tmp), "--season-year", "2011", "--init-date",
                       "2011-08-01"],

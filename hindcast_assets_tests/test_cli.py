@@ -7,7 +7,7 @@ from dagster import DagsterInstance
 
 from hindcast_assets.cli import main
 from hindcast_assets.pipeline.result import ExperimentResult
-from hindcast_assets.core.rundir import RunDir
+from hindcast_assets.core.rundir import RunDir, content_hash
 from hindcast_assets.core.rundir import read_current
 from hindcast_assets_tests.conftest import write_config
 
@@ -171,12 +171,28 @@ def test_a_crafted_pickle_is_refused_and_runs_nothing(artefact, command, small_h
     copy = tmp_path / "run"
     shutil.copytree(str(small_hindcast.root), copy, ignore=shutil.ignore_patterns("forecast"))
     marker = tmp_path / "marker"
-    (copy / "models" / "corn_usa" / "2010" / artefact).write_bytes(pickle.dumps(_Exploit(marker)))
+    crafted = pickle.dumps(_Exploit(marker))
+    path = copy / "models" / "corn_usa" / "2010" / artefact
+    path.write_bytes(crafted)
+    code, out, err = _run(capsys, *command, str(copy))  # the manifest's sha256 catches it first
+    assert code == 2 and out == [] and not marker.exists()
+    assert err.strip() == (f"hindcast: error: {path}: sha256 differs from {copy}/manifest.json; this run_dir was "
+                           "changed after it was written")
+    # with the manifest forged too, the allow-list still refuses to run anything
+    manifest = copy / "manifest.json"
+    manifest.write_text(manifest.read_text().replace(_recorded(manifest, path, copy), content_hash(crafted)))
     code, out, err = _run(capsys, *command, str(copy))
     assert code == 2 and out == [] and not marker.exists()
-    assert err.strip() == (f"hindcast: error: {copy}/models/corn_usa/2010/{artefact}: refused to load: it references "
-                           "posix.system, which is not on the allow-list (LinearTrend, BiasCorrector, numpy scalars)")
+    assert err.strip() == (f"hindcast: error: {path}: refused to load: it references posix.system, which is not on "
+                           "the allow-list (LinearTrend, BiasCorrector, numpy scalars)")
     assert not (copy / "forecast").exists()
+
+
+def _recorded(manifest, path, root) -> str:
+    import json
+
+    rel = str(path.relative_to(root))
+    return next(a["sha256"] for a in json.loads(manifest.read_text())["artefacts"] if a["path"] == rel)
 
 
 def test_an_unknown_instance_profile_is_one_line(monkeypatch, tmp_path, capsys):

@@ -17,7 +17,7 @@ import pandas as pd
 from upath import UPath
 from upath.implementations.local import LocalPath
 
-from hindcast_assets.core.rundir import ArtefactExistsError, Written, content_hash, parquet_bytes
+from hindcast_assets.core.rundir import ArtefactExistsError, Written, content_hash, folder_hash, parquet_bytes
 
 COLUMNS = ("geo_id", "date", "variable", "value")
 MARKERS = (".zattrs", ".zgroup")  # the group's metadata: on object stores, written last
@@ -32,8 +32,14 @@ def _open(path: UPath, mode: str):
 
 def _same_or_refused(path: UPath, digest: str) -> Written:
     if stored_digest(path) == digest:
-        return Written(str(path), digest, 0)
+        return _published(path)
     raise ArtefactExistsError(f"{path}: already written with different content; use a fresh run_dir")
+
+
+def _published(path: UPath) -> Written:
+    """What the manifest records for the store: the sha256 of its files (`folder_hash`), so a value
+    changed inside it is caught on read (the digest in its attributes would be rewritten too)."""
+    return Written(str(path), folder_hash(path), 0)
 
 
 def write_indices(path: UPath, rows: pd.DataFrame, attrs: dict) -> Written:
@@ -55,7 +61,7 @@ def write_indices(path: UPath, rows: pd.DataFrame, attrs: dict) -> Written:
     if not local:
         _upload_markers_last(staging, path)
         shutil.rmtree(staging.parent)
-        return Written(str(path), digest, 0)
+        return _published(path)
     try:
         staging.rename(path)  # a folder: fails if another writer published it first
     except OSError:
@@ -63,7 +69,7 @@ def write_indices(path: UPath, rows: pd.DataFrame, attrs: dict) -> Written:
         if not path.exists():
             raise
         return _same_or_refused(path, digest)  # that writer's copy: the same rows are a no-op
-    return Written(str(path), digest, 0)
+    return _published(path)
 
 
 def _upload_markers_last(staging: UPath, path: UPath) -> None:

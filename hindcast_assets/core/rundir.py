@@ -38,6 +38,21 @@ def content_hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def folder_hash(path: UPath) -> str:
+    """The sha256 of a folder artefact (a zarr store) by its contents: every file's run_dir-relative
+    name and bytes, in name order; a value changed inside it changes the hash (a digest the store
+    keeps in its own attributes would not: it is rewritten with the values)."""
+    digest = hashlib.sha256()
+    files = sorted((p for p in path.rglob("*") if p.is_file()), key=lambda p: p.relative_to(path).as_posix())
+    for f in files:
+        digest.update(f.relative_to(path).as_posix().encode() + b"\0" + hashlib.sha256(f.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+class LinkedRunDirError(OSError):
+    """A run_dir with a symbolic link inside: a write through it could land outside the run_dir."""
+
+
 def parquet_bytes(df: pd.DataFrame) -> bytes:
     buffer = io.BytesIO()
     df.to_parquet(buffer, index=False)
@@ -77,7 +92,29 @@ class RunDir:
                 time.sleep(0.2)
 
     # -- atomic, immutable writes -----------------------------------------------------------
+    def refuse_links(self, path: UPath) -> None:
+        """No folder between the run_dir and `path` (nor `path`) is a symbolic link: writes and
+        deletes never follow one out of the run_dir. (Object stores have no links.)"""
+        if not isinstance(path, LocalPath) or not path.is_relative_to(self.root):
+            return
+        here = self.root
+        for part in path.relative_to(self.root).parts:
+            here = here / part
+            if os.path.islink(here):
+                raise LinkedRunDirError(f"{here}: is a symbolic link inside run_dir {self.root}; writes never follow "
+                                        "links out of a run_dir: replace it with a folder of its own")
+
+    def refuse_any_link(self) -> None:
+        """No symbolic link anywhere in the run_dir: checked before a command writes into an existing
+        one (resume, forecasts), so it is refused in one line before anything runs."""
+        if not isinstance(self.root, LocalPath):
+            return
+        for folder, dirs, files in os.walk(self.root, followlinks=False):
+            for name in sorted(dirs + files):
+                self.refuse_links(UPath(os.path.join(folder, name)))
+
     def write_bytes(self, path: UPath, data: bytes) -> Written:
+        self.refuse_links(path)
         written = Written(str(path), content_hash(data), len(data))
         if path.exists():
             if content_hash(path.read_bytes()) == written.sha256:
@@ -130,6 +167,7 @@ def remove_orphan_temps(rd: RunDir) -> list[str]:
     safe while nobody writes the run_dir."""
     removed = []
     for path in sorted(rd.root.rglob(".*.tmp")):
+        rd.refuse_links(path)
         if path.exists():
             remove_tree(path) if path.is_dir() else path.unlink()
             removed.append(str(path))

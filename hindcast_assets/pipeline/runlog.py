@@ -29,7 +29,6 @@ from upath.implementations.local import LocalPath
 
 from hindcast_assets.config import ExperimentConfig
 from hindcast_assets.core.data import configured_inputs, file_version
-from hindcast_assets.core.indices_store import stored_digest
 from hindcast_assets.core.rundir import RunDir, Written, content_hash
 from hindcast_assets.paths import PROJECT_ROOT
 from hindcast_assets.pipeline import store
@@ -42,8 +41,7 @@ PACKAGES = ("dagster", "mlflow", "pandas", "numpy", "pyarrow", "lightgbm", "xgbo
             "zarr")
 
 
-class ManifestMismatchError(RuntimeError):
-    """A file the manifest recorded is missing or no longer hashes to what was recorded."""
+ManifestMismatchError = store.IntegrityError  # a recorded file missing or changed, or a damaged manifest
 
 
 @dataclass(frozen=True)
@@ -116,8 +114,13 @@ class Manifest:
 
 
 def read_manifest(rd: RunDir) -> Manifest | None:
-    path = rd.root / store.MANIFEST_FILE
-    return Manifest(**json.loads(path.read_text())) if path.exists() else None
+    record = store.parse_manifest(rd.root / store.MANIFEST_FILE)
+    if record is None:
+        return None
+    try:
+        return Manifest(**record)
+    except TypeError as exc:
+        raise store.IntegrityError(f"{rd.root / store.MANIFEST_FILE}: not a run_dir manifest ({exc})") from None
 
 
 def _update(rd: RunDir, change) -> Manifest:
@@ -149,9 +152,7 @@ def _relative(rd: RunDir, path: str) -> str:
 
 
 def _sha256_of(path: UPath) -> str | None:
-    if not path.exists():
-        return None
-    return stored_digest(path) if path.is_dir() else content_hash(path.read_bytes())
+    return store.sha256_of(path) if path.exists() else None
 
 
 def _written(rd: RunDir, rel: str, sha256: str) -> Written:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import pickle
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from typing import Any
 import pandas as pd
 import yaml
 from upath import UPath
+from upath.implementations.local import LocalPath
 
 from hindcast_assets.config import ExperimentConfig, config_from_dict
 from hindcast_assets.core.bias import BiasCorrector
@@ -27,7 +29,7 @@ from hindcast_assets.core.detrend import LinearTrend
 from hindcast_assets.core.ensembles import ENSEMBLE_FILE, EnsembleModel
 from hindcast_assets.core.indices_store import read_indices, write_indices
 from hindcast_assets.core.predictions import FoldModels
-from hindcast_assets.core.rundir import RunDir, UnsafeArtefactError, Written, parquet_bytes
+from hindcast_assets.core.rundir import RunDir, UnsafeArtefactError, Written, content_hash, folder_hash, parquet_bytes
 from hindcast_assets.core.season_dates import ForecastDate
 from hindcast_assets.core.splits import PRODUCTION
 from hindcast_assets.models import TrainedModel, load_model
@@ -79,6 +81,69 @@ def pickle_format(cls: type) -> Format:
                   lambda obj: pickle.dumps(obj, protocol=5))
 
 
+class IntegrityError(RuntimeError):
+    """A run_dir file missing from `manifest.json`, or no longer what it recorded, or a damaged
+    manifest: the file is not used (a swapped or crafted model is never loaded)."""
+
+
+MANIFEST_FILE = "manifest.json"
+_RECORDS: dict[str, tuple[tuple, dict]] = {}  # manifest path -> (its signature, its parsed content)
+
+
+def _signature(path: UPath) -> tuple:
+    if not isinstance(path, LocalPath):
+        path.fs.invalidate_cache(path.path)  # an object store's listing cache would hide a newer manifest
+    info = path.fs.info(path.path)
+    return (info.get("size"), info.get("mtime") or info.get("ETag") or info.get("LastModified"),
+            os.stat(path).st_ino if isinstance(path, LocalPath) else None)
+
+
+def parse_manifest(path: UPath) -> dict | None:
+    """`manifest.json` as a dict (None where there is none); a damaged one is an IntegrityError.
+    Kept per process while the file's size, time and inode stay the same."""
+    if not path.exists():
+        return None
+    signature = _signature(path)
+    cached = _RECORDS.get(str(path))
+    if cached and cached[0] == signature:
+        return cached[1]
+    try:
+        record = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise IntegrityError(f"{path}: unreadable ({exc}); the run_dir's record is damaged, so nothing in it can "
+                             "be verified or used") from None
+    if not isinstance(record, dict) or not isinstance(record.get("artefacts", []), list):
+        raise IntegrityError(f"{path}: not a run_dir manifest (no artefact list); nothing in the run_dir can be "
+                             "verified or used")
+    _RECORDS[str(path)] = (signature, record)
+    return record
+
+
+def sha256_of(path: UPath) -> str:
+    """A file's sha256, or a folder artefact's (zarr) by its contents."""
+    return folder_hash(path) if path.is_dir() else content_hash(path.read_bytes())
+
+
+def check_recorded(rd: RunDir, path: UPath) -> None:
+    """`path` is what the manifest recorded for it (the config: the hash the launcher recorded),
+    else an IntegrityError naming the file; a run_dir without a manifest has nothing to trust."""
+    manifest_path = rd.root / MANIFEST_FILE
+    record = parse_manifest(manifest_path)
+    if record is None:
+        raise IntegrityError(f"{manifest_path}: missing; without it nothing read from {rd} can be verified "
+                             "(a run_dir made before run records: make a fresh one)")
+    rel = str(path)[len(str(rd.root)) + 1:]
+    expected = {a.get("path"): a.get("sha256") for a in record.get("artefacts", [])}.get(rel)
+    if expected is None and rel == CONFIG.template:
+        expected = record.get("config_sha256")
+    if expected is None:
+        raise IntegrityError(f"{path}: not recorded in {manifest_path}; a file no finished stage wrote is "
+                             "never used")
+    if sha256_of(path) != expected:
+        raise IntegrityError(f"{path}: sha256 differs from {manifest_path}; this run_dir was changed after it "
+                             "was written")
+
+
 @dataclass(frozen=True)
 class Artefact:
     template: str
@@ -92,9 +157,11 @@ class Artefact:
         return self.path(rd, **fields).exists()
 
     def read(self, rd: RunDir, **fields: Any) -> Any:
+        """The artefact, once checked against the manifest (`check_recorded`)."""
         path = self.path(rd, **fields)
         if not path.exists():
             raise FileNotFoundError(f"{path}: missing ({self.description}); materialise it first")
+        check_recorded(rd, path)
         return self.format.read(path)
 
     def read_optional(self, rd: RunDir, **fields: Any) -> Any | None:
@@ -157,7 +224,6 @@ FORECAST_DELIVERY = Artefact(f"{FORECAST}/delivery/{{prefix}}_{{key}}_Forecast_{
                              "the client CSV of the forecast")
 
 # Run records (pipeline/runlog.py): they grow as runs go on, so they are not artefacts.
-MANIFEST_FILE = "manifest.json"
 EVENTS_FILE = "logs/events.jsonl"
 METRICS_FILE = "metrics/{stage}.csv"
 
@@ -252,7 +318,10 @@ def run_created_at(rd: RunDir) -> str:
 def forecast_vintages(rd: RunDir, at: ForecastDate) -> dict[str, list[str]]:
     """The source vintages per variable a forecast's known rows came from ({} if not recorded)."""
     path = FORECAST_INDICES.path(rd, **forecast_fields(at))
-    return read_indices(path)[1].get("vintages", {}) if path.exists() else {}
+    if not path.exists():
+        return {}
+    check_recorded(rd, path)
+    return read_indices(path)[1].get("vintages", {})
 
 
 def read_config(rd: RunDir) -> ExperimentConfig:

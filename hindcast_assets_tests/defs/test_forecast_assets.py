@@ -213,3 +213,23 @@ def test_shifted_features_raise_the_drift_check_and_unshifted_pass(small_config,
     assert summary["report_path"] == str(reports / "drift.md") and "**ERROR**" in (reports / "drift.md").read_text()
     assert (reports / "drift.png").read_bytes()[:4] == b"\x89PNG"
     assert (reports.parent / "postprocessed" / "national.parquet").exists()
+
+
+def test_a_forecasts_indices_store_is_verified_by_its_contents(hindcast_dir, tmp_path, capsys):
+    """Values x10 inside `indices.zarr`, its own attributes untouched: the manifest holds the hash of
+    the store's files, so every later read of it (show, the season table) refuses it."""
+    import shutil
+
+    import numpy as np
+    import zarr
+
+    run_forecast(str(hindcast_dir), 2011, "2011-07-01")
+    copy = tmp_path / "run"
+    shutil.copytree(str(hindcast_dir.root), copy)
+    store = copy / "forecast" / "2011" / "2011-07-01" / "indices.zarr"
+    values = zarr.open_group(str(store), mode="r+", zarr_format=2)["value"]
+    values[:] = np.asarray(values[:]) * 10
+    capsys.readouterr()
+    assert main(["show", str(copy)]) == 2
+    assert capsys.readouterr().err == (f"hindcast: error: {store}: sha256 differs from {copy}/manifest.json; this "
+                                       "run_dir was changed after it was written\n")

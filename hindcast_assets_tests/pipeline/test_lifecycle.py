@@ -87,6 +87,7 @@ def test_a_corrupt_champion_is_a_failure_not_no_champion(tmp_path, input_dir, ca
     card.write_text(card.read_text().replace("trend", "tr3nd"))
     with pytest.raises(ChampionUnusable, match="model_card.json"):
         load_champion("corn_usa")
+    capsys.readouterr()  # (the hindcast's progress, where an earlier CLI call in this process set it up)
     assert main(["retrain", "--config", str(config), "--runs-dir", str(runs)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "is unusable" in err[0] and "model_card.json" in err[0]

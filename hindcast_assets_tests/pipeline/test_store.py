@@ -1,6 +1,8 @@
 """The artefact store: paths from templates, writes through RunDir, reads by format."""
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pytest
 
@@ -25,23 +27,48 @@ def test_templates_give_the_design_layout(tmp_path):
         assert str(path) == f"{rd}/{relative}"
 
 
+def _recorded(rd: RunDir, *written) -> None:
+    """A manifest listing `written` (as a finished stage's record would): reads check against it."""
+    artefacts = [{"path": w.path[len(str(rd.root)) + 1:], "sha256": w.sha256} for w in written]
+    (rd.root / store.MANIFEST_FILE).write_text(json.dumps({"artefacts": artefacts}))
+
+
 def test_each_format_round_trips(tmp_path):
     rd = RunDir(str(tmp_path / "run"))
     frame = pd.DataFrame({"geo_id": ["A"], "fill_value": [1.5]})
-    store.FILL_VALUES.write(rd, frame, key="k", fold="2005")
-    pd.testing.assert_frame_equal(store.FILL_VALUES.read(rd, key="k", fold="2005"), frame)
-    store.INCLUDED_GEOS.write(rd, ["A", "B"])
-    assert store.INCLUDED_GEOS.read(rd) == ["A", "B"] and (rd.root / "included_geo_identifiers.txt").read_text() == "A\nB\n"
     trend = LinearTrend({"A": 1.0}, {"A": 0.5}, {"A": 20}, 0.5, 1970, (1990, 1991))
-    store.DETRENDER.write(rd, trend, key="k", fold="2005")
+    _recorded(rd, store.FILL_VALUES.write(rd, frame, key="k", fold="2005"), store.INCLUDED_GEOS.write(rd, ["A", "B"]),
+              store.DETRENDER.write(rd, trend, key="k", fold="2005"))
+    pd.testing.assert_frame_equal(store.FILL_VALUES.read(rd, key="k", fold="2005"), frame)
+    assert store.INCLUDED_GEOS.read(rd) == ["A", "B"] and (rd.root / "included_geo_identifiers.txt").read_text() == "A\nB\n"
     assert store.DETRENDER.read(rd, key="k", fold="2005") == trend
 
 
-def test_a_pickle_of_the_wrong_class_or_a_missing_artefact_is_one_clear_error(tmp_path):
+def test_a_read_is_checked_against_the_manifest(tmp_path):
+    """Recorded and unchanged: read. Changed after it was recorded, or never recorded, or no
+    manifest at all: an IntegrityError naming the file, and the content is never parsed."""
     rd = RunDir(str(tmp_path / "run"))
-    store.BIAS_CORRECTOR.write(rd, BiasCorrector(0.0, {}, 0), key="k", fold="2005")
+    geos = store.INCLUDED_GEOS.write(rd, ["A", "B"])
+    with pytest.raises(store.IntegrityError, match="manifest.json: missing; without it nothing read"):
+        store.INCLUDED_GEOS.read(rd)
+    _recorded(rd)
+    with pytest.raises(store.IntegrityError, match="included_geo_identifiers.txt: not recorded in"):
+        store.INCLUDED_GEOS.read(rd)
+    _recorded(rd, geos)
+    assert store.INCLUDED_GEOS.read(rd) == ["A", "B"]
+    (rd.root / "included_geo_identifiers.txt").write_text("A\nB\nC\n")
+    with pytest.raises(store.IntegrityError, match="included_geo_identifiers.txt: sha256 differs from"):
+        store.INCLUDED_GEOS.read(rd)
+
+
+def test_a_pickle_of_the_wrong_class_or_a_missing_artefact_is_one_clear_error(tmp_path):
+    """The allow-list behind the manifest: even a recorded pickle of the wrong class is refused."""
+    rd = RunDir(str(tmp_path / "run"))
+    corrector = store.BIAS_CORRECTOR.write(rd, BiasCorrector(0.0, {}, 0), key="k", fold="2005")
     (rd.root / "models/k/2006").mkdir(parents=True)
     (rd.root / "models/k/2006/detrender.pkl").write_bytes((rd.root / "models/k/2005/bias_corrector.pkl").read_bytes())
+    copied = type(corrector)(str(rd.root / "models/k/2006/detrender.pkl"), corrector.sha256, corrector.n_bytes)
+    _recorded(rd, corrector, copied)
     with pytest.raises(UnsafeArtefactError, match="detrender.pkl: holds a BiasCorrector, not a LinearTrend"):
         store.DETRENDER.read(rd, key="k", fold="2006")
     with pytest.raises(FileNotFoundError, match="models/k/2007/detrender.pkl: missing"):
