@@ -59,5 +59,6 @@ bench: install  ## benchmarks/results/<date>T<HHMM>.{json,md}; not part of make 
 	$(VENV)/bin/python benchmarks/bench.py
 
 TRIALS ?= 20
-kill-trials: install  ## kill -9 a hindcast TRIALS times at random points, resume each; not part of make test
-	$(VENV)/bin/python scripts/kill_trials.py --trials $(TRIALS) $(if $(CONFIG),--config $(CONFIG))
+SIGNAL ?= KILL
+kill-trials: install  ## kill -9 (SIGNAL=INT: Ctrl-C) a hindcast TRIALS times at random points, resume each; not part of make test
+	$(VENV)/bin/python scripts/kill_trials.py --trials $(TRIALS) --signal $(SIGNAL) $(if $(CONFIG),--config $(CONFIG))

@@ -78,8 +78,8 @@ def _national_line(rd, at) -> str:
     from hindcast_assets.core.aggregate import NO_NATIONAL
     from hindcast_assets.pipeline import store
 
-    rows = store.FORECAST_NATIONAL.read(rd, **store.forecast_fields(at))
-    if rows.empty:
+    rows = store.FORECAST_NATIONAL.read_optional(rd, **store.forecast_fields(at))
+    if rows is None or rows.empty:
         return f"national forecast {at.season_year} as of {at}: none ({NO_NATIONAL})"
     national = rows.iloc[0]
     bounds = [c for c in national.index if c.startswith(("lower_", "upper_"))]
@@ -327,9 +327,10 @@ def main(argv: list[str] | None = None) -> int:
     from hindcast_assets.config import ConfigError
     from hindcast_assets.core.data import InputError
     from hindcast_assets.core.forecast import ForecastError
+    from hindcast_assets.core.lease import RunDirLeased
     from hindcast_assets.core.rundir import LinkedRunDirError, UnsafeArtefactError
     from hindcast_assets.instance import InstanceError
-    from hindcast_assets.pipeline.runlog import ManifestMismatchError
+    from hindcast_assets.pipeline.runlog import InputChangedError, ManifestMismatchError
     from hindcast_assets.core.season_dates import SeasonDateError
     from hindcast_assets.pipeline.lifecycle import ChampionUnusable, NoChampion, PromotionError
     from hindcast_assets.runner import PreflightError, RunFailed
@@ -341,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except (ConfigError, InputError, PreflightError, ForecastError, SeasonDateError, FileNotFoundError, RunFailed,
             UnsafeArtefactError, ManifestMismatchError, LinkedRunDirError, UsageError, ChampionUnusable, NoChampion,
-            PromotionError, InstanceError) as exc:
+            PromotionError, InstanceError, RunDirLeased, InputChangedError) as exc:
         print(f"hindcast: error: {exc}", file=sys.stderr)
         return 2
 

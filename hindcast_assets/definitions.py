@@ -21,7 +21,7 @@ from hindcast_assets.defs.inputs import build_input_assets, build_input_checks
 from hindcast_assets.defs.jobs import build_jobs
 from hindcast_assets.defs.lifecycle import build_retrain_job, build_retrain_sensor
 from hindcast_assets.defs.resources import MlflowTracking, RunDirResource
-from hindcast_assets.defs.sensors import build_forecast_sensor
+from hindcast_assets.defs.sensors import build_forecast_sensor, build_mlflow_closers
 from hindcast_assets.paths import CONFIGS_DIR
 from hindcast_assets.pipeline.table import forecast_stages
 
@@ -59,7 +59,8 @@ def build_definitions(configs: Sequence[ExperimentConfig], sources: Sequence[str
         sensors.append(build_retrain_sensor(cfg))
         if forecast_stages(cfg) and cfg.inputs.indices:
             sensors.append(build_forecast_sensor(cfg))
-    return Definitions(assets=assets, asset_checks=checks, jobs=jobs, sensors=sensors, executor=executor(executor_name),
+    return Definitions(assets=assets, asset_checks=checks, jobs=jobs, sensors=[*sensors, *build_mlflow_closers()],
+                       executor=executor(executor_name),
                        resources={"run_dir": RunDirResource(), "mlflow": MlflowTracking()})
 
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 import multiprocessing
 import os
 import sys
-import uuid
 from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 
@@ -30,7 +29,6 @@ from hindcast_assets.config import ExperimentConfig
 from hindcast_assets.core import inner_folds
 from hindcast_assets.core.data import load_input
 from hindcast_assets.core.hindcast import fold_of
-from hindcast_assets.core.lease import Lease
 from hindcast_assets.core.rundir import RunDir
 from hindcast_assets.core.warmup import warmup_folds
 from hindcast_assets.pipeline.fanout import fan_in_waves, fan_out, fold_chunks
@@ -133,17 +131,18 @@ def _progress(rd: RunDir, running: str, last: str) -> str:
     return line
 
 
-def run_fanned_out(cfg: ExperimentConfig, source: str, rd: RunDir, workers: int, executor_name: str) -> str:
-    """The hindcast into `rd` as waves of runs; the last run's id. A failed run leaves the
-    others of its wave to finish, then raises; `hindcast resume` completes the run_dir."""
+def run_fanned_out(cfg: ExperimentConfig, source: str, rd: RunDir, workers: int, executor_name: str,
+                   lease_id: str) -> str:
+    """The hindcast into `rd` as waves of runs, one writer with the launcher holding `lease_id`;
+    the last run's id. A failed run leaves the others of its wave to finish, then raises;
+    `hindcast resume` completes the run_dir."""
     from hindcast_assets.runner import execute_phase
 
     waves = phases(cfg, workers)
-    lease_id = f"fanout-{uuid.uuid4().hex[:12]}"
     print(f"{rd}: {len(waves[0])} fold-chunk runs ({', '.join(c.name for c in waves[0])}), then "
           f"{' + '.join(str(len(w)) for w in waves[1:])} fan-in runs, executor {executor_name}",
           file=sys.stderr, flush=True)
-    with Lease(rd, lease_id), _pool(workers) as pool:
+    with _pool(workers) as pool:
         Tracker().prepare(cfg.mlflow_experiment)
         for wave, running in zip(waves, ["fold-chunk runs"] + ["fan-in runs"] * (len(waves) - 1)):
             futures = {p.name: pool.submit(execute_phase, cfg, source, rd, p, lease_id, executor_name) for p in wave}

@@ -10,17 +10,19 @@ import datetime as dt
 import os
 import socket
 import tempfile
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from hindcast_assets.config import ExperimentConfig
-from hindcast_assets.core.data import file_version, load_input
+from hindcast_assets.core.data import load_input
 from hindcast_assets.core.preflight import check_experiment
 from hindcast_assets.core.forecast import require_season_data
-from hindcast_assets.core.lease import holder, is_live, pid_alive
+from hindcast_assets.core.lease import Lease, pid_alive
 from hindcast_assets.core.rundir import RunDir, remove_orphan_temps, set_current
 from hindcast_assets.core.season_dates import ForecastDate
 from hindcast_assets.core.splits import PRODUCTION
@@ -28,14 +30,14 @@ from hindcast_assets.pipeline import store
 from hindcast_assets.pipeline.lifecycle import RetrainingResult, promote_if_first, register
 from hindcast_assets.pipeline.registry import CHAMPION, ModelVersion, Registry
 from hindcast_assets.pipeline.result import ExperimentResult
-from hindcast_assets.pipeline.runlog import (Manifest, forecast_needs, incomplete_for, open_run_dir, read_manifest,
-                                             verify)
+from hindcast_assets.pipeline.runlog import (forecast_needs, incomplete_for, open_run_dir, read_manifest,
+                                             require_inputs_unchanged, verify)
 from hindcast_assets.pipeline.table import fit_production_stages, hindcast_stages
 
 if TYPE_CHECKING:
     from hindcast_assets.parallel import Phase
 
-RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
+LAUNCH_TAG = "hindcast/launch"  # the runs of one launcher call: closed together if it fails or is interrupted
 QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 
 
@@ -106,8 +108,29 @@ def close_dead_runs(instance) -> list[str]:
     if dead:
         from hindcast_assets.pipeline.tracking import Tracker
 
-        Tracker().kill_runs_of([r.run_id for r in dead])
+        Tracker().end_runs_of([r.run_id for r in dead], "KILLED")
     return [r.run_id for r in dead]
+
+
+@contextmanager
+def runs_closed_on_failure(instance, tags: dict[str, str]) -> Iterator[dict[str, str]]:
+    """Tags naming the runs launched in the block: if the block raises (a failed run, Ctrl-C),
+    those runs are reported failed where they are still open, and their MLflow runs end FAILED
+    (KILLED when interrupted), even where a step's teardown had ended one FINISHED."""
+    from dagster import DagsterRunStatus, RunsFilter
+
+    from hindcast_assets.pipeline.tracking import Tracker
+
+    launch = {LAUNCH_TAG: uuid.uuid4().hex, **tags}
+    try:
+        yield launch
+    except BaseException as exc:
+        runs = instance.get_runs(RunsFilter(tags={LAUNCH_TAG: launch[LAUNCH_TAG]}))
+        for run in runs:
+            if run.status in (DagsterRunStatus.STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.NOT_STARTED):
+                instance.report_run_failed(run, message=f"interrupted in the launcher ({type(exc).__name__})")
+        Tracker().end_runs_of([r.run_id for r in runs], "FAILED" if isinstance(exc, RunFailed) else "KILLED")
+        raise
 
 
 def _instance(cfg: ExperimentConfig):
@@ -136,15 +159,26 @@ def run_tags(cfg: ExperimentConfig, rd: RunDir) -> dict[str, str]:
     return {run_dir_tag(cfg.experiment_key): str(rd), **worker_tags()}
 
 
-def _execute(instance, job, cfg: ExperimentConfig, rd: RunDir, **kwargs):
-    """One in-process Dagster run of `job` writing `rd`; raises RunFailed with the cause."""
+def _execute(instance, job, cfg: ExperimentConfig, rd: RunDir, lease: Lease, **kwargs):
+    """One in-process Dagster run of `job` writing `rd` as the writer holding `lease`; raises
+    RunFailed with the cause."""
+    from hindcast_assets.defs.resources import LEASE_TAG
+
     run_config = {**QUIET, "resources": {"run_dir": {"config": {"run_dir": str(rd)}}}}
-    tags = {**run_tags(cfg, rd), **kwargs.pop("tags", {})}
-    result = job.execute_in_process(instance=instance, run_config=run_config, tags=tags, raise_on_error=False,
-                                    **kwargs)
-    if not result.success:
-        raise RunFailed(f"dagster run {result.run_id} failed (run_dir {rd}): {_first_cause(result)}")
+    tags = {**run_tags(cfg, rd), LEASE_TAG: lease.run_id, **kwargs.pop("tags", {})}
+    with runs_closed_on_failure(instance, tags) as tags:
+        result = job.execute_in_process(instance=instance, run_config=run_config, tags=tags, raise_on_error=False,
+                                        **kwargs)
+        if not result.success:
+            raise RunFailed(f"dagster run {result.run_id} failed (run_dir {rd}): {_first_cause(result)}")
     return result
+
+
+def launch_lease(rd: RunDir) -> Lease:
+    """The run_dir's lease, taken by the launcher before any Dagster run starts, so that of two
+    launches on one run_dir the second gets one line (RunDirLeased) and starts nothing; the runs
+    it launches carry its id and join it. Taken by `with`."""
+    return Lease(rd, f"launch-{uuid.uuid4().hex[:12]}")
 
 
 def add_partitions(instance, partitions_name: str, keys: list[str]) -> None:
@@ -177,22 +211,25 @@ class Scale:
         return self.workers > 1 or self.executor != "in_process"
 
 
-def _materialise(cfg: ExperimentConfig, what: str, rd: RunDir, source: str, scale: Scale = Scale()) -> RunOutcome:
-    """Dagster runs of job `what` into `rd` (one, unless `scale` fans a hindcast out); a
-    completed hindcast is registered (and promoted if it is the experiment's first)."""
+def _materialise(cfg: ExperimentConfig, what: str, rd: RunDir, source: str, lease: Lease,
+                 scale: Scale = Scale()) -> RunOutcome:
+    """Dagster runs of job `what` into `rd` as the writer holding `lease` (one run, unless
+    `scale` fans a hindcast out); a completed hindcast is registered (and promoted if it is the
+    experiment's first)."""
     from hindcast_assets.defs.jobs import fit_production_job_name, hindcast_job_name
+    from hindcast_assets.defs.resources import RANGE_END, RANGE_START
 
     key = cfg.experiment_key
     if what == "fit-production":
-        result = _execute(*_job(cfg, fit_production_job_name(key), source), cfg, rd, partition_key=PRODUCTION)
+        result = _execute(*_job(cfg, fit_production_job_name(key), source), cfg, rd, lease, partition_key=PRODUCTION)
         return RunOutcome(rd, result.run_id, ExperimentResult.from_run_dir(rd))
     if scale.fanned_out:
         from hindcast_assets.parallel import run_fanned_out
 
         _instance(cfg)
-        run_id = run_fanned_out(cfg, source, rd, scale.workers, scale.executor)
+        run_id = run_fanned_out(cfg, source, rd, scale.workers, scale.executor, lease.run_id)
     else:
-        run_id = _execute(*_job(cfg, hindcast_job_name(key), source), cfg, rd,
+        run_id = _execute(*_job(cfg, hindcast_job_name(key), source), cfg, rd, lease,
                           tags={RANGE_START: cfg.folds[0], RANGE_END: cfg.folds[-1]}).run_id
     _offer_init_dates(cfg)
     return RunOutcome(rd, run_id, ExperimentResult.from_run_dir(rd), registered_after_hindcast(rd))
@@ -219,7 +256,7 @@ def execute_phase(cfg: ExperimentConfig, source: str, rd: RunDir, phase: Phase, 
     from hindcast_assets.defs.assets import stage_key
     from hindcast_assets.defs.jobs import hindcast_job_name
     from hindcast_assets.definitions import reconstructable_job
-    from hindcast_assets.defs.resources import LEASE_TAG
+    from hindcast_assets.defs.resources import LEASE_TAG, RANGE_END, RANGE_START
     from hindcast_assets.parallel import PHASE_TAG
     from hindcast_assets.pipeline.tracking import mlflow_tracking_uri
 
@@ -229,10 +266,11 @@ def execute_phase(cfg: ExperimentConfig, source: str, rd: RunDir, phase: Phase, 
     run_config = {**QUIET, "resources": {"run_dir": {"config": {"run_dir": str(rd)}},
                                          "mlflow": {"config": {"tracking_uri": mlflow_tracking_uri()}}}}
     job = reconstructable_job(cfg, source, hindcast_job_name(cfg.experiment_key), executor_name)
-    with DagsterInstance.get() as instance:
+    with DagsterInstance.get() as instance, runs_closed_on_failure(instance, tags) as tags:
         result = execute_job(job, instance, run_config=run_config, tags=tags, asset_selection=keys)
-    if not result.success:
-        raise RunFailed(f"dagster run {result.run_id} ({phase.name}) failed (run_dir {rd}): {_first_cause(result)}")
+        if not result.success:
+            raise RunFailed(f"dagster run {result.run_id} ({phase.name}) failed (run_dir {rd}): "
+                            f"{_first_cause(result)}")
     return result.run_id
 
 
@@ -263,14 +301,10 @@ def run_experiment(cfg: ExperimentConfig, what: str, runs_dir: str, source: str 
     or a fan-out by `scale`); a completed hindcast is registered, and becomes champion and
     current if it is the first."""
     rd = RunDir.mint(runs_dir, cfg.experiment_key)
-    store.CONFIG.write(rd, cfg)  # first, so a run_dir killed at any later point can be resumed
-    open_run_dir(rd, cfg, what, JOBS[what](cfg), [PRODUCTION] if what == "fit-production" else cfg.folds)
-    return _materialise(cfg, what, rd, source or f"configs/{cfg.experiment_key}.yaml", scale)
-
-
-def _changed_inputs(manifest: Manifest) -> list[str]:
-    return [f"{i['url']} (inputs.{name})" for name, i in manifest.inputs.items()
-            if file_version(i["url"]) != i["sha256"]]
+    with launch_lease(rd) as lease:
+        store.CONFIG.write(rd, cfg)  # first, so a run_dir killed at any later point can be resumed
+        open_run_dir(rd, cfg, what, JOBS[what](cfg), [PRODUCTION] if what == "fit-production" else cfg.folds)
+        return _materialise(cfg, what, rd, source or f"configs/{cfg.experiment_key}.yaml", lease, scale)
 
 
 def resume(run_dir: str) -> RunOutcome:
@@ -287,18 +321,13 @@ def resume(run_dir: str) -> RunOutcome:
     if manifest is None or manifest.job not in JOBS:
         raise PreflightError(f"{rd.root / store.MANIFEST_FILE}: job: no launcher plan to resume (made by the UI, "
                              "or before run records); materialise what is missing from the UI")
-    changed = _changed_inputs(manifest)
-    if changed:
-        raise PreflightError(f"{changed[0]}: sha256 differs from {rd.root / store.MANIFEST_FILE}: the input changed "
-                             "since this run_dir was made; resuming would mix data, run a fresh hindcast")
+    require_inputs_unchanged(rd, manifest)
     verify(rd, manifest)
-    current = holder(rd)
-    if current is not None and is_live(current):
-        raise PreflightError(f"{rd}: being written by {current.describe()}; resume once it has ended")
-    remove_orphan_temps(rd)
-    if not manifest.missing:
-        return RunOutcome(rd, "", ExperimentResult.from_run_dir(rd))
-    return _materialise(cfg, manifest.job, rd, str(store.CONFIG.path(rd)))
+    with launch_lease(rd) as lease:  # before the orphans go: a live writer's temporary files are not orphans
+        remove_orphan_temps(rd)
+        if not manifest.missing:
+            return RunOutcome(rd, "", ExperimentResult.from_run_dir(rd))
+        return _materialise(cfg, manifest.job, rd, str(store.CONFIG.path(rd)), lease)
 
 
 def run_forecast(run_dir: str, season_year: int, init_date: str) -> RunDir:
@@ -331,10 +360,11 @@ def run_forecasts(run_dir: str, dates: list[ForecastDate]) -> RunDir:
         store.read_fold_models(rd, key, fold)  # one clear error
         if indices is not None:
             require_season_data(indices, cfg.inputs.indices, geos, at)
-    instance, job = _job(cfg, forecast_job_name(key), str(store.CONFIG.path(rd)))
-    add_partitions(instance, init_date_partitions_name(key), sorted({str(d.init) for d in dates}))
-    for at in dates:
-        _execute(instance, job, cfg, rd, partition_key=forecast_key(at))
+    with launch_lease(rd) as lease:
+        instance, job = _job(cfg, forecast_job_name(key), str(store.CONFIG.path(rd)))
+        add_partitions(instance, init_date_partitions_name(key), sorted({str(d.init) for d in dates}))
+        for at in dates:
+            _execute(instance, job, cfg, rd, lease, partition_key=forecast_key(at))
     return rd
 
 

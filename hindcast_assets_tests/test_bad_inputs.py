@@ -168,6 +168,16 @@ def _linked_reports(env: Env) -> list[str]:
     return ["resume", str(env.run_dir)]
 
 
+def _input_changed_since(env: Env) -> list[str]:
+    """The yields changed since the run_dir was made (its manifest records another sha256): a
+    resume would mix data."""
+    manifest = env.run_dir / "manifest.json"
+    record = json.loads(manifest.read_text())
+    record["inputs"]["yields"]["sha256"] = "0" * 64
+    manifest.write_text(json.dumps(record))
+    return ["resume", str(env.run_dir)]
+
+
 def _duplicate_first_row(f: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([f, f.iloc[[0]]], ignore_index=True)
 
@@ -381,6 +391,10 @@ CASES = [
     Case("resume a run_dir with a folder linked elsewhere", _linked_reports,
          "{run_dir}/reports: is a symbolic link inside run_dir {run_dir}; writes never follow links out of a "
          "run_dir: replace it with a folder of its own"),
+    Case("resume after an input changed", _input_changed_since,
+         "{run_input}/" + YIELDS + " (inputs.yields): changed since run_dir {run_dir} was made (sha256 differs from "
+         "its manifest.json); re-making its artefacts there would mix data: make a new run_dir with `hindcast run "
+         "hindcast --config {run_dir}/config_resolved.yaml` (or your edited config)"),
     Case("forecast into a folder that is no run_dir",
          lambda env: ["run", "forecast", "--run-dir", str(env.tmp), "--season-year", "2011", "--init-date",
                       "2011-08-01"],

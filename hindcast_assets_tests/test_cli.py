@@ -1,6 +1,8 @@
 """The `hindcast` CLI end to end on real data: run_dir, Dagster runs, MLflow runs, bad input."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 from dagster import DagsterInstance
@@ -90,6 +92,9 @@ def test_two_runs_in_one_process_are_two_finished_mlflow_runs(small_config, tmp_
     tracked = _mlflow_runs()
     assert len(tracked) == 2 and {r.info.status for r in tracked} == {"FINISHED"}
     assert len({r.data.tags["run_dir"] for r in tracked}) == 2
+    for run in tracked:  # named for what it is: experiment, job, partition, run_dir stamp
+        stamp = Path(run.data.tags["run_dir"]).name.removesuffix("_corn_usa")
+        assert run.info.run_name == f"corn_usa · fit_production · production · {stamp}"
 
 
 def test_a_failing_run_ends_its_mlflow_run_failed(tmp_path, input_dir, capsys):

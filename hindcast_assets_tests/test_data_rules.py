@@ -12,6 +12,7 @@ from hindcast_assets.config import load_config
 from hindcast_assets.core.aggregate import NATIONAL, NO_NATIONAL
 from hindcast_assets.core.data import InputError, load_yields
 from hindcast_assets.core.skill_by_init import against_yardstick
+from hindcast_assets.pipeline.result import ExperimentResult
 from hindcast_assets.runner import run_experiment
 from hindcast_assets_tests.conftest import write_config
 
@@ -27,7 +28,10 @@ def test_a_panel_without_area_gets_geo_skill_and_no_national_row(tmp_path, input
     config = write_config(tmp_path, "soybeans_bra", columns={"area": None})
     rd = run_experiment(load_config(config), "hindcast", str(tmp_path / "runs")).run_dir
 
-    assert pd.read_parquet(rd.root / "postprocessed" / "national.parquet").empty
+    # no national file, chart or line (issue 29): not an empty one
+    assert not (rd.root / "postprocessed" / "national.parquet").exists()
+    assert sorted(p.name for p in (rd.root / "reports").glob("*.png")) == ["coverage.png"]
+    assert "national" not in ExperimentResult.from_run_dir(rd).summary()
     assert set(_csv(rd, "skill")["level"]) == {"geo"} and set(_csv(rd, "coverage")["scope"]) == {"geo"}
     (delivery,) = (rd.root / "delivery").glob("*.csv")
     assert NATIONAL not in set(pd.read_csv(delivery)["geo_id"])

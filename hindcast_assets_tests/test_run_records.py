@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 
-from dagster import DagsterInstance, DagsterRunStatus
+from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 
 from hindcast_assets.cli import main
 from hindcast_assets.core.rundir import RunDir, content_hash, read_current
@@ -71,8 +71,8 @@ def _model_done(rd, fold: str) -> bool:
                for e in read_events(RunDir(rd)))
 
 
-def _killed_hindcast(config, runs) -> RunDir:
-    """`hindcast run hindcast` in a subprocess, killed with SIGKILL once fold 2010's model is
+def _killed_hindcast(config, runs, sent: int = signal.SIGKILL) -> RunDir:
+    """`hindcast run hindcast` in a subprocess, sent `sent` (killed) once fold 2010's model is
     written (a stage in the middle of the model chain)."""
     cmd = [sys.executable, "-m", "hindcast_assets.cli", "run", "hindcast", "--config", str(config),
            "--runs-dir", str(runs)]
@@ -81,8 +81,9 @@ def _killed_hindcast(config, runs) -> RunDir:
         (rd,) = _wait_for(lambda: runs.exists() and [p for p in runs.iterdir() if p.is_dir()])
         _wait_for(lambda: _model_done(rd, "2010"))
     finally:
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
+        os.kill(proc.pid, sent)
+        if proc.wait(120) is None:
+            proc.kill()
     return RunDir(rd)
 
 
@@ -129,6 +130,17 @@ def test_resume_after_kill_9_completes_the_run_dir_byte_identically(small_config
     assert code == 0 and "nothing to resume" in err
 
 
+def test_ctrl_c_mid_run_ends_the_dagster_run_and_its_mlflow_run_failed(small_config, tmp_path):
+    """Ctrl-C (SIGINT) in the launcher, here once fold 2010's model is written: no run is left
+    open, and no MLflow run of the interrupted run says FINISHED (a step's teardown may have said
+    so before the interrupt reached the run)."""
+    rd = _killed_hindcast(small_config, tmp_path / "runs", signal.SIGINT)
+    (run,) = DagsterInstance.get().get_runs()
+    assert run.status == DagsterRunStatus.FAILURE
+    assert list(_mlflow_statuses()) == [run.run_id] and _mlflow_statuses()[run.run_id] in ("FAILED", "KILLED")
+    assert not (rd.root / ".lease").exists()
+
+
 def test_resume_refuses_a_run_dir_changed_after_it_was_written(small_hindcast, tmp_path, capsys):
     import shutil
 
@@ -156,8 +168,10 @@ def test_two_forecasts_of_one_partition_at_once_leave_one_forecast_and_no_temp(s
     codes = sorted(code for code, _ in results)
     assert codes in ([0, 0], [0, 2]), results
     for code, (_, err) in results:
-        if code == 2:  # the loser met the winner's lease: one clear line naming it
-            assert "hindcast: error: " in err and "being written by run" in err.splitlines()[-1]
+        if code == 2:  # the loser met the winner's lease: one clear line naming it, before any Dagster run
+            assert err.startswith(f"hindcast: error: {copy}: being written by run launch-") and err.count("\n") == 1
+    forecasts = DagsterInstance.get().get_runs(RunsFilter(job_name="corn_usa__forecast"))
+    assert len(forecasts) == codes.count(0) and all(r.is_success for r in forecasts)
     assert not list(copy.rglob("*.tmp")) and not (copy / ".lease").exists()
     made = copy / "forecast" / "2011" / "2011-08-01"
     assert (made / "postprocessed" / "national.parquet").exists() and (made / "indices.zarr").is_dir()

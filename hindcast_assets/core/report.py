@@ -146,7 +146,8 @@ def report_markdown(cfg: ExperimentConfig, ev: Evaluation, run_dir_name: str, co
         md_table(ev.coverage, 3), "",
         f"Seasons with no geo interval (too few earlier seasons): {', '.join(no_geo) or 'none'}. "
         f"With no national interval at the highest level: {', '.join(no_nat) or 'none'}.", "",
-        "![national hindcast](national_hindcast.png)", "", "![error by season](error_by_season.png)", "",
+        *(["![national hindcast](national_hindcast.png)", "", "![error by season](error_by_season.png)", ""]
+          if cfg.has_area else []),
         "![coverage](coverage.png)", "",
         "## Models compared", "",
         f"Every configured model and ensemble on the same folds, without bias correction; coverage of "

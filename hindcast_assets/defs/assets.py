@@ -7,7 +7,7 @@ import json
 import logging
 
 from dagster import (AllPartitionMapping, AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, AssetDep,
-                     AssetExecutionContext, AssetKey, AssetsDefinition, BackfillPolicy, MaterializeResult,
+                     AssetExecutionContext, AssetKey, AssetsDefinition, BackfillPolicy, DataVersion, MaterializeResult,
                      RetryRequested, asset, asset_check)
 
 from hindcast_assets.config import ExperimentConfig
@@ -17,7 +17,8 @@ from hindcast_assets.defs.metadata import stage_metadata
 from hindcast_assets.defs.partitions import partitions_def, stage_partition
 from hindcast_assets.defs.resources import MlflowTracking, RunDirResource
 from hindcast_assets.pipeline.records import StageRecord
-from hindcast_assets.pipeline.runlog import RunIds, run_recorded
+from hindcast_assets.pipeline.runlog import RunIds, read_manifest, require_inputs_unchanged, run_recorded
+from hindcast_assets.pipeline.store import RunDirView
 from hindcast_assets.pipeline.fanout import fan_out
 from hindcast_assets.pipeline.table import CONFIG_STAGE, Partitioning, Stage, asset_stages, hindcast_stages, stage_table
 
@@ -79,11 +80,15 @@ def code_version(stage: Stage) -> str:
     return content_hash(inspect.getsource(inspect.getmodule(stage.run)).encode())[:16]
 
 
-def _run_tracked(context, cfg: ExperimentConfig, stage: Stage, view, mlflow: MlflowTracking) -> list[StageRecord]:
+def _run_tracked(context, cfg: ExperimentConfig, stage: Stage, run_dir: RunDirResource, source: str,
+                 mlflow: MlflowTracking) -> tuple[RunDirView, list[StageRecord]]:
     """The run's partitions of the stage, tracked in the run's MLflow run; a transient I/O error
-    asks Dagster to retry."""
+    asks Dagster to retry. A fitted stage refuses a run_dir whose inputs changed since it was made."""
     try:
-        with mlflow.run(context.run_id, context.job_name, view) as mlflow_run:
+        with mlflow.run(context.dagster_run, cfg, run_dir.locate(cfg.experiment_key)) as mlflow_run:
+            view = run_dir.view_for(cfg, source)
+            if stage.group == "hindcast":  # a forecast reads indices newer than the run_dir: that is its job
+                require_inputs_unchanged(view.run_dir, read_manifest(view.run_dir))
             records = _run_partitions(context, stage, view, f"{cfg.experiment_key}/{stage.name}",
                                       RunIds(context.run_id, mlflow_run))
             mlflow.tracker().log(mlflow_run, metrics=_mlflow_metrics(stage, records))
@@ -92,7 +97,17 @@ def _run_tracked(context, cfg: ExperimentConfig, stage: Stage, view, mlflow: Mlf
             raise
         # a partition done before the error is complete in the manifest: the retry skips it
         raise RetryRequested(max_retries=RETRIES, seconds_to_wait=2.0 ** context.retry_number) from exc
-    return records
+    return view, records
+
+
+def content_version(rd, records: list[StageRecord]) -> DataVersion:
+    """The data version of what the run wrote: a hash of its files' run_dir paths and sha256, so
+    a run that writes the same bytes (a no-op re-run, partitions already complete) leaves every
+    asset downstream fresh. Dagster gives all partitions of one run one version (one set of
+    tags per output), so a range run's partitions share the hash of the whole range."""
+    root = len(str(rd.root)) + 1
+    return DataVersion(content_hash("\n".join(sorted(f"{w.path[root:]} {w.sha256}" for r in records
+                                                       for w in r.written)).encode())[:24])
 
 
 def stage_check(cfg: ExperimentConfig, stage: Stage, deps: list[AssetDep], source: str):
@@ -104,8 +119,8 @@ def stage_check(cfg: ExperimentConfig, stage: Stage, deps: list[AssetDep], sourc
                  additional_deps=[d for d in deps if d.asset_key != target],
                  partitions_def=partitions_def(cfg, stage.partitioning))
     def _check(context: AssetCheckExecutionContext, run_dir: RunDirResource, mlflow: MlflowTracking):
-        view, op_context = run_dir.view_for(cfg, source), context.op_execution_context
-        _run_tracked(op_context, cfg, stage, view, mlflow)
+        op_context = context.op_execution_context
+        view, _ = _run_tracked(op_context, cfg, stage, run_dir, source, mlflow)
         verdicts = [stage.verdict(view, stage_partition(stage.partitioning, k)) for k in op_context.partition_keys]
         worst = max(verdicts, key=lambda v: {None: 0, "WARN": 1, "ERROR": 2}[v.severity])
         return AssetCheckResult(passed=worst.passed, severity=AssetCheckSeverity(worst.severity or "WARN"),
@@ -134,9 +149,9 @@ def stage_asset(cfg: ExperimentConfig, stage: Stage, deps: list[AssetDep], sourc
            backfill_policy=backfill_policy(cfg, stage, per_fold),
            code_version=code_version(stage), kinds={"python"}, tags={"hindcast/stage": stage.name})
     def _stage(context: AssetExecutionContext, run_dir: RunDirResource, mlflow: MlflowTracking) -> MaterializeResult:
-        view = run_dir.view_for(cfg, source)
-        records = _run_tracked(context, cfg, stage, view, mlflow)
-        return MaterializeResult(metadata=stage_metadata(view.run_dir, records))
+        view, records = _run_tracked(context, cfg, stage, run_dir, source, mlflow)
+        return MaterializeResult(metadata=stage_metadata(view.run_dir, records),
+                                 data_version=content_version(view.run_dir, records))
 
     return _stage
 

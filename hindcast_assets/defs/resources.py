@@ -17,7 +17,7 @@ from hindcast_assets.paths import default_runs_dir
 from hindcast_assets.pipeline import store
 from hindcast_assets.pipeline.store import RunDirView
 from hindcast_assets.pipeline.table import shape_difference
-from hindcast_assets.pipeline.tracking import Tracker, flatten
+from hindcast_assets.pipeline.tracking import Tracker, flatten, run_name
 
 
 def run_dir_tag(experiment_key: str) -> str:
@@ -29,6 +29,19 @@ PID_TAG, HOST_TAG = "hindcast/pid", "hindcast/host"  # the process running the r
 EXPERIMENT_TAG = "hindcast/experiment"  # on every job's runs: the PostgreSQL profile limits runs per experiment
 LEASE_TAG = "hindcast/lease"  # runs that write one run_dir together (a fan-out's chunks) share this lease id
 BACKFILL_TAG = "dagster/backfill"  # the runs of one UI backfill (multi_run chunks) share the backfill's lease
+# Queued runs carrying one value of this tag run one at a time (dagster.yaml's run_queue): the
+# sensor's forecasts of one run_dir, which would otherwise meet on its lease and fail.
+WRITES_TAG = "hindcast/writes"
+MAX_RETRIES_TAG = "dagster/max_retries"  # a failed sensor run is retried (dagster.yaml's run_retries)
+PARTITION_TAG = "dagster/partition"
+RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
+
+
+def partitions_label(tags) -> str:
+    """The partitions a run makes, from its tags: one key, `first…last` of a range, else ''."""
+    if tags.get(PARTITION_TAG):
+        return tags[PARTITION_TAG]
+    return f"{tags[RANGE_START]}…{tags[RANGE_END]}" if tags.get(RANGE_START) else ""
 
 
 def lease_id(run) -> str:
@@ -60,9 +73,10 @@ class RunDirResource(ConfigurableResource):
     _resolved: dict[str, RunDir] = PrivateAttr(default_factory=dict)
     _context: Any = PrivateAttr(default=None)
     _leases: list = PrivateAttr(default_factory=list)
+    _leased: set = PrivateAttr(default_factory=set)
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
-        self._resolved, self._context, self._leases = {}, context, []
+        self._resolved, self._context, self._leases, self._leased = {}, context, [], set()
 
     def teardown_after_execution(self, context: InitResourceContext) -> None:
         for lease in self._leases:
@@ -86,14 +100,20 @@ class RunDirResource(ConfigurableResource):
                 "then launch again.")
         return current
 
-    def run_dir_for(self, key: str) -> RunDir:
+    def locate(self, key: str) -> RunDir:
+        """The run_dir this run writes for experiment `key` (not yet leased)."""
         if key not in self._resolved:
             self._resolved[key] = self._find(key)
-            ctx = self._context
-            if ctx is not None and ctx.dagster_run is not None and ctx.instance is not None:
-                self._leases.append(Lease(self._resolved[key], lease_id(ctx.dagster_run)).acquire())  # one writer
-                ctx.instance.add_run_tags(ctx.run_id, {run_dir_tag(key): str(self._resolved[key]), **worker_tags()})
         return self._resolved[key]
+
+    def run_dir_for(self, key: str) -> RunDir:
+        """The run_dir, leased to this run (once per experiment) and recorded as its tag."""
+        rd, ctx = self.locate(key), self._context
+        if key not in self._leased and ctx is not None and ctx.dagster_run is not None and ctx.instance is not None:
+            self._leases.append(Lease(rd, lease_id(ctx.dagster_run)).acquire())  # one writer
+            self._leased.add(key)
+            ctx.instance.add_run_tags(ctx.run_id, {run_dir_tag(key): str(rd), **worker_tags()})
+        return rd
 
     def view_for(self, cfg: ExperimentConfig, source: str) -> RunDirView:
         """The run_dir opened for `cfg`'s stages; refused if its config shapes another graph."""
@@ -138,11 +158,14 @@ class MlflowTracking(ConfigurableResource):
         return self._tracker
 
     @contextmanager
-    def run(self, dagster_run_id: str, job_name: str, view: RunDirView) -> Iterator[str]:
-        """The MLflow run id of this Dagster run in the experiment; FAILED if the block raises."""
-        cfg = view.launched_with or view.cfg
-        tags = {"run_dir": str(view.run_dir), "experiment_key": cfg.experiment_key, "dagster_job": job_name}
-        run_id = self.tracker().run_for(dagster_run_id, cfg.mlflow_experiment, tags, flatten(cfg.resolved()))
+    def run(self, dagster_run, cfg: ExperimentConfig, rd: RunDir) -> Iterator[str]:
+        """The MLflow run id of this Dagster run in the experiment, named for what the run makes;
+        FAILED if the block raises (opened before the run_dir's lease is taken, so a run that
+        fails on it has its MLflow run too)."""
+        job = dagster_run.job_name.removeprefix(f"{cfg.experiment_key}__")
+        name = run_name(cfg.experiment_key, job, partitions_label(dagster_run.tags), store.run_stamp(rd))
+        tags = {"run_dir": str(rd), "experiment_key": cfg.experiment_key, "dagster_job": dagster_run.job_name}
+        run_id = self.tracker().run_for(dagster_run.run_id, cfg.mlflow_experiment, name, tags, flatten(cfg.resolved()))
         self._opened.add(run_id)
         try:
             yield run_id

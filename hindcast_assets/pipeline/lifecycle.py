@@ -30,7 +30,7 @@ from hindcast_assets.pipeline import store
 from hindcast_assets.pipeline.registry import CHALLENGER, CHAMPION, PROMOTED_AT_TAG, ModelVersion, Registry
 from hindcast_assets.pipeline.result import ExperimentResult
 from hindcast_assets.pipeline.runlog import ManifestMismatchError, read_manifest, verify
-from hindcast_assets.pipeline.tracking import Tracker, host_lock
+from hindcast_assets.pipeline.tracking import Tracker, host_lock, run_name
 
 FIRST_RUN = "first run: the experiment had no champion"
 
@@ -311,7 +311,8 @@ def record_decision(result: RetrainingResult, d: Decision, orchestrator_run_id: 
         folder.write_bytes(folder.root / "drift.png", drift_plot_png(reference, current, result.drift_summary, title))
         result.drift_summary = result.drift_summary.with_report(str(report))
         folder.write_text(folder.root / "drift.json", json.dumps(result.drift_summary.to_dict(), indent=2))
-    run_id = tracker.run_for(orchestrator_run_id, cfg.mlflow_experiment, {"hindcast/kind": "retrain"},
+    run_id = tracker.run_for(orchestrator_run_id, cfg.mlflow_experiment,
+                             run_name(cfg.experiment_key, "retrain", reports_dir.rstrip("/").rsplit("/", 1)[-1]), {"hindcast/kind": "retrain"},
                              {"force": "retraining forced" in result.reason})
     result.mlflow_run_id = run_id
     folder.write_text(folder.root / "decision.json", result.to_json())

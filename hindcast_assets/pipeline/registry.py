@@ -16,7 +16,8 @@ from pathlib import Path
 from hindcast_assets.config import ExperimentConfig
 from hindcast_assets.core.rundir import RunDir
 from hindcast_assets.core.splits import PRODUCTION
-from hindcast_assets.pipeline.tracking import Tracker
+from hindcast_assets.pipeline.store import run_stamp
+from hindcast_assets.pipeline.tracking import Tracker, run_name
 
 CHAMPION, CHALLENGER = "champion", "challenger"
 RUN_DIR_TAG, TRAINED_THROUGH_TAG = "run_dir", "trained_through"
@@ -96,8 +97,9 @@ class Registry:
         if not self.client.search_registered_models(f"name = '{key}'"):
             self.client.create_registered_model(key, description=f"{key}: production models, one version per "
                                                                  "hindcast run_dir (hindcast_assets)")
-        run_id = mlflow_run_id or self.tracker.run_for(f"register-{rd.root.name}", cfg.mlflow_experiment,
-                                                       {"run_dir": str(rd)}, {})
+        run_id = mlflow_run_id or self.tracker.run_for(
+            f"register-{rd.root.name}", cfg.mlflow_experiment, run_name(key, "register", run_stamp(rd)),
+            {"run_dir": str(rd)}, {})
         folder = rd.root / "models" / key / PRODUCTION
         with tempfile.TemporaryDirectory(prefix="hindcast_register_") as scratch:
             self.client.log_artifacts(run_id, _local_copy(folder, scratch), ARTEFACT_PATH)

@@ -146,7 +146,7 @@ class ExperimentResult:
     def skill(self) -> pd.DataFrame:
         """Walk-forward skill over all test seasons, the model against its trend: geo level, and
         national once postprocessed (the model then bias-corrected where enabled)."""
-        frames = {"geo": self.geo, "national": self.national}
+        frames = {level: f for level, f in (("geo", self.geo), ("national", self.national)) if f is not None}
         if self.geo is None:
             wf = self.walk_forward_preds()
             frames = {"geo": wf.rename(columns={"target": "actual"})} if not wf.empty else {}
@@ -209,7 +209,7 @@ class ExperimentResult:
         if self.national is not None:
             lines.append(f"national: {len(self.national)} seasons in postprocessed/national.parquet")
         for (season, init), f in self.forecasts.items():
-            value = ("not made" if f.national is None else
-                     "none (no areas)" if f.national.empty else f"{f.national['prediction'].iloc[0]:.2f}")
+            value = ("none (no areas)" if not self.cfg.has_area else "not made" if f.national is None else
+                     f"{f.national['prediction'].iloc[0]:.2f}")
             lines.append(f"forecast {season} as of {init}: national {value}")
         return "\n".join(lines)

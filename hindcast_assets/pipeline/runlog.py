@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import platform
 import subprocess
 import time
@@ -142,9 +143,30 @@ def open_run_dir(rd: RunDir, cfg: ExperimentConfig, job: str, stages: list[Stage
         m.job, m.plan = m.job or job, m.plan or plan_of(stages, folds)
         m.config_sha256 = content_hash(store.CONFIG.format.encode(cfg))
         m.environment = environment()
-        m.inputs = {name: {"url": url, "sha256": file_version(url)} for name, url in configured_inputs(cfg).items()}
+        m.inputs = input_versions(cfg)
 
     return _update(rd, change)
+
+
+def input_versions(cfg: ExperimentConfig) -> dict[str, dict[str, str]]:
+    """Each configured input's URL and sha256: what the run_dir is made from."""
+    return {name: {"url": url, "sha256": file_version(url)} for name, url in configured_inputs(cfg).items()}
+
+
+class InputChangedError(ValueError):
+    """An input the run_dir was made from has changed: re-making its artefacts there would mix data."""
+
+
+def require_inputs_unchanged(rd: RunDir, manifest: Manifest | None, names: tuple[str, ...] | None = None) -> None:
+    """The inputs `names` (all recorded ones by default) hash to what the manifest recorded when
+    the run_dir was made, else one line saying a new run_dir is needed and how to make it."""
+    recorded = manifest.inputs if manifest else {}
+    for name, was in recorded.items():
+        if (names is None or name in names) and file_version(was["url"]) != was["sha256"]:
+            raise InputChangedError(
+                f"{was['url']} (inputs.{name}): changed since run_dir {rd} was made (sha256 differs from its "
+                f"{store.MANIFEST_FILE}); re-making its artefacts there would mix data: make a new run_dir with "
+                f"`hindcast run hindcast --config {store.CONFIG.path(rd)}` (or your edited config)")
 
 
 def _relative(rd: RunDir, path: str) -> str:
@@ -178,12 +200,32 @@ def verify(rd: RunDir, manifest: Manifest) -> None:
         raise ManifestMismatchError(f"{bad[0]}{more}; this run_dir was changed after it was written")
 
 
+def _append_local(path: str, text: str, header: str) -> None:
+    """Append whole lines or nothing. One O_APPEND write keeps concurrent lines whole; a write the
+    disk cuts short (full, over quota) is taken back and raises, and a line an earlier kill cut
+    short is ended first, so no line is ever glued to another (readers skip the cut one)."""
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        size = os.fstat(fd).st_size
+        lead = header if size == 0 else ("" if os.pread(fd, 1, size - 1) == b"\n" else "\n")
+        data, done = (lead + text).encode(), 0
+        try:
+            while done < len(data):
+                done += os.write(fd, data[done:])
+        except OSError:
+            if os.fstat(fd).st_size == size + done:  # nobody appended after us: take our part back
+                os.ftruncate(fd, size)
+            raise
+    finally:
+        os.close(fd)
+
+
 def _append(rd: RunDir, rel: str, line: str, header: str = "") -> None:
     path = rd.root / rel
     path.parent.mkdir(parents=True, exist_ok=True)
     if isinstance(path, LocalPath):
-        with open(path, "a") as f:  # one write per line: O_APPEND keeps concurrent lines whole
-            f.write((header if f.tell() == 0 else "") + line)
+        rd.refuse_links(path)
+        _append_local(str(path), line, header)
         return
     with host_lock(str(path), "append"):  # object stores cannot append: rewrite the object
         before = path.read_text() if path.exists() else header
@@ -212,10 +254,13 @@ def _metrics(rd: RunDir, ids: RunIds, stage: Stage, record: StageRecord) -> None
         _append(rd, store.METRICS_FILE.format(stage=stage.name), lines, "ts,run_id,partition,metric,value\n")
 
 
-def _complete(rd: RunDir, ids: RunIds, stage: Stage, pid: str, record: StageRecord, duration: float) -> None:
+def _complete(rd: RunDir, ids: RunIds, stage: Stage, pid: str, record: StageRecord, duration: float,
+              cfg: ExperimentConfig) -> None:
     outputs = {_relative(rd, w.path): w.sha256 for w in record.written}
+    inputs = input_versions(cfg) if stage.name == CONFIG_STAGE else {}
 
     def change(m: Manifest) -> None:
+        m.inputs = m.inputs or inputs  # a run_dir the UI made records its inputs with its config
         run = {"run_id": ids.run_id, "mlflow_run_id": ids.mlflow_run_id}
         if run not in m.runs:
             m.runs.append(run)
@@ -262,7 +307,7 @@ def run_recorded(view: RunDirView, stage: Stage, partition: Any, ids: RunIds) ->
         raise
     duration = time.perf_counter() - start
     _metrics(rd, ids, stage, record)
-    _complete(rd, ids, stage, pid, record, duration)
+    _complete(rd, ids, stage, pid, record, duration, cfg)
     _event(rd, ids, stage, partition, "success", cfg, duration_s=round(duration, 3), metrics=record.metrics,
            output_paths=[_relative(rd, w.path) for w in record.written])
     return record

@@ -239,6 +239,12 @@ def forecast_fields(at: ForecastDate) -> dict[str, Any]:
 
 # -- readers composed of several artefacts --------------------------------------------------------
 
+def read_national(artefact: Artefact, rd: RunDir, cfg: ExperimentConfig, geo: pd.DataFrame, **fields: Any) -> pd.DataFrame:
+    """The national rows of `artefact`; a config without areas writes none (no file, chart or
+    line), so its readers get no rows, shaped as the geo rows they sit beside."""
+    return artefact.read(rd, **fields) if cfg.has_area else geo.iloc[:0]
+
+
 def read_model(rd: RunDir, key: str, fold: str, name: str | None = None) -> TrainedModel | EnsembleModel:
     card = MODEL_CARD.read(rd, key=key, fold=fold, member=member(name))
     data = MODEL_FILE.read(rd, key=key, fold=fold, member=member(name), file=card["file"])

@@ -21,6 +21,11 @@ from typing import Any
 from hindcast_assets.paths import mlflow_artifact_location, mlflow_tracking_uri
 
 RUN_TAG = "dagster_run_id"
+RUN_NAME_TAG = "mlflow.runName"
+# MLflow 3's UI opens an experiment without this tag in its GenAI view (traces, no runs): ours are
+# model development, so they open on their runs.
+EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
+ENDED_BADLY = ("FAILED", "KILLED")
 
 
 def flatten(tree: dict, prefix: str = "") -> dict[str, Any]:
@@ -30,6 +35,12 @@ def flatten(tree: dict, prefix: str = "") -> dict[str, Any]:
         name = f"{prefix}{k}"
         out |= flatten(v, f"{name}.") if isinstance(v, dict) and v else {name: v}
     return out
+
+
+def run_name(*parts: str) -> str:
+    """An MLflow run's name says what it is (`corn_usa · hindcast · 1990…2023 · 20261206_014920`:
+    experiment, job, partitions, run_dir stamp), not MLflow's random `rumbling-turtle-913`."""
+    return " · ".join(p for p in parts if p)
 
 
 @contextmanager
@@ -56,9 +67,12 @@ class Tracker:
 
         exp = self.client.get_experiment_by_name(name)
         if exp:
+            if not EXPERIMENT_KIND.items() <= exp.tags.items():  # made before the tag was set
+                self.client.set_experiment_tag(exp.experiment_id, *next(iter(EXPERIMENT_KIND.items())))
             return exp.experiment_id
         try:
-            return self.client.create_experiment(name, artifact_location=mlflow_artifact_location(self.uri))
+            return self.client.create_experiment(name, artifact_location=mlflow_artifact_location(self.uri),
+                                                 tags=EXPERIMENT_KIND)
         except MlflowException:  # created by another process meanwhile
             return self.client.get_experiment_by_name(name).experiment_id
 
@@ -70,16 +84,17 @@ class Tracker:
     def _runs_of(self, exp_id: str, orchestrator_run_id: str) -> list:
         return self.client.search_runs([exp_id], f"tags.{RUN_TAG} = '{orchestrator_run_id}'", max_results=100)
 
-    def run_for(self, orchestrator_run_id: str, experiment: str, tags: dict[str, str],
+    def run_for(self, orchestrator_run_id: str, experiment: str, name: str, tags: dict[str, str],
                 params: dict[str, Any]) -> str:
-        """The MLflow run of this orchestrator run in `experiment`, created (with tags and params) once."""
+        """The MLflow run of this orchestrator run in `experiment`, created (named `name`, with tags
+        and params) once."""
         exp_id = self._experiment_id(experiment)
         with host_lock(self.uri, experiment):
             found = self._runs_of(exp_id, orchestrator_run_id)
             if found:
                 run_id, status = found[0].info.run_id, found[0].info.status
             else:
-                created = self.client.create_run(exp_id, tags={RUN_TAG: orchestrator_run_id, **tags})
+                created = self.client.create_run(exp_id, tags={RUN_TAG: orchestrator_run_id, RUN_NAME_TAG: name, **tags})
                 run_id, status = created.info.run_id, created.info.status
                 self.log(run_id, params=params)
         if status == "FINISHED":
@@ -101,13 +116,16 @@ class Tracker:
         if current == "RUNNING" or (current == "FINISHED" and status == "FAILED"):
             self.client.set_terminated(run_id, status)
 
-    def kill_runs_of(self, orchestrator_run_ids: list[str]) -> list[str]:
-        """End as KILLED the MLflow runs still RUNNING for orchestrator runs whose process died."""
+    def end_runs_of(self, orchestrator_run_ids: list[str], status: str) -> list[str]:
+        """End as `status` (FAILED or KILLED) the MLflow runs of orchestrator runs that failed,
+        were interrupted or died: those still RUNNING, and those a step's teardown ended FINISHED
+        before the run as a whole failed. A run already FAILED or KILLED keeps its status."""
+        assert status in ENDED_BADLY, status
         experiments = [e.experiment_id for e in self.client.search_experiments()]
-        killed = []
+        ended = []
         for run_id in orchestrator_run_ids:
             for run in self.client.search_runs(experiments, f"tags.{RUN_TAG} = '{run_id}'", max_results=100):
-                if run.info.status == "RUNNING":
-                    self.client.set_terminated(run.info.run_id, "KILLED")
-                    killed.append(run.info.run_id)
-        return killed
+                if run.info.status not in ENDED_BADLY:
+                    self.client.set_terminated(run.info.run_id, status)
+                    ended.append(run.info.run_id)
+        return ended

@@ -128,7 +128,7 @@ def test_a_range_over_seasons_is_one_run_as_a_ui_backfill_makes_it(hindcast_dir)
 
     from hindcast_assets.pipeline.store import read_config
     from hindcast_assets.definitions import build_definitions
-    from hindcast_assets.runner import RANGE_END, RANGE_START
+    from hindcast_assets.defs.resources import RANGE_END, RANGE_START
 
     instance = DagsterInstance.get()
     instance.add_dynamic_partitions("corn_usa__init_date", ["07-01", "08-01"])

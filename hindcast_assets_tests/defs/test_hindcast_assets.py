@@ -13,7 +13,7 @@ from hindcast_assets.defs.assets import build_stage_assets
 from hindcast_assets.defs.inputs import build_input_assets, observe_inputs
 from hindcast_assets.defs.resources import MlflowTracking, RunDirError, RunDirResource
 from hindcast_assets.pipeline import store
-from hindcast_assets.runner import RANGE_END, RANGE_START
+from hindcast_assets.defs.resources import RANGE_END, RANGE_START
 
 FOLD_FILES = {"detrender.pkl", "feature_fill_values.parquet", "model.txt", "model_card.json", "bias_corrector.pkl",
               "lightgbm"}  # every trained model also has a folder of its own
@@ -207,6 +207,45 @@ def test_a_changed_input_file_marks_its_downstream_assets_stale(small_config, in
     frame.to_parquet(yields, index=False)
     observe_inputs(instance, cfg)
     assert status("included_geos") == StaleStatus.STALE and status("detrender", "2010") == StaleStatus.STALE
+    # re-making it in that run_dir would mix data: one message saying what to do, nothing written
+    remade = defs.resolve_implicit_global_asset_job_def().execute_in_process(
+        instance=instance, asset_selection=[AssetKey(["corn_usa", "detrender"])], partition_key="2010",
+        run_config={"resources": {"run_dir": {"config": {"run_dir": str(tmp_path / "run")}}}}, raise_on_error=False)
+    (failure,) = [e for e in remade.all_events if e.is_step_failure]
+    error = failure.step_failure_data.error
+    while error.cause is not None:  # Dagster wraps the stage's error
+        error = error.cause
+    assert error.message.strip().endswith(
+        f"{yields} (inputs.yields): changed since run_dir {tmp_path / 'run'} was made (sha256 differs from its "
+        f"manifest.json); re-making its artefacts there would mix data: make a new run_dir with `hindcast run "
+        f"hindcast --config {tmp_path / 'run' / 'config_resolved.yaml'}` (or your edited config)")
+
+
+def test_a_no_op_run_leaves_everything_fresh(small_config, tmp_path):
+    """Data versions are content hashes of what a stage wrote: a re-run that writes the same bytes
+    (here: every partition already complete) leaves nothing downstream stale."""
+    from dagster._core.asset_graph_view.asset_graph_view import AssetGraphView, TemporalContext
+    from dagster._core.definitions.data_version import CachingStaleStatusResolver, StaleStatus
+    from dagster._time import get_current_datetime
+
+    cfg = load_config(small_config)
+    instance, defs = DagsterInstance.get(), build_definitions([cfg])
+    observe_inputs(instance, cfg)
+    job = defs.resolve_job_def("corn_usa__fit_production")
+    run_config = {"resources": {"run_dir": {"config": {"run_dir": str(tmp_path / "run")}}}}
+    versions = []
+    for _ in range(2):
+        assert job.execute_in_process(instance=instance, partition_key="production", run_config=run_config).success
+        record = instance.get_latest_materialization_event(AssetKey(["corn_usa", "model"]))
+        versions.append(record.asset_materialization.tags["dagster/data_version"])
+    graph = defs.resolve_asset_graph()
+    view = AssetGraphView(temporal_context=TemporalContext(effective_dt=get_current_datetime(), last_event_id=None),
+                          instance=instance, asset_graph=graph)
+    resolver = CachingStaleStatusResolver(instance, graph, view)
+    assert versions[0] == versions[1]
+    for name in ("included_geos", "detrender", "feature_fill_values", "model"):
+        partition = None if name == "included_geos" else "production"
+        assert resolver.get_status(AssetKey(["corn_usa", name]), partition) == StaleStatus.FRESH, name
 
 
 def test_a_bad_input_fails_its_blocking_check_and_nothing_downstream_runs(small_config, input_dir, tmp_path):

@@ -8,6 +8,7 @@ import pandas as pd
 from hindcast_assets.core import postprocess as pp
 from hindcast_assets.core import report
 from hindcast_assets.core import skill_by_init as sbi
+from hindcast_assets.core.aggregate import NO_NATIONAL
 from hindcast_assets.core.data import load_input, load_references, qc_excluded
 from hindcast_assets.core.delivery import delivery_frame
 from hindcast_assets.core.evaluation import compare_models, evaluate
@@ -58,24 +59,34 @@ def conformal(view: RunDirView, _: None) -> StageRecord:
 
 
 def national(view: RunDirView, _: None) -> StageRecord:
+    """The postprocessed geo rows, and the national ones where the config has areas (without, no
+    national file, chart or line is made)."""
     geo, nat = _corrected(view)
     sidecars = {m: store.CONFORMAL.read(view.run_dir, mode=m) for m in view.cfg.conformal.modes}
+    frames = {"geo": geo, "national": nat} if view.cfg.has_area else {"geo": geo}
     written = [store.POSTPROCESSED.write(view.run_dir, pp.with_intervals(frame, sidecars, scope), scope=scope)
-               for scope, frame in (("geo", geo), ("national", nat))]
-    return StageRecord(None, written, len(nat))
+               for scope, frame in frames.items()]
+    return StageRecord(None, written, len(nat), note="" if view.cfg.has_area else NO_NATIONAL)
+
+
+def _postprocessed(view: RunDirView) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The postprocessed geo and national rows; without areas no rows of the national scope."""
+    geo = store.POSTPROCESSED.read(view.run_dir, scope="geo")
+    return geo, store.read_national(store.POSTPROCESSED, view.run_dir, view.cfg, geo, scope="national")
 
 
 def evaluation(view: RunDirView, _: None) -> StageRecord:
     rd, c, key = view.run_dir, view.cfg, view.key
-    geo, nat = (store.POSTPROCESSED.read(rd, scope=s) for s in ("geo", "national"))
+    geo, nat = _postprocessed(view)
     ev = evaluate(geo, nat, c.conformal.modes, c.conformal.levels, load_references(c))
     comparison = compare_models(c, {m: store.read_walk_forward(rd, key, c.test_folds, m) for m in c.model_names},
                                 view.data.yields)
     tables = {"skill": ev.headline(), "skill_by_fold": ev.by_fold, "skill_by_geo": ev.by_geo,
               "coverage": ev.coverage, "model_comparison": comparison}
     written = [store.REPORT_TABLE.write(rd, frame.to_csv(index=False), name=name) for name, frame in tables.items()]
-    plots = {"national_hindcast": report.national_plot(c, nat), "error_by_season": report.error_plot(c, nat),
-             "coverage": report.coverage_plot(ev.coverage)}
+    plots = {"national_hindcast": report.national_plot(c, nat), "error_by_season": report.error_plot(c, nat)} \
+        if c.has_area else {}
+    plots["coverage"] = report.coverage_plot(ev.coverage)
     written += [store.REPORT_PLOT.write(rd, png, name=name) for name, png in plots.items()]
     gaps = feature_gaps(c, view.data, view.geos) if c.features.fill_gaps else None
     written.append(store.REPORT.write(rd, report.report_markdown(c, ev, rd.root.name, comparison, qc_excluded(c),
@@ -91,9 +102,7 @@ def evaluation(view: RunDirView, _: None) -> StageRecord:
 def hindcast_delivery(view: RunDirView, _: None) -> StageRecord:
     rd, key = view.run_dir, view.key
     model = store.card_name(store.MODEL_CARD.read(rd, key=key, fold=view.cfg.test_folds[-1], member=""))
-    frame = delivery_frame(view.cfg, store.POSTPROCESSED.read(rd, scope="geo"),
-                           store.POSTPROCESSED.read(rd, scope="national"), model, rd.root.name,
-                           store.run_created_at(rd))
+    frame = delivery_frame(view.cfg, *_postprocessed(view), model, rd.root.name, store.run_created_at(rd))
     written = store.HINDCAST_DELIVERY.write(rd, frame.to_csv(index=False), prefix=view.cfg.delivery_prefix,
                                             key=key, stamp=store.run_stamp(rd))
     return StageRecord(None, [written], len(frame))
@@ -116,8 +125,8 @@ def calibration_by_init_date(view: RunDirView, _: None) -> StageRecord:
     features = {f: store.FEATURES_BY_INIT_DATE.read(rd, fold=f) for f in c.test_folds}
     geo = sbi.predictions_by_init_date(c, view.data.yields, features, models)
     national = sbi.national_by_init_date(geo, view.data.yields)
-    written = [store.PREDS_BY_INIT_DATE.write(rd, frame, scope=scope)
-               for scope, frame in (("geo", geo), ("national", national))]
+    frames = {"geo": geo, "national": national} if c.has_area else {"geo": geo}
+    written = [store.PREDS_BY_INIT_DATE.write(rd, frame, scope=scope) for scope, frame in frames.items()]
     written += _write_sidecars(view, store.CONFORMAL_BY_INIT_DATE,
                                sbi.sidecars_by_init_date(c, geo, national, _inner(view), _warmup(view)))
     return StageRecord(None, written, len(geo))
@@ -125,7 +134,8 @@ def calibration_by_init_date(view: RunDirView, _: None) -> StageRecord:
 
 def skill_by_init_date(view: RunDirView, _: None) -> StageRecord:
     rd, c = view.run_dir, view.cfg
-    geo, national = (store.PREDS_BY_INIT_DATE.read(rd, scope=s) for s in ("geo", "national"))
+    geo = store.PREDS_BY_INIT_DATE.read(rd, scope="geo")
+    national = store.read_national(store.PREDS_BY_INIT_DATE, rd, c, geo, scope="national")
     sidecars = {m: store.CONFORMAL_BY_INIT_DATE.read(rd, mode=m) for m in c.conformal.modes}
     table = sbi.skill_by_init_date(c, geo, national, sidecars)
     written = [store.REPORT_TABLE.write(rd, table.to_csv(index=False), name="skill_by_init_date"),

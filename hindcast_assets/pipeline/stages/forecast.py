@@ -10,7 +10,7 @@ import pandas as pd
 
 from hindcast_assets.core import forecast as fc
 from hindcast_assets.core import postprocess as pp
-from hindcast_assets.core.aggregate import NO_NATIONAL, national_rows
+from hindcast_assets.core.aggregate import national_rows
 from hindcast_assets.core.delivery import delivery_frame
 from hindcast_assets.core.drift import DriftSummary, drift_markdown, drift_plot_png, drift_severity, measure_drift
 from hindcast_assets.core.features import feature_columns, regional_feature_columns, season_features
@@ -118,8 +118,6 @@ def national(view: RunDirView, at: ForecastDate) -> StageRecord:
     nat = _with_intervals(view, national_rows(geo, view.data.yields, "previous"), at, "national")
     written = store.FORECAST_NATIONAL.write(view.run_dir, nat, **store.forecast_fields(at))
     calibrated = bool(calibration(view, at))
-    if nat.empty:
-        return StageRecord(str(at), [written], 0, note=NO_NATIONAL)
     return StageRecord(str(at), [written], len(nat), {"national_prediction": float(nat["prediction"].iloc[0])},
                        note="intervals calibrated for this init date" if calibrated else
                        "no intervals: the run_dir has no calibration for this init date")
@@ -128,7 +126,8 @@ def national(view: RunDirView, at: ForecastDate) -> StageRecord:
 def delivery(view: RunDirView, at: ForecastDate) -> StageRecord:
     rd, fields = view.run_dir, store.forecast_fields(at)
     geo = _with_intervals(view, store.FORECAST_PREDS.read(rd, **fields), at, "geo")
-    frame = delivery_frame(view.cfg, geo, store.FORECAST_NATIONAL.read(rd, **fields), geo["model"].iloc[0],
+    national = store.read_national(store.FORECAST_NATIONAL, rd, view.cfg, geo, **fields)
+    frame = delivery_frame(view.cfg, geo, national, geo["model"].iloc[0],
                            rd.root.name, store.run_created_at(rd))
     written = store.FORECAST_DELIVERY.write(rd, frame.to_csv(index=False), prefix=view.cfg.delivery_prefix,
                                             key=view.key, **fields)
