@@ -29,7 +29,7 @@ def _alias(rd: RunDir, alias: str) -> None:
     from hindcast_assets.pipeline.tracking import Tracker
 
     tracker = Tracker()
-    run = tracker.run_for("test", "corn_usa", {}, {})
+    run = tracker.run_for("test", "corn_usa", "test", {}, {})
     tracker.client.create_registered_model("corn_usa")
     version = tracker.client.create_model_version("corn_usa", "models", run, tags={"run_dir": str(rd)})
     tracker.client.set_registered_model_alias("corn_usa", alias, version.version)
