@@ -30,12 +30,11 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from hindcast_assets.config import ExperimentConfig, load_config  # noqa: E402
+from hindcast_assets.config import ExperimentConfig, feature_columns, load_config  # noqa: E402
 from hindcast_assets.core import hindcast as hc  # noqa: E402
 from hindcast_assets.core import inner_folds  # noqa: E402
 from hindcast_assets.core.aggregate import national_rows  # noqa: E402
 from hindcast_assets.core.data import ExperimentData, load_experiment_data  # noqa: E402
-from hindcast_assets.core.features import feature_columns  # noqa: E402
 from hindcast_assets.core.geos import included_geos  # noqa: E402
 from hindcast_assets.core.metrics import rmse  # noqa: E402
 from hindcast_assets.core.predictions import FoldModels  # noqa: E402

@@ -13,6 +13,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
+from hindcast_assets.core.feature_names import monthly_feature_names, preseason_feature_names
 from hindcast_assets.core.season_dates import MonthDay
 from hindcast_assets.core.splits import PRODUCTION
 from hindcast_assets.paths import input_data_dir
@@ -489,6 +490,24 @@ def _check_models(cfg: ExperimentConfig, source: str) -> None:
                                   f"(known: {listed})")
 
 
+def feature_columns(cfg: ExperimentConfig) -> list[str]:
+    """The configured input features (what fill values are fitted for)."""
+    f = cfg.features
+    monthly = monthly_feature_names([*f.variables, *f.derived], f.months) if f.variables else []
+    return monthly + regional_feature_columns(cfg) + preseason_feature_names(f.preseason) + list(f.static)
+
+
+def regional_feature_columns(cfg: ExperimentConfig) -> list[str]:
+    """The features of region-wide series: one value per season, whatever the geo."""
+    return monthly_feature_names(cfg.features.regional.variables, cfg.features.months)
+
+
+def model_feature_columns(cfg: ExperimentConfig) -> list[str]:
+    """What the model sees: the features, then their anomalies if configured."""
+    columns = feature_columns(cfg)
+    return columns + ([f"{c}_anom" for c in columns] if cfg.features.anomalies else [])
+
+
 def _check_spec(spec: ModelSpec, raw: dict[str, Any], known: dict, where: str, cfg: ExperimentConfig) -> None:
     """A compare entry runs a registered plugin, on feature groups the experiment has."""
     if spec.plugin not in known:
@@ -497,8 +516,6 @@ def _check_spec(spec: ModelSpec, raw: dict[str, Any], known: dict, where: str, c
     features = raw.get(FEATURES_KEY, [])
     if not isinstance(features, list) or not all(isinstance(f, str) and f for f in features):
         raise ConfigError(f"{where}.{FEATURES_KEY}: a list of feature-name prefixes, e.g. [cci], got {features!r}")
-    from hindcast_assets.core.features import model_feature_columns  # late: core imports this module
-
     available = model_feature_columns(cfg)
     for i, prefix in enumerate(features):
         if not any(c.startswith(prefix) for c in available):

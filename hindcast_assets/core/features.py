@@ -13,22 +13,13 @@ import pandas as pd
 from hindcast_assets.config import ExperimentConfig
 from hindcast_assets.core import agronomy
 from hindcast_assets.core.data import ExperimentData
+from hindcast_assets.core.feature_names import MONTH_NAMES, monthly_feature_names, preseason_feature_names
 from hindcast_assets.core.season_dates import MonthDay
 
-MONTH_NAMES = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 KEYS = ["geo_id", "season_year"]
 
 
 PRESEASON_MONTHS = (10, 11, 12, 1, 2, 3, 4)  # October before the season to April: soil moisture at sowing
-PRESEASON_SUFFIX = "oct_apr"
-
-
-def monthly_feature_names(variables: Sequence[str], months: Sequence[int]) -> list[str]:
-    return [f"{v}_{MONTH_NAMES[m - 1]}" for v in variables for m in months]
-
-
-def preseason_feature_names(variables: Sequence[str]) -> list[str]:
-    return [f"{v}_{PRESEASON_SUFFIX}" for v in variables]
 
 
 def season_rows(indices: pd.DataFrame, season: int) -> pd.DataFrame:
@@ -144,24 +135,6 @@ def season_feature_table(data: ExperimentData, cfg: ExperimentConfig, geo_ids: I
     if key not in data.derived:
         data.derived[key] = season_features(data, cfg, geos, data.yields["season_year"].unique())
     return data.derived[key]
-
-
-def feature_columns(cfg: ExperimentConfig) -> list[str]:
-    """The configured input features (what fill values are fitted for)."""
-    f = cfg.features
-    monthly = monthly_feature_names([*f.variables, *f.derived], f.months) if f.variables else []
-    return monthly + regional_feature_columns(cfg) + preseason_feature_names(f.preseason) + list(f.static)
-
-
-def regional_feature_columns(cfg: ExperimentConfig) -> list[str]:
-    """The features of region-wide series: one value per season, whatever the geo."""
-    return monthly_feature_names(cfg.features.regional.variables, cfg.features.months)
-
-
-def model_feature_columns(cfg: ExperimentConfig) -> list[str]:
-    """What the model sees: the features, then their anomalies if configured."""
-    columns = feature_columns(cfg)
-    return columns + ([f"{c}_anom" for c in columns] if cfg.features.anomalies else [])
 
 
 ALL_GEOS = "*"  # the fill value of a feature for a geo with no value of its own

@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-from hindcast_assets.config import ExperimentConfig, ModelSpec
+from hindcast_assets.config import ExperimentConfig, ModelSpec, feature_columns, model_feature_columns
 from hindcast_assets.core.data import ExperimentData, scored_seasons
 from hindcast_assets.core.detrend import LinearTrend
-from hindcast_assets.core.features import (KEYS, apply_fill_values, feature_columns, model_feature_columns,
-                                            season_feature_table, with_anomalies)
+from hindcast_assets.core.features import KEYS, apply_fill_values, season_feature_table, with_anomalies
 from hindcast_assets.core.features import fit_fill_values as _fit_fill_values
 from hindcast_assets.core.predictions import prediction_frame
 from hindcast_assets.core.splits import Fold, walk_forward_fold

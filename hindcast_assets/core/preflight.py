@@ -9,7 +9,8 @@ import pandas as pd
 
 from hindcast_assets.config import ExperimentConfig
 from hindcast_assets.core.data import ExperimentData, InputError, load_experiment_data, load_input, scored_seasons
-from hindcast_assets.core.features import KEYS, monthly_feature_names, season_feature_table
+from hindcast_assets.core.feature_names import monthly_feature_names
+from hindcast_assets.core.features import KEYS, season_feature_table
 from hindcast_assets.core.geos import included_geos
 from hindcast_assets.core.hindcast import fold_of, modelled_seasons
 

@@ -18,10 +18,10 @@ from typing import Any
 
 import pandas as pd
 
-from hindcast_assets.config import ConfigError, ExperimentConfig
+from hindcast_assets.config import ConfigError, ExperimentConfig, feature_columns, regional_feature_columns
 from hindcast_assets.core.data import ExperimentData, load_experiment_data, scored_seasons
 from hindcast_assets.core.drift import DriftSummary, drift_markdown, drift_plot_png, measure_drift
-from hindcast_assets.core.features import feature_columns, regional_feature_columns, season_features
+from hindcast_assets.core.features import season_features
 from hindcast_assets.core.metrics import rmse
 from hindcast_assets.core.predictions import with_actual
 from hindcast_assets.core.rundir import RunDir, UnsafeArtefactError, set_current

@@ -9,13 +9,13 @@ from functools import partial
 
 import pandas as pd
 
+from hindcast_assets.config import model_feature_columns
 from hindcast_assets.core import geos as geo_rule
 from hindcast_assets.core import hindcast as hc
 from hindcast_assets.core import inner_folds
 from hindcast_assets.core import postprocess as pp
 from hindcast_assets.core.ensembles import ensemble_predictions, fit_ensemble, member_table
 from hindcast_assets.core.events import timed, training_event
-from hindcast_assets.core.features import model_feature_columns
 from hindcast_assets.core.metrics import rmse
 from hindcast_assets.core.skill_by_init import features_by_init_date
 from hindcast_assets.core.splits import PRODUCTION

@@ -8,12 +8,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from hindcast_assets.config import feature_columns, regional_feature_columns
 from hindcast_assets.core import forecast as fc
 from hindcast_assets.core import postprocess as pp
 from hindcast_assets.core.aggregate import national_rows
 from hindcast_assets.core.delivery import delivery_frame
 from hindcast_assets.core.drift import DriftSummary, drift_markdown, drift_plot_png, drift_severity, measure_drift
-from hindcast_assets.core.features import feature_columns, regional_feature_columns, season_features
+from hindcast_assets.core.features import season_features
 from hindcast_assets.core.indices_store import COLUMNS
 from hindcast_assets.core.predictions import with_actual
 from hindcast_assets.core.season_dates import ForecastDate
