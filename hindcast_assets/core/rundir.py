@@ -91,6 +91,10 @@ class RunDir:
             except FileExistsError:
                 time.sleep(0.2)
 
+    def relative(self, path: str | UPath) -> str:
+        """`path` (inside the run_dir) as the manifest names it: relative to the run_dir's root."""
+        return str(path)[len(str(self.root)) + 1:]
+
     # -- atomic, immutable writes -----------------------------------------------------------
     def refuse_links(self, path: UPath) -> None:
         """No folder between the run_dir and `path` (nor `path`) is a symbolic link: writes and
@@ -100,18 +104,21 @@ class RunDir:
         here = self.root
         for part in path.relative_to(self.root).parts:
             here = here / part
-            if os.path.islink(here):
-                raise LinkedRunDirError(f"{here}: is a symbolic link inside run_dir {self.root}; writes never follow "
-                                        "links out of a run_dir: replace it with a folder of its own")
+            self._refuse_link(here)
+
+    def _refuse_link(self, path: str | UPath) -> None:
+        if os.path.islink(path):
+            raise LinkedRunDirError(f"{path}: is a symbolic link inside run_dir {self.root}; writes never follow "
+                                    "links out of a run_dir: replace it with a folder of its own")
 
     def refuse_any_link(self) -> None:
         """No symbolic link anywhere in the run_dir: checked before a command writes into an existing
         one (resume, forecasts), so it is refused in one line before anything runs."""
         if not isinstance(self.root, LocalPath):
             return
-        for folder, dirs, files in os.walk(self.root, followlinks=False):
+        for folder, dirs, files in os.walk(self.root, followlinks=False):  # never enters a linked folder
             for name in sorted(dirs + files):
-                self.refuse_links(UPath(os.path.join(folder, name)))
+                self._refuse_link(os.path.join(folder, name))
 
     def write_bytes(self, path: UPath, data: bytes) -> Written:
         self.refuse_links(path)

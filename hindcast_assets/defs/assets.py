@@ -105,8 +105,7 @@ def content_version(rd, records: list[StageRecord]) -> DataVersion:
     a run that writes the same bytes (a no-op re-run, partitions already complete) leaves every
     asset downstream fresh. Dagster gives all partitions of one run one version (one set of
     tags per output), so a range run's partitions share the hash of the whole range."""
-    root = len(str(rd.root)) + 1
-    return DataVersion(content_hash("\n".join(sorted(f"{w.path[root:]} {w.sha256}" for r in records
+    return DataVersion(content_hash("\n".join(sorted(f"{rd.relative(w.path)} {w.sha256}" for r in records
                                                        for w in r.written)).encode())[:24])
 
 

@@ -157,20 +157,16 @@ class InputChangedError(ValueError):
     """An input the run_dir was made from has changed: re-making its artefacts there would mix data."""
 
 
-def require_inputs_unchanged(rd: RunDir, manifest: Manifest | None, names: tuple[str, ...] | None = None) -> None:
-    """The inputs `names` (all recorded ones by default) hash to what the manifest recorded when
-    the run_dir was made, else one line saying a new run_dir is needed and how to make it."""
+def require_inputs_unchanged(rd: RunDir, manifest: Manifest | None) -> None:
+    """The inputs hash to what the manifest recorded when the run_dir was made, else one line
+    saying a new run_dir is needed and how to make it."""
     recorded = manifest.inputs if manifest else {}
     for name, was in recorded.items():
-        if (names is None or name in names) and file_version(was["url"]) != was["sha256"]:
+        if file_version(was["url"]) != was["sha256"]:
             raise InputChangedError(
                 f"{was['url']} (inputs.{name}): changed since run_dir {rd} was made (sha256 differs from its "
                 f"{store.MANIFEST_FILE}); re-making its artefacts there would mix data: make a new run_dir with "
                 f"`hindcast run hindcast --config {store.CONFIG.path(rd)}` (or your edited config)")
-
-
-def _relative(rd: RunDir, path: str) -> str:
-    return path[len(str(rd.root)) + 1:]
 
 
 def _sha256_of(path: UPath) -> str | None:
@@ -256,11 +252,11 @@ def _metrics(rd: RunDir, ids: RunIds, stage: Stage, record: StageRecord) -> None
 
 def _complete(rd: RunDir, ids: RunIds, stage: Stage, pid: str, record: StageRecord, duration: float,
               cfg: ExperimentConfig) -> None:
-    outputs = {_relative(rd, w.path): w.sha256 for w in record.written}
-    inputs = input_versions(cfg) if stage.name == CONFIG_STAGE else {}
+    outputs = {rd.relative(w.path): w.sha256 for w in record.written}
 
     def change(m: Manifest) -> None:
-        m.inputs = m.inputs or inputs  # a run_dir the UI made records its inputs with its config
+        if stage.name == CONFIG_STAGE and not m.inputs:  # a run_dir the UI made records its inputs with its config
+            m.inputs = input_versions(cfg)
         run = {"run_id": ids.run_id, "mlflow_run_id": ids.mlflow_run_id}
         if run not in m.runs:
             m.runs.append(run)
@@ -295,7 +291,7 @@ def run_recorded(view: RunDirView, stage: Stage, partition: Any, ids: RunIds) ->
     cfg = view.launched_with or view.cfg
     skipped = _already_complete(rd, stage, pid, partition)
     if skipped is not None:
-        _event(rd, ids, stage, partition, "skipped", cfg, output_paths=[_relative(rd, w.path) for w in skipped.written])
+        _event(rd, ids, stage, partition, "skipped", cfg, output_paths=[rd.relative(w.path) for w in skipped.written])
         return skipped
     _event(rd, ids, stage, partition, "started", cfg)
     start = time.perf_counter()
@@ -309,7 +305,7 @@ def run_recorded(view: RunDirView, stage: Stage, partition: Any, ids: RunIds) ->
     _metrics(rd, ids, stage, record)
     _complete(rd, ids, stage, pid, record, duration, cfg)
     _event(rd, ids, stage, partition, "success", cfg, duration_s=round(duration, 3), metrics=record.metrics,
-           output_paths=[_relative(rd, w.path) for w in record.written])
+           output_paths=[rd.relative(w.path) for w in record.written])
     return record
 
 

@@ -87,7 +87,7 @@ class IntegrityError(RuntimeError):
 
 
 MANIFEST_FILE = "manifest.json"
-_RECORDS: dict[str, tuple[tuple, dict]] = {}  # manifest path -> (its signature, its parsed content)
+_RECORDS: dict[str, tuple[tuple, dict, dict]] = {}  # manifest path -> (signature, content, path -> sha256)
 
 
 def _signature(path: UPath) -> tuple:
@@ -115,8 +115,14 @@ def parse_manifest(path: UPath) -> dict | None:
     if not isinstance(record, dict) or not isinstance(record.get("artefacts", []), list):
         raise IntegrityError(f"{path}: not a run_dir manifest (no artefact list); nothing in the run_dir can be "
                              "verified or used")
-    _RECORDS[str(path)] = (signature, record)
+    hashes = {a.get("path"): a.get("sha256") for a in record.get("artefacts", []) if isinstance(a, dict)}
+    _RECORDS[str(path)] = (signature, record, hashes)
     return record
+
+
+def recorded_hashes(path: UPath) -> dict[str, str]:
+    """The run_dir-relative path -> sha256 of every artefact the manifest at `path` lists."""
+    return _RECORDS[str(path)][2] if parse_manifest(path) is not None else {}
 
 
 def sha256_of(path: UPath) -> str:
@@ -132,8 +138,8 @@ def check_recorded(rd: RunDir, path: UPath) -> None:
     if record is None:
         raise IntegrityError(f"{manifest_path}: missing; without it nothing read from {rd} can be verified "
                              "(a run_dir made before run records: make a fresh one)")
-    rel = str(path)[len(str(rd.root)) + 1:]
-    expected = {a.get("path"): a.get("sha256") for a in record.get("artefacts", [])}.get(rel)
+    rel = rd.relative(path)
+    expected = recorded_hashes(manifest_path).get(rel)
     if expected is None and rel == CONFIG.template:
         expected = record.get("config_sha256")
     if expected is None:
