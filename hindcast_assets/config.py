@@ -118,10 +118,10 @@ class FeatureConfig(_Strict):
     preseason: list[str] = []  # indices variables totalled over October-April before the season
     static: list[str] = []
     regional: RegionalFeatures = RegionalFeatures()
-    anomalies: bool = True
+    anomalies: bool = True  # add each feature's departure from the geo's training climatology
     # a gap in an included geo's weather or static features (a season it has a yield in) is refused;
     # `true` fills it with the geo's training climatology, and the report lists every filled gap
-    fill_gaps: bool = False  # add each feature's departure from the geo's training climatology
+    fill_gaps: bool = False
 
     @field_validator("as_of")
     @classmethod

@@ -245,7 +245,8 @@ def forecast_fields(at: ForecastDate) -> dict[str, Any]:
 
 # -- readers composed of several artefacts --------------------------------------------------------
 
-def read_national(artefact: Artefact, rd: RunDir, cfg: ExperimentConfig, geo: pd.DataFrame, **fields: Any) -> pd.DataFrame:
+def read_national(artefact: Artefact, rd: RunDir, cfg: ExperimentConfig, geo: pd.DataFrame,
+                  **fields: Any) -> pd.DataFrame:
     """The national rows of `artefact`; a config without areas writes none (no file, chart or
     line), so its readers get no rows, shaped as the geo rows they sit beside."""
     return artefact.read(rd, **fields) if cfg.has_area else geo.iloc[:0]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from hindcast_assets.config import ExperimentConfig
 from hindcast_assets.core import postprocess as pp
 from hindcast_assets.core import report
 from hindcast_assets.core import skill_by_init as sbi
@@ -27,6 +28,11 @@ def _corrected(view: RunDirView) -> tuple[pd.DataFrame, pd.DataFrame]:
     correctors = {f: store.BIAS_CORRECTOR.read(rd, key=key, fold=f) for f in folds}
     geo = pp.corrected_geo_preds(store.read_walk_forward(rd, key, folds), correctors)
     return geo, pp.national_preds(view.cfg, geo, view.data.yields)
+
+
+def _by_scope(cfg: ExperimentConfig, geo: pd.DataFrame, national: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The frames a stage writes per scope: no national one without areas (no file, chart or line)."""
+    return {"geo": geo, "national": national} if cfg.has_area else {"geo": geo}
 
 
 def _write_sidecars(view: RunDirView, artefact: store.Artefact, sidecars: dict[str, pd.DataFrame]) -> list:
@@ -63,9 +69,8 @@ def national(view: RunDirView, _: None) -> StageRecord:
     national file, chart or line is made)."""
     geo, nat = _corrected(view)
     sidecars = {m: store.CONFORMAL.read(view.run_dir, mode=m) for m in view.cfg.conformal.modes}
-    frames = {"geo": geo, "national": nat} if view.cfg.has_area else {"geo": geo}
     written = [store.POSTPROCESSED.write(view.run_dir, pp.with_intervals(frame, sidecars, scope), scope=scope)
-               for scope, frame in frames.items()]
+               for scope, frame in _by_scope(view.cfg, geo, nat).items()]
     return StageRecord(None, written, len(nat), note="" if view.cfg.has_area else NO_NATIONAL)
 
 
@@ -125,8 +130,8 @@ def calibration_by_init_date(view: RunDirView, _: None) -> StageRecord:
     features = {f: store.FEATURES_BY_INIT_DATE.read(rd, fold=f) for f in c.test_folds}
     geo = sbi.predictions_by_init_date(c, view.data.yields, features, models)
     national = sbi.national_by_init_date(geo, view.data.yields)
-    frames = {"geo": geo, "national": national} if c.has_area else {"geo": geo}
-    written = [store.PREDS_BY_INIT_DATE.write(rd, frame, scope=scope) for scope, frame in frames.items()]
+    written = [store.PREDS_BY_INIT_DATE.write(rd, frame, scope=scope)
+               for scope, frame in _by_scope(c, geo, national).items()]
     written += _write_sidecars(view, store.CONFORMAL_BY_INIT_DATE,
                                sbi.sidecars_by_init_date(c, geo, national, _inner(view), _warmup(view)))
     return StageRecord(None, written, len(geo))
