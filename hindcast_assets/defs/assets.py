@@ -7,8 +7,9 @@ import json
 import logging
 
 from dagster import (AllPartitionMapping, AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, AssetDep,
-                     AssetExecutionContext, AssetKey, AssetsDefinition, BackfillPolicy, DataVersion, MaterializeResult,
-                     RetryRequested, asset, asset_check)
+                     AssetExecutionContext, AssetKey, AssetRecordsFilter, AssetsDefinition, BackfillPolicy, DataVersion,
+                     MaterializeResult, MetadataValue, PathMetadataValue, RetryRequested, asset, asset_check)
+from dagster._core.definitions.data_version import DATA_VERSION_TAG
 
 from hindcast_assets.config import ExperimentConfig
 from hindcast_assets.core.rundir import content_hash
@@ -81,7 +82,7 @@ def code_version(stage: Stage) -> str:
 
 
 def _run_tracked(context, cfg: ExperimentConfig, stage: Stage, run_dir: RunDirResource, source: str,
-                 mlflow: MlflowTracking) -> tuple[RunDirView, list[StageRecord]]:
+                 mlflow: MlflowTracking) -> tuple[RunDirView, list[StageRecord], str]:
     """The run's partitions of the stage, tracked in the run's MLflow run; a transient I/O error
     asks Dagster to retry. A fitted stage refuses a run_dir whose inputs changed since it was made."""
     try:
@@ -97,16 +98,42 @@ def _run_tracked(context, cfg: ExperimentConfig, stage: Stage, run_dir: RunDirRe
             raise
         # a partition done before the error is complete in the manifest: the retry skips it
         raise RetryRequested(max_retries=RETRIES, seconds_to_wait=2.0 ** context.retry_number) from exc
-    return view, records
+    return view, records, mlflow_run
 
 
 def content_version(rd, records: list[StageRecord]) -> DataVersion:
-    """The data version of what the run wrote: a hash of its files' run_dir paths and sha256, so
-    a run that writes the same bytes (a no-op re-run, partitions already complete) leaves every
-    asset downstream fresh. Dagster gives all partitions of one run one version (one set of
-    tags per output), so a range run's partitions share the hash of the whole range."""
+    """A hash of the run's files' run_dir paths and sha256: what the run wrote."""
     return DataVersion(content_hash("\n".join(sorted(f"{rd.relative(w.path)} {w.sha256}" for r in records
                                                        for w in r.written)).encode())[:24])
+
+
+def _kept_version(instance, key: AssetKey, partitions: list[str | None], run_dir: str) -> DataVersion | None:
+    """The one data version Dagster last recorded for every partition of `partitions`, if each was
+    last materialised from `run_dir`; else None."""
+    versions = set()
+    for partition in partitions:
+        where = AssetRecordsFilter(asset_key=key, asset_partitions=None if partition is None else [partition])
+        last = instance.fetch_materializations(where, limit=1).records
+        materialization = last[0].asset_materialization if last else None
+        if materialization is None or str(materialization.metadata.get("run_dir", PathMetadataValue("")).value) \
+                != run_dir:
+            return None
+        versions.add(materialization.tags.get(DATA_VERSION_TAG))
+    return DataVersion(versions.pop()) if len(versions) == 1 and None not in versions else None
+
+
+def data_version(context: AssetExecutionContext, stage: Stage, rd, records: list[StageRecord]) -> DataVersion:
+    """The content hash of what the run wrote, so a run that writes the same bytes leaves every
+    asset downstream fresh. A run that wrote nothing (every partition already complete) keeps the
+    version last recorded from this run_dir: Dagster gives all partitions of a range run one
+    version (dagster#34013), so a partition made in a range carries the range's hash, and its
+    own hash on a later no-op re-run would make everything downstream look stale."""
+    if records and all(r.already_complete for r in records):
+        partitions = [None] if stage.partitioning is Partitioning.NONE else list(context.partition_keys)
+        kept = _kept_version(context.instance, context.asset_key, partitions, str(rd))
+        if kept is not None:
+            return kept
+    return content_version(rd, records)
 
 
 def stage_check(cfg: ExperimentConfig, stage: Stage, deps: list[AssetDep], source: str):
@@ -119,7 +146,7 @@ def stage_check(cfg: ExperimentConfig, stage: Stage, deps: list[AssetDep], sourc
                  partitions_def=partitions_def(cfg, stage.partitioning))
     def _check(context: AssetCheckExecutionContext, run_dir: RunDirResource, mlflow: MlflowTracking):
         op_context = context.op_execution_context
-        view, _ = _run_tracked(op_context, cfg, stage, run_dir, source, mlflow)
+        view, _, _ = _run_tracked(op_context, cfg, stage, run_dir, source, mlflow)
         verdicts = [stage.verdict(view, stage_partition(stage.partitioning, k)) for k in op_context.partition_keys]
         worst = max(verdicts, key=lambda v: {None: 0, "WARN": 1, "ERROR": 2}[v.severity])
         return AssetCheckResult(passed=worst.passed, severity=AssetCheckSeverity(worst.severity or "WARN"),
@@ -148,9 +175,10 @@ def stage_asset(cfg: ExperimentConfig, stage: Stage, deps: list[AssetDep], sourc
            backfill_policy=backfill_policy(cfg, stage, per_fold),
            code_version=code_version(stage), kinds={"python"}, tags={"hindcast/stage": stage.name})
     def _stage(context: AssetExecutionContext, run_dir: RunDirResource, mlflow: MlflowTracking) -> MaterializeResult:
-        view, records = _run_tracked(context, cfg, stage, run_dir, source, mlflow)
-        return MaterializeResult(metadata=stage_metadata(view.run_dir, records),
-                                 data_version=content_version(view.run_dir, records))
+        view, records, mlflow_run = _run_tracked(context, cfg, stage, run_dir, source, mlflow)
+        links = {"mlflow_run": MetadataValue.url(mlflow.tracker().run_url(mlflow_run))}
+        return MaterializeResult(metadata=stage_metadata(view.run_dir, records) | links,
+                                 data_version=data_version(context, stage, view.run_dir, records))
 
     return _stage
 

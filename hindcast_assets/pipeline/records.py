@@ -18,6 +18,7 @@ class StageRecord:
     events: list[dict] = field(default_factory=list)  # structured training events
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)  # shown in the UI
     note: str = ""  # one line of context for the partition (which fold forecast it, ...)
+    already_complete: bool = False  # read back from the manifest, not made by this run
 
 
 @dataclass(frozen=True)

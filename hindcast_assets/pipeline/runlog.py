@@ -282,7 +282,7 @@ def _already_complete(rd: RunDir, stage: Stage, pid: str, partition: Any) -> Sta
         raise ManifestMismatchError(f"{bad[0]}; {pid} was complete; this run_dir was changed after it was written")
     written = [_written(rd, rel, hashes[rel]) for rel in done["outputs"]]
     return StageRecord(done["partition"], written, done["rows"], done["metrics"],
-                       note=f"{done['note']} (already complete)".strip())
+                       note=f"{done['note']} (already complete)".strip(), already_complete=True)
 
 
 def run_recorded(view: RunDirView, stage: Stage, partition: Any, ids: RunIds) -> StageRecord:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import os
 import tempfile
 import time
 from collections.abc import Iterator
@@ -22,9 +23,12 @@ from hindcast_assets.paths import mlflow_artifact_location, mlflow_tracking_uri
 
 RUN_TAG = "dagster_run_id"
 RUN_NAME_TAG = "mlflow.runName"
-# MLflow 3's UI opens an experiment without this tag in its GenAI view (traces, no runs): ours are
-# model development, so they open on their runs.
+# What our experiments are, for MLflow UIs that read it. MLflow 3.17's UI does not: it opens an
+# experiment in the view its URL's `workflowType` names, else the browser's last choice (default
+# GenAI: traces, no runs shown), so every link we give names the model-training view.
 EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
+MODEL_TRAINING_VIEW = "workflowType=machine_learning"
+UI_URL_ENV = "MLFLOW_UI_URL"  # where the MLflow UI serves (default: `mlflow ui`'s own address)
 ENDED_BADLY = ("FAILED", "KILLED")
 
 
@@ -100,6 +104,12 @@ class Tracker:
         if status == "FINISHED":
             self.client.update_run(run_id, "RUNNING")
         return run_id
+
+    def run_url(self, run_id: str) -> str:
+        """The run's page in the MLflow UI, opening on runs (see MODEL_TRAINING_VIEW)."""
+        experiment_id = self.client.get_run(run_id).info.experiment_id
+        ui = os.environ.get(UI_URL_ENV, "http://127.0.0.1:5000").rstrip("/")
+        return f"{ui}/#/experiments/{experiment_id}/runs/{run_id}?{MODEL_TRAINING_VIEW}"
 
     def log(self, run_id: str, params: dict[str, Any] | None = None, metrics: dict[str, float] | None = None) -> None:
         from mlflow.entities import Metric, Param

@@ -2,9 +2,12 @@
 layout, metadata, in-process execution, the run_dir rule, staleness and input checks."""
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 import pytest
 from dagster import AssetKey, DagsterInstance, materialize
+from dagster._core.definitions.data_version import StaleStatus
 
 from hindcast_assets.config import load_config
 from hindcast_assets.core.rundir import ArtefactExistsError, RunDir, read_current
@@ -40,6 +43,18 @@ def _stages(cfg, names):
     return [a for a in build_stage_assets(cfg, "test.yaml") if a.key.path[-1] in names]
 
 
+def _stale_status_resolver(instance, defs):
+    """What the UI asks to colour an asset stale or fresh (Dagster's own resolver)."""
+    from dagster._core.asset_graph_view.asset_graph_view import AssetGraphView, TemporalContext
+    from dagster._core.definitions.data_version import CachingStaleStatusResolver
+    from dagster._time import get_current_datetime
+
+    graph = defs.resolve_asset_graph()
+    view = AssetGraphView(temporal_context=TemporalContext(effective_dt=get_current_datetime(), last_event_id=None),
+                          instance=instance, asset_graph=graph)
+    return CachingStaleStatusResolver(instance, graph, view)
+
+
 SETUP = {"config_resolved", "included_geos"}
 CHAIN = SETUP | {"detrender", "feature_fill_values", "model"}
 
@@ -47,10 +62,11 @@ CHAIN = SETUP | {"detrender", "feature_fill_values", "model"}
 def test_one_range_run_writes_every_fold_in_the_rundir_layout(small_config, tmp_path):
     cfg = load_config(small_config)
     run_dir = str(tmp_path / "run")
-    instance = DagsterInstance.ephemeral()
-    hindcast = build_definitions([cfg]).resolve_job_def("corn_usa__hindcast")
-    result = hindcast.execute_in_process(instance=instance, run_config={"resources": {"run_dir": {"config": {
-        "run_dir": run_dir}}}}, tags={RANGE_START: "2009", RANGE_END: "production"})
+    instance, defs = DagsterInstance.ephemeral(), build_definitions([cfg])
+    observe_inputs(instance, cfg)
+    run_config = {"resources": {"run_dir": {"config": {"run_dir": run_dir}}}}
+    result = defs.resolve_job_def("corn_usa__hindcast").execute_in_process(
+        instance=instance, run_config=run_config, tags={RANGE_START: "2009", RANGE_END: "production"})
     assert result.success
     rd = RunDir(run_dir)
     assert (rd.root / "config_resolved.yaml").exists() and (rd.root / "included_geo_identifiers.txt").exists()
@@ -79,8 +95,25 @@ def test_one_range_run_writes_every_fold_in_the_rundir_layout(small_config, tmp_
     assert sorted(r.partition_key for r in model_mats) == ["2009", "2010", "2011", "production"]
     meta = model_mats[0].asset_materialization.metadata
     assert meta["run_dir"].value == run_dir and meta["n_partitions"].value == 4
+    # the MLflow run's page, opening on runs (MLflow 3 picks the view from the URL, not the experiment)
+    experiment_id, mlflow_run = re.fullmatch(r"http://127\.0\.0\.1:5000/#/experiments/(\w+)/runs/(\w+)"
+                                             r"\?workflowType=machine_learning", meta["mlflow_run"].value).groups()
+    assert MlflowTracking().tracker().client.get_run(mlflow_run).info.experiment_id == experiment_id
     table = meta["partitions"].value.splitlines()
     assert "| 2011 " in meta["partitions"].value and len({line.count("|") for line in table}) == 1  # well formed
+
+    # a no-op fit_production after the range run leaves nothing stale: the range gave all its
+    # partitions one data version (dagster#34013) and the no-op keeps it
+    assert defs.resolve_job_def("corn_usa__fit_production").execute_in_process(
+        instance=instance, partition_key="production", run_config=run_config).success
+    resolver = _stale_status_resolver(instance, defs)
+    stale = {name: partition for name, partition in [
+        *((s, "production") for s in ("detrender", "feature_fill_values", "model", "fold_preds",
+                                      "bias_corrector", "inner_national")),
+        *((s, None) for s in ("included_geos", "conformal", "national", "evaluation", "hindcast_delivery",
+                              "calibration_by_init_date", "skill_by_init_date"))]
+        if resolver.get_status(AssetKey(["corn_usa", name]), partition) != StaleStatus.FRESH}
+    assert stale == {}
 
 
 def test_single_partition_metadata_names_path_rows_and_hash(small_config, tmp_path):
@@ -177,10 +210,6 @@ def test_fit_production_job_selects_only_the_model_chain_and_its_input_checks(sm
 
 
 def test_a_changed_input_file_marks_its_downstream_assets_stale(small_config, input_dir, tmp_path):
-    from dagster._core.asset_graph_view.asset_graph_view import AssetGraphView, TemporalContext
-    from dagster._core.definitions.data_version import CachingStaleStatusResolver, StaleStatus
-    from dagster._time import get_current_datetime
-
     cfg = load_config(small_config)
     instance = DagsterInstance.get()
     defs = build_definitions([cfg])
@@ -191,10 +220,7 @@ def test_a_changed_input_file_marks_its_downstream_assets_stale(small_config, in
     assert result.success
 
     def status(name, partition=None):
-        graph = defs.resolve_asset_graph()
-        view = AssetGraphView(temporal_context=TemporalContext(effective_dt=get_current_datetime(),
-                                                               last_event_id=None), instance=instance, asset_graph=graph)
-        return CachingStaleStatusResolver(instance, graph, view).get_status(AssetKey(["corn_usa", name]), partition)
+        return _stale_status_resolver(instance, defs).get_status(AssetKey(["corn_usa", name]), partition)
 
     assert status("included_geos") == StaleStatus.FRESH and status("detrender", "2010") == StaleStatus.FRESH
     again = defs.resolve_implicit_global_asset_job_def().execute_in_process(
@@ -224,10 +250,6 @@ def test_a_changed_input_file_marks_its_downstream_assets_stale(small_config, in
 def test_a_no_op_run_leaves_everything_fresh(small_config, tmp_path):
     """Data versions are content hashes of what a stage wrote: a re-run that writes the same bytes
     (here: every partition already complete) leaves nothing downstream stale."""
-    from dagster._core.asset_graph_view.asset_graph_view import AssetGraphView, TemporalContext
-    from dagster._core.definitions.data_version import CachingStaleStatusResolver, StaleStatus
-    from dagster._time import get_current_datetime
-
     cfg = load_config(small_config)
     instance, defs = DagsterInstance.get(), build_definitions([cfg])
     observe_inputs(instance, cfg)
@@ -238,10 +260,7 @@ def test_a_no_op_run_leaves_everything_fresh(small_config, tmp_path):
         assert job.execute_in_process(instance=instance, partition_key="production", run_config=run_config).success
         record = instance.get_latest_materialization_event(AssetKey(["corn_usa", "model"]))
         versions.append(record.asset_materialization.tags["dagster/data_version"])
-    graph = defs.resolve_asset_graph()
-    view = AssetGraphView(temporal_context=TemporalContext(effective_dt=get_current_datetime(), last_event_id=None),
-                          instance=instance, asset_graph=graph)
-    resolver = CachingStaleStatusResolver(instance, graph, view)
+    resolver = _stale_status_resolver(instance, defs)
     assert versions[0] == versions[1]
     for name in ("included_geos", "detrender", "feature_fill_values", "model"):
         partition = None if name == "included_geos" else "production"
