@@ -14,6 +14,7 @@ import pytest
 from dagster import DagsterInstance
 
 from hindcast_assets.cli import main
+from hindcast_assets.core.input_schema import schema_markdown
 from hindcast_assets.paths import PROJECT_ROOT
 from hindcast_assets_tests.conftest import write_config
 
@@ -21,6 +22,7 @@ DOC = PROJECT_ROOT / "docs" / "bad_inputs.md"
 YIELDS, INDICES, REFS = "us_state_corn/yields.parquet", "us_state_corn/indices.parquet", \
     "us_state_corn/national_reference.parquet"
 CONDITION = "us_state_corn/crop_condition.parquet"
+YARDSTICK = "us_state_corn/usda_forecasts.csv"
 
 
 @dataclass
@@ -89,6 +91,13 @@ def forecast(season: str, date: str) -> Callable[[Env], list[str]]:
 
 def _weights_for_one_geo(env: Env) -> list[str]:
     pd.DataFrame({"geo_id": ["US-17"], "weight": [1.0]}).to_csv(env.tmp / "weights.csv", index=False)
+    return hindcast(env, env.config_with(columns={"area": None}, geos={"min_area_share": 0.0},
+                                         inputs={"weights": str(env.tmp / "weights.csv")}))
+
+
+def _weights_in_half_seasons(env: Env) -> list[str]:
+    pd.DataFrame({"geo_id": ["US-17"], "season_year": [2010.5], "weight": [1.0]}).to_csv(env.tmp / "weights.csv",
+                                                                                         index=False)
     return hindcast(env, env.config_with(columns={"area": None}, geos={"min_area_share": 0.0},
                                          inputs={"weights": str(env.tmp / "weights.csv")}))
 
@@ -343,6 +352,18 @@ CASES = [
     Case("yardstick column missing", with_edit("us_state_corn/usda_forecasts.csv", _drop("forecast")),
          "{input}/us_state_corn/usda_forecasts.csv: column 'forecast' (inputs.yardstick) is missing; found "
          "['init_md', 'release_date', 'report_month', 'season_year']"),
+    Case("reference not a number", with_edit(REFS, lambda f: f.astype({"yield_bu_per_acre": str})),
+         R + ": column 'yield_bu_per_acre' (columns.reference_target) must hold numbers, found object"),
+    Case("negative reference", with_edit(REFS, _set("yield_bu_per_acre", -1.0)),
+         R + ": column 'yield_bu_per_acre' (columns.reference_target) is negative at season_year=1953"),
+    Case("yardstick init date not a month-day", with_edit(YARDSTICK, _set("init_md", "Aug")),
+         "{input}/" + YARDSTICK + ": column 'init_md' (inputs.yardstick) holds 'Aug' at row 3, not a month-day "
+         "MM-DD (1 rows)"),
+    Case("negative yardstick forecast", with_edit(YARDSTICK, _set("forecast", -125.6)),
+         "{input}/" + YARDSTICK + ": column 'forecast' (inputs.yardstick) is negative at season_year=1995, "
+         "init_md=11-01"),
+    Case("weights season not a whole year", _weights_in_half_seasons,
+         "{tmp}/weights.csv: column 'season_year' (columns.season_year) must hold whole years"),
     # -- QC rules -----------------------------------------------------------------------------------
     Case("QC column missing", with_config(qc={"column": "qc_suspect"}),
          Y + ": column 'qc_suspect' (qc.column) is missing; found ['geo_id', 'geo_name', 'harvested_acres', "
@@ -466,6 +487,18 @@ def render_doc() -> str:
         "line on stderr, exit code 2, and writes nothing: no run_dir, no forecast, no Dagster run or",
         "partition, no MLflow run. Inputs are checked when the config loads and in the preflight, before",
         "anything is minted; forecasts are checked before their init date is registered as a partition.",
+        "",
+        "## The inputs' rules",
+        "",
+        "Each input is held to its schema, declared once in `hindcast_assets/core/input_schema.py` and",
+        "rendered here; the CLI preflight and the inputs' blocking asset checks in the UI both apply it.",
+        "Dated values are also held to the dating rule (`core/dating.py`), and the rules between inputs",
+        "and the config (`core/preflight.py`) follow: the first test season leaves `detrend.min_seasons`",
+        "training seasons, every test season has area among the included geos, every included geo has its",
+        "features for each season it has a yield in (or `features.fill_gaps: true`, the report lists them).",
+        "",
+        schema_markdown(),
+        "## Every case",
         "",
         "| # | case | stderr |",
         "|---|---|---|",

@@ -16,6 +16,7 @@ import pandas as pd
 
 from hindcast_assets.config import ExperimentConfig
 from hindcast_assets.core import agronomy, dating
+from hindcast_assets.core.input_schema import OUTLIER_FACTOR, SCHEMAS, Kind, Resolved, config_value, resolve
 from hindcast_assets.core.rundir import content_hash
 
 
@@ -50,119 +51,150 @@ def _read(url: str, what: str, text: tuple[str, ...] = ()) -> pd.DataFrame:
         raise InputError(f"{url}: inputs.{what}: cannot read ({exc})") from None
 
 
-def _geo_ids(df: pd.DataFrame, url: str, column: str) -> pd.Series:
-    """The canonical `geo_id` column, checked: text (a number has lost any leading zero: FIPS
-    01001 read as 1001), and never blank-padded ("US-19 " would match nothing, silently)."""
-    ids = df["geo_id"]
+def _at(rows: pd.DataFrame, keys: list[str]) -> str:
+    """Where the first of `rows` is, by its keys (each in its own dtype: a year stays 1953)."""
+    return ", ".join(f"{k}={rows[k].iloc[0]}" for k in keys)
+
+
+def _geo_ids(df: pd.DataFrame, url: str, c: Resolved, keys: list[str]) -> pd.Series:
+    """Text (a number has lost any leading zero: FIPS 01001 read as 1001), and never
+    blank-padded ("US-19 " would match nothing, silently)."""
+    ids = df[c.canonical]
     if not (pd.api.types.is_string_dtype(ids) or ids.dtype == object) or not ids.map(type).eq(str).all():
-        raise InputError(f"{url}: column {column!r} (columns.geo_id) must hold text, found {ids.dtype}: a number "
+        raise InputError(f"{url}: column {c.column!r} ({c.key}) must hold text, found {ids.dtype}: a number "
                          "loses leading zeros (FIPS 01001 becomes 1001); store the ids as strings")
     padded = ids[ids.ne(ids.str.strip()) | ids.eq("")]
     if not padded.empty:
-        raise InputError(f"{url}: column {column!r} (columns.geo_id) holds {padded.iloc[0]!r} at row "
+        raise InputError(f"{url}: column {c.column!r} ({c.key}) holds {padded.iloc[0]!r} at row "
                          f"{padded.index[0]}, blank or with leading or trailing blanks ({len(padded)} rows); "
                          "geo ids are matched exactly across inputs, so none is stripped: fix the file")
     return ids
 
 
-def _require(df: pd.DataFrame, url: str, mapping: dict[str, str]) -> pd.DataFrame:
-    """Rename configured columns to canonical ones; a missing column names its config key."""
-    for canonical, (column, key) in mapping.items():
-        if column not in df.columns:
-            raise InputError(f"{url}: column {column!r} ({key}) is missing; found {sorted(df.columns)}")
-    return df.rename(columns={column: canonical for canonical, (column, _) in mapping.items()})
+def _years(df: pd.DataFrame, url: str, c: Resolved, keys: list[str]) -> pd.Series:
+    if not pd.api.types.is_integer_dtype(df[c.canonical]):
+        raise InputError(f"{url}: column {c.column!r} ({c.key}) must hold whole years")
+    return df[c.canonical]
+
+
+def _dates(df: pd.DataFrame, url: str, c: Resolved, keys: list[str]) -> pd.Series:
+    """Calendar dates (naive, as the as-of cut compares them with a season's dates)."""
+    try:
+        dates = pd.to_datetime(df[c.canonical], format="ISO8601")
+    except (ValueError, TypeError) as exc:
+        what = str(exc).splitlines()[0].split(". You might")[0]  # pandas appends advice to the cause
+        raise InputError(f"{url}: column {c.column!r} ({c.key}) holds a bad date ({what})") from None
+    if dates.dt.tz is not None:
+        raise InputError(f"{url}: column {c.column!r} ({c.key}) holds dates with a time zone ({dates.dt.tz}); "
+                         "give plain calendar dates (YYYY-MM-DD), the day a value's period ends")
+    return dates.astype("datetime64[ns]")
+
+
+def _numbers(df: pd.DataFrame, url: str, c: Resolved, keys: list[str]) -> pd.Series:
+    """Numeric and never +-inf (NaN is a missing value, ruled on where it matters)."""
+    values = df[c.canonical]
+    if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        raise InputError(f"{url}: column {c.column!r} ({c.key}) must hold numbers, found {values.dtype}")
+    infinite = df[np.isinf(values.to_numpy(float))]
+    if not infinite.empty:
+        raise InputError(f"{url}: column {c.column!r} ({c.key}) is not finite at {_at(infinite, keys)} "
+                         f"({len(infinite)} rows)")
+    return values
+
+
+def _labels(df: pd.DataFrame, url: str, c: Resolved, keys: list[str]) -> pd.Series:
+    values = df[c.canonical]
+    return values.where(values.isna(), values.astype(str))
+
+
+def _month_days(df: pd.DataFrame, url: str, c: Resolved, keys: list[str]) -> pd.Series:
+    values = df[c.canonical].astype(str)
+    valid = pd.to_datetime("2000-" + values, format="%Y-%m-%d", errors="coerce").notna() & values.str.len().eq(5)
+    if not valid.all():
+        bad = values[~valid]
+        raise InputError(f"{url}: column {c.column!r} ({c.key}) holds {bad.iloc[0]!r} at row {bad.index[0]}, "
+                         f"not a month-day MM-DD ({len(bad)} rows)")
+    return values
+
+
+def _flags(df: pd.DataFrame, url: str, c: Resolved, keys: list[str]) -> pd.Series:
+    flag = df[c.canonical]
+    if not (pd.api.types.is_bool_dtype(flag) or flag.dropna().isin([0, 1]).all()):
+        raise InputError(f"{url}: column {c.column!r} ({c.key}) must hold true/false or 1/0, "
+                         f"found {sorted(map(str, flag.dropna().unique()))[:5]}")
+    return flag
+
+
+KIND_RULES = {Kind.GEO_ID: _geo_ids, Kind.YEAR: _years, Kind.DATE: _dates, Kind.NUMBER: _numbers,
+              Kind.LABEL: _labels, Kind.MONTH_DAY: _month_days, Kind.FLAG: _flags}
 
 
 def _no_duplicates(df: pd.DataFrame, url: str, keys: list[str]) -> None:
     dup = df[df.duplicated(keys, keep=False)]
     if not dup.empty:
-        first = dup.iloc[0]
-        where = ", ".join(f"{k}={first[k]}" for k in keys)
-        raise InputError(f"{url}: duplicate {' x '.join(keys)}: {len(dup)} rows, first at {where}")
+        raise InputError(f"{url}: duplicate {' x '.join(keys)}: {len(dup)} rows, first at {_at(dup, keys)}")
 
 
-def _finite_numbers(df: pd.DataFrame, url: str, checks: dict[str, tuple[str, str]], where: list[str]) -> None:
-    """Each column numeric and never +-inf; the message names the column, its config key and
-    the first bad row."""
-    for canonical, (column, key) in checks.items():
-        if not pd.api.types.is_numeric_dtype(df[canonical]) or pd.api.types.is_bool_dtype(df[canonical]):
-            raise InputError(f"{url}: column {column!r} ({key}) must hold numbers, found {df[canonical].dtype}")
-        infinite = df[np.isinf(df[canonical].to_numpy(float))]
-        if not infinite.empty:
-            row = infinite.iloc[0]
-            at = ", ".join(f"{k}={row[k]}" for k in where)
-            raise InputError(f"{url}: column {column!r} ({key}) is not finite at {at} ({len(infinite)} rows)")
-
-
-def _non_negative(df: pd.DataFrame, url: str, canonical: str, column: str, key: str, where: list[str]) -> None:
-    """An area or a weight below zero would flip a national figure's sign; name the first row."""
-    negative = df[df[canonical] < 0]
+def _non_negative(df: pd.DataFrame, url: str, c: Resolved, keys: list[str]) -> None:
+    negative = df[df[c.canonical] < 0]
     if not negative.empty:
-        row = negative.iloc[0]
-        at = ", ".join(f"{k}={row[k]}" for k in where)
-        raise InputError(f"{url}: column {column!r} ({key}) is negative at {at}")
+        raise InputError(f"{url}: column {c.column!r} ({c.key}) is negative at {_at(negative, keys)}")
+
+
+def _plausible(df: pd.DataFrame, url: str, c: Resolved) -> None:
+    """No value above OUTLIER_FACTOR x its geo's median: a yield of 1e9 (or kg/ha among bu/ac)
+    would otherwise train and score as if real. Yields vary about 5x over a century of trend."""
+    median = df.groupby("geo_id")[c.canonical].transform("median")
+    wild = df[df[c.canonical] > OUTLIER_FACTOR * median]
+    if not wild.empty:
+        row = wild.iloc[0]
+        raise InputError(f"{url}: column {c.column!r} ({c.key}) is {row[c.canonical]:g} at geo_id={row.geo_id}, "
+                         f"season_year={row.season_year}: more than {OUTLIER_FACTOR:g} times the geo's median "
+                         f"({median[wild.index[0]]:g}); an entry or unit error? ({len(wild)} rows)")
+
+
+def _conformed(cfg: ExperimentConfig, name: str) -> tuple[pd.DataFrame, list[Resolved]]:
+    """Input `name` read and held to its schema (core/input_schema.py), under canonical names: its
+    columns present, each holding what its kind says, its keys unique, its ranges kept."""
+    schema, url = SCHEMAS[name], getattr(cfg.inputs, name)
+    text = tuple(config_value(cfg, c.key) for c in schema.columns if c.kind is Kind.GEO_ID)
+    raw = _read(url, name, text)
+    columns = resolve(schema, cfg, set(raw.columns))
+    for c in columns:
+        if c.column not in raw.columns:
+            raise InputError(f"{url}: column {c.column!r} ({c.key}) is missing; found {sorted(raw.columns)}")
+    df = raw.rename(columns={c.column: c.canonical for c in columns})[[c.canonical for c in columns]].copy()
+    keys = [k for k in schema.keys if k in df.columns]
+    for c in columns:
+        df[c.canonical] = KIND_RULES[c.spec.kind](df, url, c, keys)
+    _no_duplicates(df, url, keys)
+    for c in columns:
+        if c.spec.non_negative:
+            _non_negative(df, url, c, keys)
+        if c.canonical == schema.per_geo_outliers:
+            _plausible(df, url, c)
+    return df, columns
 
 
 def _canonical_yields(cfg: ExperimentConfig) -> pd.DataFrame:
     """Every yields row under canonical names, checked; `area` NaN where the config has none,
     and `qc_excluded`: why the QC rule excludes the row ('' where it does not)."""
-    url, c = cfg.inputs.yields, cfg.columns
-    mapping = {"geo_id": (c.geo_id, "columns.geo_id"), "season_year": (c.season_year, "columns.season_year"),
-               "target": (c.target, "columns.target")}
-    mapping |= {"area": (c.area, "columns.area")} if c.area else {}
-    mapping |= {"qc_flag": (cfg.qc.column, "qc.column")} if cfg.qc.column else {}
-    df = _require(_read(url, "yields", (c.geo_id,)), url, mapping)
-    df = df[list(mapping)].copy() if c.area else df[list(mapping)].assign(area=np.nan)
-    df["geo_id"] = _geo_ids(df, url, c.geo_id)
-    if not pd.api.types.is_integer_dtype(df["season_year"]):
-        raise InputError(f"{url}: column {c.season_year!r} (columns.season_year) must hold whole years")
-    _no_duplicates(df, url, ["geo_id", "season_year"])
-    numbers = {"target": (c.target, "columns.target")} | ({"area": (c.area, "columns.area")} if c.area else {})
-    _finite_numbers(df, url, numbers, ["geo_id", "season_year"])
-    _non_negative(df, url, "target", c.target, "columns.target", ["geo_id", "season_year"])
-    _plausible_targets(df, url, c.target)
-    _non_negative(df, url, "area", c.area, "columns.area", ["geo_id", "season_year"])
+    df, _ = _conformed(cfg, "yields")
+    df = df if cfg.columns.area else df.assign(area=np.nan)
     if cfg.inputs.weights:
         df = df.assign(area=_weights_of(df, load_weights(cfg), cfg.inputs.weights))
-    return df.assign(qc_excluded=_qc_reasons(cfg, df, url)).drop(columns="qc_flag", errors="ignore")
-
-
-OUTLIER_FACTOR = 10.0  # a target this many times its geo's median is an entry or unit error, not a season
-
-
-def _plausible_targets(df: pd.DataFrame, url: str, column: str) -> None:
-    """No target above OUTLIER_FACTOR x its geo's median: a yield of 1e9 (or kg/ha among bu/ac)
-    would otherwise train and score as if real. Yields vary about 5x over a century of trend."""
-    median = df.groupby("geo_id")["target"].transform("median")
-    wild = df[df["target"] > OUTLIER_FACTOR * median]
-    if not wild.empty:
-        row = wild.iloc[0]
-        raise InputError(f"{url}: column {column!r} (columns.target) is {row.target:g} at geo_id={row.geo_id}, "
-                         f"season_year={row.season_year}: more than {OUTLIER_FACTOR:g} times the geo's median "
-                         f"({median[wild.index[0]]:g}); an entry or unit error? ({len(wild)} rows)")
+    return df.assign(qc_excluded=_qc_reasons(cfg, df)).drop(columns="qc_flag", errors="ignore")
 
 
 def load_weights(cfg: ExperimentConfig) -> pd.DataFrame | None:
     """Geo weights for national figures (`geo_id[, season_year], weight`) when the yields have no
     area column: production shares, say. Without `season_year` a geo weighs the same every season."""
-    url, c = cfg.inputs.weights, cfg.columns
-    if url is None:
-        return None
-    raw = _read(url, "weights", (c.geo_id,))
-    mapping = {"geo_id": (c.geo_id, "columns.geo_id"), "weight": ("weight", "inputs.weights")}
-    mapping |= {"season_year": (c.season_year, "columns.season_year")} if c.season_year in raw.columns else {}
-    df = _require(raw, url, mapping)[list(mapping)].copy()
-    df["geo_id"] = _geo_ids(df, url, c.geo_id)
-    keys = _weight_keys(df)
-    _no_duplicates(df, url, keys)
-    _finite_numbers(df, url, {"weight": ("weight", "inputs.weights")}, keys)
-    _non_negative(df, url, "weight", "weight", "inputs.weights", keys)
-    return df
+    return None if cfg.inputs.weights is None else _conformed(cfg, "weights")[0]
 
 
 def _weight_keys(weights: pd.DataFrame) -> list[str]:
     """What a weight is given per: the geo, and the season where the table has one."""
-    return [k for k in ("geo_id", "season_year") if k in weights.columns]
+    return [k for k in SCHEMAS["weights"].keys if k in weights.columns]
 
 
 def _weights_of(yields: pd.DataFrame, weights: pd.DataFrame, url: str) -> np.ndarray:
@@ -177,15 +209,11 @@ def _weights_of(yields: pd.DataFrame, weights: pd.DataFrame, url: str) -> np.nda
     return got.to_numpy(float)
 
 
-def _qc_reasons(cfg: ExperimentConfig, df: pd.DataFrame, url: str) -> pd.Series:
+def _qc_reasons(cfg: ExperimentConfig, df: pd.DataFrame) -> pd.Series:
     """Per row, which part of the QC rule excludes it ('' where none does)."""
     qc, reasons = cfg.qc, pd.Series("", index=df.index)
     if qc.column:
-        flag = df["qc_flag"]
-        if not (pd.api.types.is_bool_dtype(flag) or flag.dropna().isin([0, 1]).all()):
-            raise InputError(f"{url}: column {qc.column!r} (qc.column) must hold true/false or 1/0, "
-                             f"found {sorted(map(str, flag.dropna().unique()))[:5]}")
-        reasons = reasons.mask(flag.fillna(False).astype(bool), f"{qc.column} is true")
+        reasons = reasons.mask(df["qc_flag"].fillna(False).astype(bool), f"{qc.column} is true")
     reasons = reasons.mask(reasons.eq("") & df["season_year"].isin(qc.seasons), "qc.seasons")
     return reasons.mask(reasons.eq("") & df["geo_id"].isin(qc.geos), "qc.geos")
 
@@ -193,7 +221,7 @@ def _qc_reasons(cfg: ExperimentConfig, df: pd.DataFrame, url: str) -> pd.Series:
 def load_yields(cfg: ExperimentConfig) -> pd.DataFrame:
     """The yields rows the experiment trains and scores on: the QC rule's exclusions dropped, and
     then no NaN target (nor area) in a training season."""
-    url, c = cfg.inputs.yields, cfg.columns
+    url = cfg.inputs.yields
     all_rows = _canonical_yields(cfg)
     df = all_rows[all_rows["qc_excluded"].eq("")].drop(columns="qc_excluded")
     if cfg.qc.active:
@@ -202,13 +230,11 @@ def load_yields(cfg: ExperimentConfig) -> pd.DataFrame:
         if emptied:
             raise InputError(f"{url}: qc: the rule excludes every row of test season {emptied[0]}; "
                              "a fold needs its test season's rows")
-    checked = [("target", c.target, "columns.target")] + ([("area", c.area, "columns.area")] if c.area else [])
-    for canonical, column, key in checked:
-        missing = df[df[canonical].isna() & (df["season_year"] <= cfg.hindcast.last_test_year)]
+    for c in (c for c in resolve(SCHEMAS["yields"], cfg, set()) if c.spec.trained_on):
+        missing = df[df[c.canonical].isna() & (df["season_year"] <= cfg.hindcast.last_test_year)]
         if not missing.empty:
-            row = missing.iloc[0]
-            raise InputError(f"{url}: column {column!r} ({key}) is NaN in a training season at "
-                             f"geo_id={row.geo_id}, season_year={row.season_year} ({len(missing)} rows)")
+            raise InputError(f"{url}: column {c.column!r} ({c.key}) is NaN in a training season at "
+                             f"{_at(missing, list(SCHEMAS['yields'].keys))} ({len(missing)} rows)")
     return df.sort_values(["geo_id", "season_year"]).reset_index(drop=True)
 
 
@@ -222,24 +248,12 @@ def qc_excluded(cfg: ExperimentConfig) -> pd.DataFrame:
     return rows[["geo_id", "season_year", "target", "reason"]].sort_values(["season_year", "geo_id"]).reset_index(drop=True)
 
 
-def _series(cfg: ExperimentConfig, what: str, keys: list[str]) -> pd.DataFrame:
-    """A time-stamped input (`indices`, `regional`) under canonical names `<keys>, date, variable,
-    value[, vintage]`: dates parsed as plain calendar dates and held to the dating rule
-    (core/dating.py), no duplicate, every value a finite number."""
+def _series(cfg: ExperimentConfig, what: str) -> pd.DataFrame:
+    """A dated input (`indices`, `regional`) held to its schema and to the dating rule
+    (core/dating.py): converted to period-end dates where `columns.date_marks` says so."""
     url, c = getattr(cfg.inputs, what), cfg.columns
-    mapping = {k: (getattr(c, k), f"columns.{k}") for k in keys}
-    mapping |= {"date": (c.date, "columns.date"), "variable": (c.variable, "columns.variable"),
-                "value": (c.value, "columns.value")}
-    raw = _read(url, what, tuple(getattr(c, k) for k in keys))
-    mapping |= {"vintage": (c.vintage, "columns.vintage")} if c.vintage and c.vintage in raw.columns else {}
-    df = _require(raw, url, mapping)[list(mapping)].copy()
-    df["variable"] = df["variable"].astype(str)
-    if "geo_id" in keys:
-        df["geo_id"] = _geo_ids(df, url, c.geo_id)
-    df["date"] = _dates(df["date"], url, c.date)
-    where = [*keys, "date", "variable"]
-    _no_duplicates(df, url, where)
-    _finite_numbers(df, url, {"value": (c.value, "columns.value")}, where)
+    df, _ = _conformed(cfg, what)
+    where = list(SCHEMAS[what].keys)
     marks = c.date_marks.get(what, dating.PERIOD_END)
     wrong = dating.misdated(df, marks, f"columns.date_marks: {{{what}: {dating.PERIOD_START}}}")
     if wrong:
@@ -248,19 +262,6 @@ def _series(cfg: ExperimentConfig, what: str, keys: list[str]) -> pd.DataFrame:
         df = dating.to_period_ends(df)
         _no_duplicates(df, url, where)
     return df
-
-
-def _dates(column: pd.Series, url: str, name: str) -> pd.Series:
-    """Calendar dates (naive, as the as-of cut compares them with a season's dates)."""
-    try:
-        dates = pd.to_datetime(column, format="ISO8601")
-    except (ValueError, TypeError) as exc:
-        what = str(exc).splitlines()[0].split(". You might")[0]  # pandas appends advice to the cause
-        raise InputError(f"{url}: column {name!r} (columns.date) holds a bad date ({what})") from None
-    if dates.dt.tz is not None:
-        raise InputError(f"{url}: column {name!r} (columns.date) holds dates with a time zone ({dates.dt.tz}); "
-                         "give plain calendar dates (YYYY-MM-DD), the day a value's period ends")
-    return dates.astype("datetime64[ns]")
 
 
 def _needed(df: pd.DataFrame, url: str, c, needed: dict[str, list[str]]) -> None:
@@ -274,7 +275,7 @@ def _needed(df: pd.DataFrame, url: str, c, needed: dict[str, list[str]]) -> None
 def load_indices(cfg: ExperimentConfig) -> pd.DataFrame | None:
     if cfg.inputs.indices is None:
         return None
-    df = _series(cfg, "indices", ["geo_id"])
+    df = _series(cfg, "indices")
     f = cfg.features
     _needed(df, cfg.inputs.indices, cfg.columns, {"features.variables": f.variables,
                                                   "features.preseason": f.preseason,
@@ -289,7 +290,7 @@ def load_regional(cfg: ExperimentConfig) -> pd.DataFrame | None:
     url = cfg.inputs.regional
     if url is None:
         return None
-    df = _series(cfg, "regional", [])
+    df = _series(cfg, "regional")
     _needed(df, url, cfg.columns, {"features.regional.variables": cfg.features.regional.variables})
     listed, known = cfg.features.regional.geos, set(load_input(cfg, "yields")["geo_id"])
     unknown = [g for g in listed if g not in known]
@@ -318,17 +319,7 @@ def with_regional(cfg: ExperimentConfig, yields: pd.DataFrame, indices: pd.DataF
 
 
 def load_static(cfg: ExperimentConfig) -> pd.DataFrame | None:
-    url, c = cfg.inputs.static_features, cfg.columns
-    if url is None:
-        return None
-    mapping = {"geo_id": (c.geo_id, "columns.geo_id"), "season_year": (c.season_year, "columns.season_year")}
-    mapping |= {name: (name, "features.static") for name in cfg.features.static}
-    df = _require(_read(url, "static_features", (c.geo_id,)), url, mapping)
-    df = df[["geo_id", "season_year", *cfg.features.static]].copy()
-    df["geo_id"] = _geo_ids(df, url, c.geo_id)
-    _no_duplicates(df, url, ["geo_id", "season_year"])
-    _finite_numbers(df, url, {f: (f, "features.static") for f in cfg.features.static}, ["geo_id", "season_year"])
-    return df
+    return None if cfg.inputs.static_features is None else _conformed(cfg, "static_features")[0]
 
 
 _FRAMES: OrderedDict[tuple, pd.DataFrame | None] = OrderedDict()
@@ -393,30 +384,18 @@ def load_experiment_data(cfg: ExperimentConfig) -> ExperimentData:
 
 def load_references(cfg: ExperimentConfig) -> pd.DataFrame | None:
     """Official national figures per season (`season_year, reference`), for evaluation only."""
-    url, c = cfg.inputs.references, cfg.columns
+    url = cfg.inputs.references
     if url is None:
         return None
-    if c.reference_target is None:
+    if cfg.columns.reference_target is None:
         raise InputError(f"{url}: columns.reference_target: needed to read inputs.references")
-    df = _require(_read(url, "references"), url, {
-        "season_year": (c.season_year, "columns.season_year"),
-        "reference": (c.reference_target, "columns.reference_target")})
-    _no_duplicates(df, url, ["season_year"])
-    return df[["season_year", "reference"]]
+    return _conformed(cfg, "references")[0]
 
 
 def load_yardstick(cfg: ExperimentConfig) -> pd.DataFrame | None:
     """Another forecaster's national forecasts (`season_year, init_md, forecast`), scored beside
     ours at the same init month-days (data/us_state_corn/SOURCE.md: USDA's)."""
-    url = cfg.inputs.yardstick
-    if url is None:
-        return None
-    df = _require(_read(url, "yardstick"), url, {
-        "season_year": (cfg.columns.season_year, "columns.season_year"), "init_md": ("init_md", "inputs.yardstick"),
-        "forecast": ("forecast", "inputs.yardstick")})[["season_year", "init_md", "forecast"]]
-    _no_duplicates(df, url, ["season_year", "init_md"])
-    _finite_numbers(df, url, {"forecast": ("forecast", "inputs.yardstick")}, ["season_year", "init_md"])
-    return df.astype({"init_md": str})
+    return None if cfg.inputs.yardstick is None else _conformed(cfg, "yardstick")[0]
 
 
 LOADERS = {"yields": load_yields, "indices": load_indices, "static_features": load_static,
