@@ -36,6 +36,16 @@ class _StderrNow(logging.StreamHandler):
     def stream(self, _) -> None:
         pass
 
+    def emit(self, record: logging.LogRecord) -> None:
+        """A heartbeat (TRANSIENT) overwrites one line on a terminal, until the next line replaces it."""
+        from hindcast_assets.pipeline.progress import TRANSIENT
+
+        if not self.stream.isatty():
+            return super().emit(record)
+        end = "" if getattr(record, TRANSIENT, False) else "\n"
+        self.stream.write(f"\r\x1b[K{self.format(record)}{end}")
+        self.stream.flush()
+
 
 def _progress_to_stderr() -> None:
     handler = _StderrNow()

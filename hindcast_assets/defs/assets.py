@@ -4,7 +4,6 @@ runs the stage over the run's partitions, tracks it in MLflow and attaches metad
 
 import inspect
 import json
-import logging
 
 from dagster import (AllPartitionMapping, AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, AssetDep,
                      AssetExecutionContext, AssetKey, AssetRecordsFilter, AssetsDefinition, BackfillPolicy, DataVersion,
@@ -17,13 +16,13 @@ from hindcast_assets.defs.inputs import input_key
 from hindcast_assets.defs.metadata import stage_metadata
 from hindcast_assets.defs.partitions import partitions_def, stage_partition
 from hindcast_assets.defs.resources import MlflowTracking, RunDirResource
+from hindcast_assets.pipeline.progress import StageProgress, progress_log
 from hindcast_assets.pipeline.records import StageRecord
 from hindcast_assets.pipeline.runlog import RunIds, read_manifest, require_inputs_unchanged, run_recorded
 from hindcast_assets.pipeline.store import RunDirView
 from hindcast_assets.pipeline.fanout import fan_out
 from hindcast_assets.pipeline.table import CONFIG_STAGE, Partitioning, Stage, asset_stages, hindcast_stages, stage_table
 
-progress_log = logging.getLogger("hindcast_assets.progress")
 RETRIES = 2  # a stage that meets a transient I/O error is retried after 1 s, then 2 s
 
 
@@ -51,13 +50,12 @@ def _deps(cfg: ExperimentConfig, stage: Stage, partitioning: dict[str, Partition
 
 def _run_partitions(context: AssetExecutionContext, stage: Stage, view, label: str, ids: RunIds) -> list[StageRecord]:
     keys = [None] if stage.partitioning is Partitioning.NONE else context.partition_keys
-    records, lines = [], []
-    for i, key in enumerate(keys, start=1):
+    records, lines, progress = [], [], StageProgress(label, len(keys))
+    for key in keys:
         partition = stage_partition(stage.partitioning, key)
-        record = run_recorded(view, stage, partition, ids)
-        where = f": {PARTITION_NOUN[stage.partitioning]} {partition} ({i}/{len(keys)}, {len(keys) - i} left)" \
-            if key is not None else ""
-        message = f"{label}{where} {record.note}".rstrip()
+        with progress.partition(f"{PARTITION_NOUN[stage.partitioning]} {partition}" if key is not None else ""):
+            record = run_recorded(view, stage, partition, ids)
+        message = progress.finished(record.note)
         progress_log.info(message)  # live, on the launcher's stderr
         lines += [message, *(json.dumps(e, sort_keys=True) for e in record.events)]
         records.append(record)
