@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import os
 import pickle
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
@@ -150,6 +151,30 @@ def check_recorded(rd: RunDir, path: UPath) -> None:
                              "was written")
 
 
+_FRAMES: OrderedDict[str, tuple[tuple, str, pd.DataFrame]] = OrderedDict()  # path -> (signature, sha256, frame)
+KEEP_FRAMES = 1024  # parquet artefacts kept per process (a state-scale hindcast reads about 300 distinct ones)
+
+
+def _verified_frame(rd: RunDir, path: UPath) -> pd.DataFrame:
+    """A parquet artefact checked against the manifest, hashed and parsed once per process while
+    the file keeps its size, time and inode and the manifest its hash. The stacking ensembles read
+    every earlier fold's predictions at every fold: 6,046 reads for 35 folds, 14 s of a 391 s
+    hindcast. What a hit returns is a copy of what was verified, never the file's current bytes
+    unchecked."""
+    key, signature = str(path), _signature(path)
+    expected = recorded_hashes(rd.root / MANIFEST_FILE).get(rd.relative(path))
+    hit = _FRAMES.get(key)
+    if hit is not None and expected is not None and hit[:2] == (signature, expected):
+        _FRAMES.move_to_end(key)
+        return hit[2].copy()
+    check_recorded(rd, path)
+    frame = _read_parquet(path)
+    _FRAMES[key] = (signature, expected, frame.copy())
+    while len(_FRAMES) > KEEP_FRAMES:
+        _FRAMES.popitem(last=False)
+    return frame
+
+
 @dataclass(frozen=True)
 class Artefact:
     template: str
@@ -167,6 +192,8 @@ class Artefact:
         path = self.path(rd, **fields)
         if not path.exists():
             raise FileNotFoundError(f"{path}: missing ({self.description}); materialise it first")
+        if self.format is PARQUET:
+            return _verified_frame(rd, path)
         check_recorded(rd, path)
         return self.format.read(path)
 

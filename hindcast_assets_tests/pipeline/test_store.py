@@ -74,3 +74,21 @@ def test_a_pickle_of_the_wrong_class_or_a_missing_artefact_is_one_clear_error(tm
     with pytest.raises(FileNotFoundError, match="models/k/2007/detrender.pkl: missing"):
         store.DETRENDER.read(rd, key="k", fold="2007")
     assert store.BIAS_CORRECTOR.read_optional(rd, key="k", fold="2007") is None
+
+
+def test_a_parquet_artefact_is_verified_and_parsed_once_while_it_stays_the_same(tmp_path, monkeypatch):
+    """Read again: a copy of what was verified, without hashing or parsing the file again. Changed
+    (its time moves): verified again, so the change is an IntegrityError as on a first read."""
+    rd = RunDir(str(tmp_path / "run"))
+    frame = pd.DataFrame({"geo_id": ["A", "B"], "prediction": [1.0, 2.0]})
+    _recorded(rd, store.POSTPROCESSED.write(rd, frame, scope="geo"))
+    hashed = []
+    monkeypatch.setattr(store, "sha256_of", lambda path, real=store.sha256_of: hashed.append(path) or real(path))
+    first = store.POSTPROCESSED.read(rd, scope="geo")
+    first.loc[0, "prediction"] = 99.0  # a caller's change stays its own
+    second = store.POSTPROCESSED.read(rd, scope="geo")
+    assert len(hashed) == 1 and second.equals(frame)
+    path = rd.root / "postprocessed" / "geo.parquet"
+    path.write_bytes(store.parquet_bytes(frame.assign(prediction=[1.0, 3.0])))
+    with pytest.raises(store.IntegrityError, match="geo.parquet: sha256 differs from"):
+        store.POSTPROCESSED.read(rd, scope="geo")
