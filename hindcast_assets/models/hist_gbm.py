@@ -13,11 +13,19 @@ def _fit(features, target, params):
     return HistGradientBoostingRegressor(**params).fit(features.to_numpy(float), target.to_numpy(float))
 
 
+def _save(estimator) -> bytes:
+    """The skops file, without the thread count the fit ran on: the bin mapper keeps it, though
+    only fitting uses it (predict takes its own), and it would make the same model's file differ
+    between a fit on one core and one on two (pipeline/cpu_share.py)."""
+    estimator._bin_mapper.n_threads = None
+    return save_skops(estimator)
+
+
 PLUGIN = ModelPlugin(
     name="hist_gbm",
     fit=_fit,
     predict=lambda est, features: est.predict(features.to_numpy(float)),
-    save=save_skops,
+    save=_save,
     load=lambda data: load_skops(data, TRUSTED),
     file_name="model.skops",
     search_space=lambda trial: {

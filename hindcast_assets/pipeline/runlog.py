@@ -30,6 +30,7 @@ from upath.implementations.local import LocalPath
 
 from hindcast_assets.config import ExperimentConfig
 from hindcast_assets.core.data import configured_inputs, file_version
+from hindcast_assets.pipeline.cpu_share import threads_within_budget
 from hindcast_assets.core.rundir import RunDir, Written, content_hash
 from hindcast_assets.paths import PROJECT_ROOT
 from hindcast_assets.pipeline import store
@@ -296,7 +297,8 @@ def run_recorded(view: RunDirView, stage: Stage, partition: Any, ids: RunIds) ->
     _event(rd, ids, stage, partition, "started", cfg)
     start = time.perf_counter()
     try:
-        record = stage.run(view, partition)
+        with threads_within_budget():
+            record = stage.run(view, partition)
     except BaseException as exc:
         _event(rd, ids, stage, partition, "failed", cfg, duration_s=round(time.perf_counter() - start, 3),
                error=f"{type(exc).__name__}: {exc}")

@@ -102,6 +102,22 @@ def test_the_same_fit_saves_the_same_bytes(name, design):
     assert first.plugin.save(first.estimator) == second.plugin.save(second.estimator)
 
 
+@pytest.mark.parametrize("name", sorted(registry()))
+def test_a_fit_on_one_thread_saves_what_a_fit_on_two_saves(name, design):
+    """A process's thread budget follows the CPUs it shares (pipeline/cpu_share.py): the model
+    file must not (hist_gbm's bin mapper kept the fit's thread count)."""
+    import sklearn.ensemble  # noqa: F401 - its OpenMP runtime loaded before the limits, as in a run
+    from threadpoolctl import threadpool_limits
+
+    train_x, train_y, _ = design
+    saved = []
+    for threads in (1, 2):
+        with threadpool_limits(limits=threads):
+            model = train_one(name, train_x, train_y, FAST.get(name, {}))
+            saved.append((model.plugin.save(model.estimator), model.predict(train_x)))
+    assert saved[0][0] == saved[1][0] and np.array_equal(saved[0][1], saved[1][1])
+
+
 def test_scikit_learn_files_are_not_pickles_and_refuse_untrusted_types(design):
     import io
     import zipfile
