@@ -153,7 +153,7 @@ def _plausible(df: pd.DataFrame, url: str, c: Resolved) -> None:
                          f"({median[wild.index[0]]:g}); an entry or unit error? ({len(wild)} rows)")
 
 
-def _conformed(cfg: ExperimentConfig, name: str) -> tuple[pd.DataFrame, list[Resolved]]:
+def _conformed(cfg: ExperimentConfig, name: str) -> pd.DataFrame:
     """Input `name` read and held to its schema (core/input_schema.py), under canonical names: its
     columns present, each holding what its kind says, its keys unique, its ranges kept."""
     schema, url = SCHEMAS[name], getattr(cfg.inputs, name)
@@ -173,13 +173,13 @@ def _conformed(cfg: ExperimentConfig, name: str) -> tuple[pd.DataFrame, list[Res
             _non_negative(df, url, c, keys)
         if c.canonical == schema.per_geo_outliers:
             _plausible(df, url, c)
-    return df, columns
+    return df
 
 
 def _canonical_yields(cfg: ExperimentConfig) -> pd.DataFrame:
     """Every yields row under canonical names, checked; `area` NaN where the config has none,
     and `qc_excluded`: why the QC rule excludes the row ('' where it does not)."""
-    df, _ = _conformed(cfg, "yields")
+    df = _conformed(cfg, "yields")
     df = df if cfg.columns.area else df.assign(area=np.nan)
     if cfg.inputs.weights:
         df = df.assign(area=_weights_of(df, load_weights(cfg), cfg.inputs.weights))
@@ -189,7 +189,7 @@ def _canonical_yields(cfg: ExperimentConfig) -> pd.DataFrame:
 def load_weights(cfg: ExperimentConfig) -> pd.DataFrame | None:
     """Geo weights for national figures (`geo_id[, season_year], weight`) when the yields have no
     area column: production shares, say. Without `season_year` a geo weighs the same every season."""
-    return None if cfg.inputs.weights is None else _conformed(cfg, "weights")[0]
+    return None if cfg.inputs.weights is None else _conformed(cfg, "weights")
 
 
 def _weight_keys(weights: pd.DataFrame) -> list[str]:
@@ -252,7 +252,7 @@ def _series(cfg: ExperimentConfig, what: str) -> pd.DataFrame:
     """A dated input (`indices`, `regional`) held to its schema and to the dating rule
     (core/dating.py): converted to period-end dates where `columns.date_marks` says so."""
     url, c = getattr(cfg.inputs, what), cfg.columns
-    df, _ = _conformed(cfg, what)
+    df = _conformed(cfg, what)
     where = list(SCHEMAS[what].keys)
     marks = c.date_marks.get(what, dating.PERIOD_END)
     wrong = dating.misdated(df, marks, f"columns.date_marks: {{{what}: {dating.PERIOD_START}}}")
@@ -319,7 +319,7 @@ def with_regional(cfg: ExperimentConfig, yields: pd.DataFrame, indices: pd.DataF
 
 
 def load_static(cfg: ExperimentConfig) -> pd.DataFrame | None:
-    return None if cfg.inputs.static_features is None else _conformed(cfg, "static_features")[0]
+    return None if cfg.inputs.static_features is None else _conformed(cfg, "static_features")
 
 
 _FRAMES: OrderedDict[tuple, pd.DataFrame | None] = OrderedDict()
@@ -389,13 +389,13 @@ def load_references(cfg: ExperimentConfig) -> pd.DataFrame | None:
         return None
     if cfg.columns.reference_target is None:
         raise InputError(f"{url}: columns.reference_target: needed to read inputs.references")
-    return _conformed(cfg, "references")[0]
+    return _conformed(cfg, "references")
 
 
 def load_yardstick(cfg: ExperimentConfig) -> pd.DataFrame | None:
     """Another forecaster's national forecasts (`season_year, init_md, forecast`), scored beside
     ours at the same init month-days (data/us_state_corn/SOURCE.md: USDA's)."""
-    return None if cfg.inputs.yardstick is None else _conformed(cfg, "yardstick")[0]
+    return None if cfg.inputs.yardstick is None else _conformed(cfg, "yardstick")
 
 
 LOADERS = {"yields": load_yields, "indices": load_indices, "static_features": load_static,

@@ -30,10 +30,10 @@ from upath.implementations.local import LocalPath
 
 from hindcast_assets.config import ExperimentConfig
 from hindcast_assets.core.data import configured_inputs, file_version
-from hindcast_assets.pipeline.cpu_share import threads_within_budget
 from hindcast_assets.core.rundir import RunDir, Written, content_hash
 from hindcast_assets.paths import PROJECT_ROOT
 from hindcast_assets.pipeline import store
+from hindcast_assets.pipeline.cpu_share import threads_within_budget
 from hindcast_assets.pipeline.records import StageRecord
 from hindcast_assets.pipeline.store import RunDirView
 from hindcast_assets.pipeline.table import CONFIG_STAGE, Partitioning, Stage, stage_partitions, stage_table
