@@ -71,16 +71,20 @@ def worker(what: str, config: str, runs_dir: str) -> dict:
     cfg = load_config(config)
     start, cpu = time.perf_counter(), _cpu_s()
     run_dir = None
+    # Every job fits every fold (--no-reuse), so repeats into one runs folder cost the same; only
+    # `hindcast-reusing` copies folds a run_dir beside it holds (the new-season figure).
     if what in ("hindcast", "fit-production"):
-        run_dir = str(run_experiment(cfg, what, runs_dir).run_dir)
+        run_dir = str(run_experiment(cfg, what, runs_dir, reuse_folds=False).run_dir)
+    elif what == "hindcast-reusing":
+        run_dir = str(run_experiment(cfg, "hindcast", runs_dir).run_dir)
     elif what in SCALES:
         from hindcast_assets.runner import Scale
 
-        run_dir = str(run_experiment(cfg, "hindcast", runs_dir, scale=Scale(*SCALES[what])).run_dir)
+        run_dir = str(run_experiment(cfg, "hindcast", runs_dir, scale=Scale(*SCALES[what]), reuse_folds=False).run_dir)
     elif what == "plain":
         from hindcast_assets.pipeline.loop import plain_hindcast
 
-        run_dir = str(plain_hindcast(cfg, runs_dir))
+        run_dir = str(plain_hindcast(cfg, runs_dir, reuse_folds=False))
     else:
         raise SystemExit(f"bench.py worker: unknown job {what!r}")
     return {"seconds": time.perf_counter() - start, "cpu_s": _cpu_s() - cpu, "max_rss_mb": _max_rss_mb(),
@@ -221,6 +225,9 @@ def run(sizes: dict, out: Path) -> dict:
                                                "hindcast_s": hindcast["seconds"],
                                                "ratio": production["seconds"] / hindcast["seconds"],
                                                "one_fold_share": 1 / 23}
+            from new_season import new_season_figures
+
+            figures.update(new_season_figures(bench, hindcast))
             refresh = bench.job("forecast-refresh", hindcast["run_dir"])
             figures["forecast_refresh_state"] = {"seconds": refresh["seconds"],
                                                  "ratio": refresh["seconds"] / hindcast["seconds"]}
@@ -268,6 +275,10 @@ def rows(f: dict) -> list[tuple[str, str, str]]:
             out.append((f"fit-production / hindcast, {scope}", f"{p['ratio']:.3f} ({p['seconds']:.1f} s / "
                         f"{p['hindcast_s']:.1f} s; one fold's share {p['one_fold_share']:.3f}; {_runs(p)})",
                         "-> one fold"))
+    if "new_season" in f:
+        from new_season import rows as new_season_rows
+
+        out += new_season_rows(f)
     r = f.get("forecast_refresh_state")
     if r:
         out.append(("forecast refresh, sensor tick to delivery CSV", f"{r['seconds']:.1f} s ({r['ratio']:.3f} of "
@@ -304,14 +315,25 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command")
     w = sub.add_parser("worker", help="internal: time one job in this process, print JSON")
-    w.add_argument("what", choices=["hindcast", "plain", "fit-production", "forecast-refresh", *SCALES])
+    w.add_argument("what", choices=["hindcast", "hindcast-reusing", "plain", "fit-production", "forecast-refresh",
+                                    *SCALES])
     w.add_argument("config")
     w.add_argument("runs_dir")
     p.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run")
     p.add_argument("--out", default=str(HERE / "results"), help="folder for <date>.json and <date>.md")
+    p.add_argument("--new-season", action="store_true", help="only the retraining figure (two corn_usa hindcasts "
+                                                             "and the new season, about 12 min)")
     args = p.parse_args(argv)
     if args.command == "worker":
         print(json.dumps(worker(args.what, args.config, args.runs_dir)))
+    elif args.new_season:
+        with tempfile.TemporaryDirectory(prefix="hindcast_bench_") as tmp:
+            bench = Bench(Path(tmp))
+            from new_season import new_season_figures, rows as new_season_rows
+
+            figures = new_season_figures(bench, bench.job("hindcast", STATE_CONFIG))
+        print("\n".join(f"| {a} | {b} | {c} |" for a, b, c in new_season_rows(figures)))
+        print(json.dumps(figures))
     else:
         run(QUICK if args.quick else FULL, Path(args.out))
 

@@ -78,7 +78,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from hindcast_assets.runner import Scale
 
     scale = Scale(args.workers, args.executor) if args.what == "hindcast" else Scale()
-    result = run_experiment(cfg, args.what, runs_dir=runs_dir, source=args.config, scale=scale)
+    result = run_experiment(cfg, args.what, runs_dir=runs_dir, source=args.config, scale=scale,
+                            reuse_folds=not args.no_reuse)
     print(result.summary())
     print(result.run_dir)
     return 0
@@ -267,6 +268,9 @@ def parser() -> argparse.ArgumentParser:
         job = what.add_parser(name, help=f"mint a run_dir and materialise {name} into it")
         job.add_argument("--config", required=True, help="experiment YAML, e.g. configs/corn_usa.yaml")
         job.add_argument("--runs-dir", help="where to mint the run_dir (default ${INPUT_DATA_DIR}/runs)")
+        job.add_argument("--no-reuse", action="store_true",
+                         help="refit every fold, even one a complete run_dir beside it holds with the same code, "
+                              "config and data (by default that fold is copied)")
         job.set_defaults(func=cmd_run)
         if name == "hindcast":
             job.add_argument("--workers", type=_positive, default=1,

@@ -296,14 +296,16 @@ def _first_cause(result) -> str:
 
 
 def run_experiment(cfg: ExperimentConfig, what: str, runs_dir: str, source: str | None = None,
-                   scale: Scale = Scale()) -> RunOutcome:
+                   scale: Scale = Scale(), reuse_folds: bool = True) -> RunOutcome:
     """Mint a run_dir and materialise `hindcast` or `fit-production` into it (one Dagster run,
     or a fan-out by `scale`); a completed hindcast is registered, and becomes champion and
-    current if it is the first."""
+    current if it is the first. `reuse_folds`: folds a complete run_dir beside it holds with the
+    same determinants are copied (pipeline/reuse.py)."""
     rd = RunDir.mint(runs_dir, cfg.experiment_key)
     with launch_lease(rd) as lease:
         store.CONFIG.write(rd, cfg)  # first, so a run_dir killed at any later point can be resumed
-        open_run_dir(rd, cfg, what, JOBS[what](cfg), [PRODUCTION] if what == "fit-production" else cfg.folds)
+        open_run_dir(rd, cfg, what, JOBS[what](cfg), [PRODUCTION] if what == "fit-production" else cfg.folds,
+                     reuse_folds)
         return _materialise(cfg, what, rd, source or f"configs/{cfg.experiment_key}.yaml", lease, scale)
 
 

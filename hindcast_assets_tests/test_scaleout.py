@@ -18,6 +18,7 @@ from hindcast_assets.config import load_config
 from hindcast_assets.core.rundir import read_current
 from hindcast_assets.instance import libpq_url
 from hindcast_assets.pipeline.result import ExperimentResult
+from hindcast_assets.pipeline.runlog import read_manifest
 from hindcast_assets.core.rundir import RunDir
 from hindcast_assets.runner import Scale, run_experiment, run_forecast
 from hindcast_assets_tests.conftest import write_config
@@ -112,11 +113,11 @@ def test_a_fanned_out_hindcast_in_process_and_on_celery_is_byte_identical_to_one
         postgres_instance, celery_workers, tmp_path, input_dir, capsys):
     config = write_config(tmp_path, **FOLDS)
     cfg, runs = load_config(config), str(tmp_path / "runs")
-    one = run_experiment(cfg, "hindcast", runs).run_dir
-    in_process = run_experiment(cfg, "hindcast", runs, str(config), Scale(2, "in_process")).run_dir
+    one = run_experiment(cfg, "hindcast", runs).run_dir  # the others beside it fit every fold, copying none
+    in_process = run_experiment(cfg, "hindcast", runs, str(config), Scale(2, "in_process"), reuse_folds=False).run_dir
     capsys.readouterr()
     assert main(["run", "hindcast", "--config", str(config), "--runs-dir", runs, "--workers", "2",
-                 "--executor", "celery"]) == 0
+                 "--executor", "celery", "--no-reuse"]) == 0
     out, err = capsys.readouterr()
     on_celery = RunDir(out.strip().splitlines()[-1])
     assert ("2 fold-chunk runs (folds 2006-2008, folds 2009-production), then 1 + 2 fan-in runs, executor celery"
@@ -125,6 +126,7 @@ def test_a_fanned_out_hindcast_in_process_and_on_celery_is_byte_identical_to_one
 
     reference = artefacts(one)
     assert len(reference) > 90 and artefacts(in_process) == reference and artefacts(on_celery) == reference
+    assert not any("reused_from" in c for rd in (in_process, on_celery) for c in read_manifest(rd).completed.values())
 
     instance = DagsterInstance.get()
     phases = _runs_by_phase(instance)

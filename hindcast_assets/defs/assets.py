@@ -18,7 +18,8 @@ from hindcast_assets.defs.partitions import partitions_def, stage_partition
 from hindcast_assets.defs.resources import MlflowTracking, RunDirResource
 from hindcast_assets.pipeline.progress import StageProgress, progress_log
 from hindcast_assets.pipeline.records import StageRecord
-from hindcast_assets.pipeline.runlog import RunIds, read_manifest, require_inputs_unchanged, run_recorded
+from hindcast_assets.pipeline.runlog import (RunIds, read_manifest, records_batched, require_inputs_unchanged,
+                                             run_recorded)
 from hindcast_assets.pipeline.store import RunDirView
 from hindcast_assets.pipeline.fanout import fan_out
 from hindcast_assets.pipeline.table import CONFIG_STAGE, Partitioning, Stage, asset_stages, hindcast_stages, stage_table
@@ -81,10 +82,12 @@ def code_version(stage: Stage) -> str:
 
 def _run_tracked(context, cfg: ExperimentConfig, stage: Stage, run_dir: RunDirResource, source: str,
                  mlflow: MlflowTracking) -> tuple[RunDirView, list[StageRecord], str]:
-    """The run's partitions of the stage, tracked in the run's MLflow run; a transient I/O error
-    asks Dagster to retry. A fitted stage refuses a run_dir whose inputs changed since it was made."""
+    """The run's partitions of the stage, tracked in the run's MLflow run, their records written
+    when they end (at once on an object store); a transient I/O error asks Dagster to retry. A
+    fitted stage refuses a run_dir whose inputs changed since it was made."""
     try:
-        with mlflow.run(context.dagster_run, cfg, run_dir.locate(cfg.experiment_key)) as mlflow_run:
+        rd = run_dir.locate(cfg.experiment_key)
+        with mlflow.run(context.dagster_run, cfg, rd) as mlflow_run, records_batched(rd):
             view = run_dir.view_for(cfg, source)
             if stage.group == "hindcast":  # a forecast reads indices newer than the run_dir: that is its job
                 require_inputs_unchanged(view.run_dir, read_manifest(view.run_dir))

@@ -126,14 +126,15 @@ class ExperimentResult:
     @classmethod
     def from_run_dir(cls, run_dir: str | RunDir) -> ExperimentResult:
         rd = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
-        cfg = store.read_config(rd)
-        key = cfg.experiment_key
-        calibration = {m: CalibrationResult(m, store.CONFORMAL.read(rd, mode=m))
-                       for m in cfg.conformal.modes if store.CONFORMAL.exists(rd, mode=m)}
-        post = {scope: store.POSTPROCESSED.read_optional(rd, scope=scope) for scope in ("national", "geo")}
-        return cls(rd, cfg, store.INCLUDED_GEOS.read(rd),
-                   {f: _slice(rd, key, f) for f in store.folds_with_model(rd, cfg)}, calibration,
-                   post["national"], post["geo"], _forecasts(rd), read_manifest(rd))
+        with store.manifest_pinned(rd):  # one manifest for every file read (on S3 a request each)
+            cfg = store.read_config(rd)
+            key = cfg.experiment_key
+            calibration = {m: CalibrationResult(m, store.CONFORMAL.read(rd, mode=m))
+                           for m in cfg.conformal.modes if store.CONFORMAL.exists(rd, mode=m)}
+            post = {scope: store.POSTPROCESSED.read_optional(rd, scope=scope) for scope in ("national", "geo")}
+            return cls(rd, cfg, store.INCLUDED_GEOS.read(rd),
+                       {f: _slice(rd, key, f) for f in store.folds_with_model(rd, cfg)}, calibration,
+                       post["national"], post["geo"], _forecasts(rd), read_manifest(rd))
 
     @property
     def production(self) -> HindcastSlice | None:

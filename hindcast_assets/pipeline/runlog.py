@@ -20,9 +20,10 @@ import platform
 import subprocess
 import time
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from functools import cache
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from upath import UPath
@@ -32,15 +33,14 @@ from hindcast_assets.config import ExperimentConfig
 from hindcast_assets.core.data import configured_inputs, file_version
 from hindcast_assets.core.rundir import RunDir, Written, content_hash
 from hindcast_assets.paths import PROJECT_ROOT
-from hindcast_assets.pipeline import store
+from hindcast_assets.pipeline import reuse, store
 from hindcast_assets.pipeline.cpu_share import threads_within_budget
 from hindcast_assets.pipeline.records import StageRecord
 from hindcast_assets.pipeline.store import RunDirView
-from hindcast_assets.pipeline.table import CONFIG_STAGE, Partitioning, Stage, stage_partitions, stage_table
+from hindcast_assets.pipeline.table import (CONFIG_STAGE, Partitioning, Stage, partition_id, stage_partitions,
+                                            stage_table)
 from hindcast_assets.pipeline.tracking import host_lock
-
-PACKAGES = ("dagster", "mlflow", "pandas", "numpy", "pyarrow", "lightgbm", "xgboost-cpu", "scikit-learn", "skops",
-            "zarr")
+from hindcast_assets.pipeline.versions import PACKAGES, installed
 
 
 ManifestMismatchError = store.IntegrityError  # a recorded file missing or changed, or a damaged manifest
@@ -57,11 +57,6 @@ class RunIds:
     @classmethod
     def plain(cls) -> RunIds:
         return cls(f"plain-{uuid.uuid4().hex[:12]}")
-
-
-def partition_id(stage: str, partition: Any) -> str:
-    """`stage` for a whole-run stage, `stage[partition]` otherwise: the manifest's key."""
-    return stage if partition is None else f"{stage}[{partition}]"
 
 
 def plan_of(stages: list[Stage], folds: list[str]) -> list[str]:
@@ -82,12 +77,6 @@ def git_sha() -> str:
 
 @cache
 def environment() -> dict[str, Any]:
-    def installed(name: str) -> str:
-        try:
-            return version(name)
-        except PackageNotFoundError:
-            return "-"
-
     return {"python": platform.python_version(), "platform": platform.platform(), "git_sha": git_sha(),
             "packages": {p: installed(p) for p in PACKAGES}}
 
@@ -95,8 +84,10 @@ def environment() -> dict[str, Any]:
 @dataclass
 class Manifest:
     """`manifest.json`. `plan` is what the launcher asked for (empty for a run_dir only the UI
-    wrote); `completed` maps each finished stage partition to its outputs, rows and metrics;
-    `artefacts` lists every file written, run_dir-relative, with its sha256."""
+    wrote); `completed` maps each finished stage partition to its outputs, rows and metrics (and
+    for a reusable one its determinants, and the run_dir it was copied from if it was);
+    `artefacts` lists every file written, run_dir-relative, with its sha256. `reuse`: whether
+    its folds may be copied from run_dirs beside it (`--no-reuse` says no)."""
 
     job: str = ""
     plan: list[str] = field(default_factory=list)
@@ -106,6 +97,7 @@ class Manifest:
     runs: list[dict[str, str | None]] = field(default_factory=list)
     completed: dict[str, dict[str, Any]] = field(default_factory=dict)
     artefacts: list[dict[str, str]] = field(default_factory=list)
+    reuse: bool = True
 
     @property
     def missing(self) -> list[str]:
@@ -125,8 +117,49 @@ def read_manifest(rd: RunDir) -> Manifest | None:
         raise store.IntegrityError(f"{rd.root / store.MANIFEST_FILE}: not a run_dir manifest ({exc})") from None
 
 
-def _update(rd: RunDir, change) -> Manifest:
-    """Read, change and atomically replace the manifest, one writer at a time on this host."""
+@dataclass
+class _Batch:
+    """Records of a run_dir held back until its block ends: manifest changes, and lines to append
+    by run_dir-relative file (with the file's header)."""
+
+    changes: list[Callable[[Manifest], None]] = field(default_factory=list)
+    lines: dict[str, tuple[str, list[str]]] = field(default_factory=dict)
+
+
+_BATCHES: dict[str, _Batch] = {}
+
+
+@contextmanager
+def records_batched(rd: RunDir) -> Iterator[None]:
+    """On an object store, the records of a block of partitions (a stage's) are written once, when
+    it ends or fails: there a record write rewrites the whole object (no append; a rename is a copy
+    and a delete), and per partition that cost a run_dir on S3 2.3x local disk. The manifest is
+    still replaced whole, so a kill leaves the last one written: a resume redoes the partitions
+    of the block the kill cut, writing the same bytes. Local run_dirs record each partition as
+    it ends (appends and renames are cheap there)."""
+    key = str(rd.root)
+    if isinstance(rd.root, LocalPath) or key in _BATCHES:
+        yield
+        return
+    _BATCHES[key] = batch = _Batch()
+    try:
+        with store.manifest_pinned(rd):
+            yield
+    finally:
+        del _BATCHES[key]
+        if batch.changes:
+            _update(rd, lambda m: [change(m) for change in batch.changes])
+        for rel, (header, lines) in batch.lines.items():
+            _append(rd, rel, "".join(lines), header)
+
+
+def _update(rd: RunDir, change: Callable[[Manifest], None]) -> Manifest | None:
+    """Read, change and atomically replace the manifest, one writer at a time on this host (in a
+    batch, once the batch ends)."""
+    batch = _BATCHES.get(str(rd.root))
+    if batch is not None:
+        batch.changes.append(change)
+        return None
     path = rd.root / store.MANIFEST_FILE
     with host_lock(str(rd.root), "manifest"):
         manifest = read_manifest(rd) or Manifest()
@@ -137,11 +170,13 @@ def _update(rd: RunDir, change) -> Manifest:
     return manifest
 
 
-def open_run_dir(rd: RunDir, cfg: ExperimentConfig, job: str, stages: list[Stage], folds: list[str]) -> Manifest:
+def open_run_dir(rd: RunDir, cfg: ExperimentConfig, job: str, stages: list[Stage], folds: list[str],
+                 reuse_folds: bool = True) -> Manifest:
     """What a launcher records before the first stage: the job, its plan, the config's hash, the
-    environment and the inputs' sha256."""
+    environment, the inputs' sha256 and whether folds may be reused."""
     def change(m: Manifest) -> None:
         m.job, m.plan = m.job or job, m.plan or plan_of(stages, folds)
+        m.reuse = m.reuse and reuse_folds
         m.config_sha256 = content_hash(store.CONFIG.format.encode(cfg))
         m.environment = environment()
         m.inputs = input_versions(cfg)
@@ -218,14 +253,21 @@ def _append_local(path: str, text: str, header: str) -> None:
 
 
 def _append(rd: RunDir, rel: str, line: str, header: str = "") -> None:
+    batch = _BATCHES.get(str(rd.root))
+    if batch is not None:
+        batch.lines.setdefault(rel, (header, []))[1].append(line)
+        return
     path = rd.root / rel
-    path.parent.mkdir(parents=True, exist_ok=True)
     if isinstance(path, LocalPath):
+        path.parent.mkdir(parents=True, exist_ok=True)
         rd.refuse_links(path)
         _append_local(str(path), line, header)
         return
     with host_lock(str(path), "append"):  # object stores cannot append: rewrite the object
-        before = path.read_text() if path.exists() else header
+        try:
+            before = path.read_text()
+        except FileNotFoundError:
+            before = header
         path.write_text(before + line)
 
 
@@ -252,7 +294,7 @@ def _metrics(rd: RunDir, ids: RunIds, stage: Stage, record: StageRecord) -> None
 
 
 def _complete(rd: RunDir, ids: RunIds, stage: Stage, pid: str, record: StageRecord, duration: float,
-              cfg: ExperimentConfig) -> None:
+              cfg: ExperimentConfig, provenance: dict[str, str]) -> None:
     outputs = {rd.relative(w.path): w.sha256 for w in record.written}
 
     def change(m: Manifest) -> None:
@@ -263,7 +305,7 @@ def _complete(rd: RunDir, ids: RunIds, stage: Stage, pid: str, record: StageReco
             m.runs.append(run)
         m.completed[pid] = {"stage": stage.name, "partition": record.partition, "outputs": sorted(outputs),
                             "rows": record.rows, "metrics": record.metrics, "note": record.note,
-                            "duration_s": round(duration, 3), "run_id": ids.run_id}
+                            "duration_s": round(duration, 3), "run_id": ids.run_id, **provenance}
         known = m.hashes() | outputs
         m.artefacts = [{"path": p, "sha256": h} for p, h in sorted(known.items())]
 
@@ -298,17 +340,51 @@ def run_recorded(view: RunDirView, stage: Stage, partition: Any, ids: RunIds) ->
     start = time.perf_counter()
     try:
         with threads_within_budget():
-            record = stage.run(view, partition)
+            record, provenance = _made_or_reused(view, stage, partition, pid)
     except BaseException as exc:
         _event(rd, ids, stage, partition, "failed", cfg, duration_s=round(time.perf_counter() - start, 3),
                error=f"{type(exc).__name__}: {exc}")
         raise
     duration = time.perf_counter() - start
     _metrics(rd, ids, stage, record)
-    _complete(rd, ids, stage, pid, record, duration, cfg)
+    _complete(rd, ids, stage, pid, record, duration, cfg, provenance)
     _event(rd, ids, stage, partition, "success", cfg, duration_s=round(duration, 3), metrics=record.metrics,
-           output_paths=[rd.relative(w.path) for w in record.written])
+           output_paths=[rd.relative(w.path) for w in record.written], **provenance)
     return record
+
+
+def _made_or_reused(view: RunDirView, stage: Stage, partition: Any, pid: str) -> tuple[StageRecord, dict[str, str]]:
+    """The partition copied from a complete run_dir beside this one where one holds it with the
+    same determinants (and the manifest allows it), else made; with what the manifest records of
+    where it came from."""
+    manifest = read_manifest(view.run_dir) or Manifest()
+    determined = reuse.determinants(view, stage, partition, manifest.completed, manifest.hashes())
+    if determined is None:
+        return stage.run(view, partition), {}
+    for donor in reuse.siblings(view.run_dir, view.key) if manifest.reuse else []:
+        done = _donation(donor, pid, determined)
+        if done is not None:
+            written = reuse.copy_files(view.run_dir, donor, done["hashes"])
+            record = StageRecord(done["partition"], written, done["rows"], done["metrics"],
+                                 note=f"reused from {donor.root.name}")
+            return record, {"determinants": determined, "reused_from": str(donor.root)}
+    return stage.run(view, partition), {"determinants": determined}
+
+
+def _donation(donor: RunDir, pid: str, determined: str) -> dict | None:
+    """The donor's record of `pid` with its files' recorded sha256, if the donor's run is complete,
+    the partition has the same determinants and its files are still what was recorded."""
+    try:
+        manifest = read_manifest(donor)
+    except (OSError, ValueError):
+        return None  # an unreadable record donates nothing; its own commands report it
+    done = manifest.completed.get(pid) if manifest and manifest.plan and not manifest.missing else None
+    if not done or done.get("determinants") != determined:
+        return None
+    hashes = manifest.hashes()
+    if problems(donor, done["outputs"], hashes) or any((donor.root / r).is_dir() for r in done["outputs"]):
+        return None
+    return {**done, "hashes": {r: hashes[r] for r in done["outputs"]}}
 
 
 def forecast_needs(cfg: ExperimentConfig, fold: str) -> list[str]:

@@ -13,7 +13,8 @@ import json
 import os
 import pickle
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -38,48 +39,43 @@ from hindcast_assets.models import TrainedModel, load_model
 
 @dataclass(frozen=True)
 class Format:
-    """How an artefact's value becomes bytes and is read back; `write` for formats that are
-    folders (zarr) rather than one file."""
+    """How an artefact's value becomes bytes and back (`decode` gets the bytes and the path, for
+    its messages); `write` and `read` for formats that are folders (zarr) rather than one file."""
 
     name: str
-    read: Callable[[UPath], Any]
+    decode: Callable[[bytes, UPath], Any] | None = None
     encode: Callable[[Any], bytes] | None = None
     write: Callable[[RunDir, UPath, Any], Written] | None = None
+    read: Callable[[UPath], Any] | None = None
 
 
-def _read_parquet(path: UPath) -> pd.DataFrame:
-    return RunDir.read_parquet(path)
+def _decode_config(data: bytes, path: UPath) -> ExperimentConfig:
+    return config_from_dict(yaml.safe_load(data.decode()), str(path))
 
 
-def _read_config(path: UPath) -> ExperimentConfig:
-    return config_from_dict(yaml.safe_load(path.read_text()), str(path))
-
-
-def _safe_pickle(expected: type) -> Callable[[UPath], Any]:
-    def read(path: UPath) -> Any:
-        value = RunDir.read_pickle(path)
+def _safe_pickle(expected: type) -> Callable[[bytes, UPath], Any]:
+    def decode(data: bytes, path: UPath) -> Any:
+        value = RunDir.parse_pickle(data, path)
         if not isinstance(value, expected):
             raise UnsafeArtefactError(f"{path}: holds a {type(value).__name__}, not a {expected.__name__}")
         return value
 
-    return read
+    return decode
 
 
-PARQUET = Format("parquet", _read_parquet, parquet_bytes)
-TEXT = Format("text", lambda p: p.read_text(), str.encode)
-LINES = Format("text, one per line", lambda p: p.read_text().split(),
+PARQUET = Format("parquet", lambda data, _: RunDir.parse_parquet(data), parquet_bytes)
+TEXT = Format("text", lambda data, _: data.decode(), str.encode)
+LINES = Format("text, one per line", lambda data, _: data.decode().split(),
                lambda items: "".join(f"{i}\n" for i in items).encode())
-JSON = Format("json", lambda p: json.loads(p.read_text()),
-              lambda obj: json.dumps(obj, indent=2, sort_keys=True).encode())
-BYTES = Format("bytes", lambda p: p.read_bytes(), bytes)
-CONFIG_YAML = Format("yaml", _read_config, lambda cfg: yaml.safe_dump(cfg.resolved(), sort_keys=False).encode())
-ZARR = Format("zarr", lambda p: read_indices(p)[0], write=lambda rd, path, value: write_indices(path, *value))
+JSON = Format("json", lambda data, _: json.loads(data), lambda obj: json.dumps(obj, indent=2, sort_keys=True).encode())
+BYTES = Format("bytes", lambda data, _: data, bytes)
+CONFIG_YAML = Format("yaml", _decode_config, lambda cfg: yaml.safe_dump(cfg.resolved(), sort_keys=False).encode())
+ZARR = Format("zarr", write=lambda rd, path, value: write_indices(path, *value), read=lambda p: read_indices(p)[0])
 
 
 def pickle_format(cls: type) -> Format:
     """Protocol-5 pickle of one of the project's own classes, read through the allow-list."""
-    return Format(f"pickle ({cls.__name__}, allow-listed)", _safe_pickle(cls),
-                  lambda obj: pickle.dumps(obj, protocol=5))
+    return Format(f"pickle ({cls.__name__}, allow-listed)", _safe_pickle(cls), lambda obj: pickle.dumps(obj, protocol=5))
 
 
 class IntegrityError(RuntimeError):
@@ -99,13 +95,35 @@ def _signature(path: UPath) -> tuple:
             os.stat(path).st_ino if isinstance(path, LocalPath) else None)
 
 
+_PINNED: set[str] = set()  # manifests read once for a block of work (see `manifest_pinned`)
+
+
+@contextmanager
+def manifest_pinned(rd: RunDir) -> Iterator[None]:
+    """The run_dir's manifest read afresh once, then taken as read until the block ends: on an
+    object store, checking whether it changed is a request per artefact read. For a block whose
+    reads are of partitions completed before it began (a stage's: its upstream stages'), and
+    whose own records are written when it ends (`runlog.records_batched`)."""
+    path = rd.root / MANIFEST_FILE
+    _RECORDS.pop(str(path), None)
+    parse_manifest(path)
+    _PINNED.add(str(path))
+    try:
+        yield
+    finally:
+        _PINNED.discard(str(path))
+
+
 def parse_manifest(path: UPath) -> dict | None:
     """`manifest.json` as a dict (None where there is none); a damaged one is an IntegrityError.
-    Kept per process while the file's size, time and inode stay the same."""
-    if not path.exists():
-        return None
-    signature = _signature(path)
+    Kept per process while the file's size, time and inode stay the same (or while pinned)."""
     cached = _RECORDS.get(str(path))
+    if cached and str(path) in _PINNED:
+        return cached[1]
+    try:
+        signature = _signature(path)
+    except FileNotFoundError:
+        return None
     if cached and cached[0] == signature:
         return cached[1]
     try:
@@ -131,9 +149,9 @@ def sha256_of(path: UPath) -> str:
     return folder_hash(path) if path.is_dir() else content_hash(path.read_bytes())
 
 
-def check_recorded(rd: RunDir, path: UPath) -> None:
-    """`path` is what the manifest recorded for it (the config: the hash the launcher recorded),
-    else an IntegrityError naming the file; a run_dir without a manifest has nothing to trust."""
+def _expected(rd: RunDir, path: UPath) -> str | None:
+    """The sha256 the manifest recorded for `path` (the config: the hash the launcher recorded);
+    None where it records none; an IntegrityError without a manifest (nothing can be trusted)."""
     manifest_path = rd.root / MANIFEST_FILE
     record = parse_manifest(manifest_path)
     if record is None:
@@ -141,14 +159,80 @@ def check_recorded(rd: RunDir, path: UPath) -> None:
                              "(a run_dir made before run records: make a fresh one)")
     rel = rd.relative(path)
     expected = recorded_hashes(manifest_path).get(rel)
-    if expected is None and rel == CONFIG.template:
-        expected = record.get("config_sha256")
+    return record.get("config_sha256") if expected is None and rel == CONFIG.template else expected
+
+
+def _recorded(rd: RunDir, path: UPath) -> str:
+    """`_expected`, else an IntegrityError naming the file."""
+    expected = _expected(rd, path)
     if expected is None:
-        raise IntegrityError(f"{path}: not recorded in {manifest_path}; a file no finished stage wrote is "
-                             "never used")
-    if sha256_of(path) != expected:
-        raise IntegrityError(f"{path}: sha256 differs from {manifest_path}; this run_dir was changed after it "
-                             "was written")
+        raise IntegrityError(f"{path}: not recorded in {rd.root / MANIFEST_FILE}; a file no finished stage wrote "
+                             "is never used")
+    return expected
+
+
+def _changed(rd: RunDir, path: UPath) -> IntegrityError:
+    return IntegrityError(f"{path}: sha256 differs from {rd.root / MANIFEST_FILE}; this run_dir was changed after "
+                          "it was written")
+
+
+def check_recorded(rd: RunDir, path: UPath) -> None:
+    """`path` (a file or a folder artefact) is what the manifest recorded for it, else an
+    IntegrityError naming the file."""
+    if sha256_of(path) != _recorded(rd, path):
+        raise _changed(rd, path)
+
+
+class MissingFileError(FileNotFoundError):
+    """A run_dir file that is not there."""
+
+
+def _fetch(path: UPath) -> bytes:
+    """A file's bytes: on an object store one GET, ranged from byte 0 so that no HEAD asks for
+    its size first (as opening it, or a plain `cat_file` on S3, does)."""
+    try:
+        if isinstance(path, LocalPath):
+            return path.read_bytes()
+        try:
+            return path.fs.cat_file(path.path, start=0)
+        except FileNotFoundError:
+            raise
+        except OSError:  # an empty object has no byte 0
+            return path.fs.cat_file(path.path)
+    except FileNotFoundError:
+        raise MissingFileError(str(path)) from None
+
+
+_OBJECTS: OrderedDict[tuple[str, str], bytes] = OrderedDict()  # (object URL, recorded sha256) -> its bytes
+KEEP_OBJECTS = 512
+
+
+def verified_bytes(rd: RunDir, path: UPath) -> bytes:
+    """A file's bytes, read once and checked against the manifest's sha256 (what is parsed is
+    what was checked: one read, never a second that could differ). On an object store, bytes
+    once verified are kept by URL and recorded hash: a request saved per repeated read (the
+    config, the geos and the models are read by most stages), and what a hit returns is exactly
+    what the manifest records."""
+    remote = not isinstance(path, LocalPath)
+    key = (str(path), _expected(rd, path) or "") if remote else None
+    if key in _OBJECTS:
+        _OBJECTS.move_to_end(key)
+        return _OBJECTS[key]
+    data = _fetch(path)
+    if content_hash(data) != _recorded(rd, path):
+        raise _changed(rd, path)
+    if remote:
+        _OBJECTS[key] = data
+        while len(_OBJECTS) > KEEP_OBJECTS:
+            _OBJECTS.popitem(last=False)
+    return data
+
+
+def _present_signature(path: UPath) -> tuple:
+    try:
+        return _signature(path)
+    except FileNotFoundError:
+        raise MissingFileError(str(path)) from None
 
 
 _FRAMES: OrderedDict[str, tuple[tuple, str, pd.DataFrame]] = OrderedDict()  # path -> (signature, sha256, frame)
@@ -161,15 +245,15 @@ def _verified_frame(rd: RunDir, path: UPath) -> pd.DataFrame:
     every earlier fold's predictions at every fold: 6,046 reads for 35 folds, 14 s of a 391 s
     hindcast. What a hit returns is a copy of what was verified, never the file's current bytes
     unchecked."""
-    key, signature = str(path), _signature(path)
+    if not isinstance(path, LocalPath):  # asking an object store whether it changed costs what reading it does
+        return RunDir.parse_parquet(verified_bytes(rd, path))
+    key, hit = str(path), _FRAMES.get(str(path))
     expected = recorded_hashes(rd.root / MANIFEST_FILE).get(rd.relative(path))
-    hit = _FRAMES.get(key)
-    if hit is not None and expected is not None and hit[:2] == (signature, expected):
+    if hit is not None and expected is not None and hit[:2] == (_present_signature(path), expected):
         _FRAMES.move_to_end(key)
         return hit[2].copy()
-    check_recorded(rd, path)
-    frame = _read_parquet(path)
-    _FRAMES[key] = (signature, expected, frame.copy())
+    frame = RunDir.parse_parquet(verified_bytes(rd, path))
+    _FRAMES[key] = (_present_signature(path), expected, frame.copy())
     while len(_FRAMES) > KEEP_FRAMES:
         _FRAMES.popitem(last=False)
     return frame
@@ -190,15 +274,27 @@ class Artefact:
     def read(self, rd: RunDir, **fields: Any) -> Any:
         """The artefact, once checked against the manifest (`check_recorded`)."""
         path = self.path(rd, **fields)
-        if not path.exists():
-            raise FileNotFoundError(f"{path}: missing ({self.description}); materialise it first")
-        if self.format is PARQUET:
-            return _verified_frame(rd, path)
+        try:
+            if self.format is PARQUET:
+                return _verified_frame(rd, path)
+            if self.format.read is None:
+                return self.format.decode(verified_bytes(rd, path), path)
+            if not path.exists():  # a folder (zarr)
+                raise MissingFileError(str(path))
+        except MissingFileError:
+            raise FileNotFoundError(f"{path}: missing ({self.description}); materialise it first") from None
         check_recorded(rd, path)
         return self.format.read(path)
 
     def read_optional(self, rd: RunDir, **fields: Any) -> Any | None:
-        return self.read(rd, **fields) if self.exists(rd, **fields) else None
+        """The artefact, or None where it is not there (one request less on an object store than
+        asking first)."""
+        try:
+            return self.read(rd, **fields)
+        except FileNotFoundError:
+            if self.exists(rd, **fields):  # something else was missing: say so
+                raise
+            return None
 
     def write(self, rd: RunDir, value: Any, **fields: Any) -> Written:
         path = self.path(rd, **fields)
@@ -365,9 +461,10 @@ def forecast_vintages(rd: RunDir, at: ForecastDate) -> dict[str, list[str]]:
 
 
 def read_config(rd: RunDir) -> ExperimentConfig:
-    if not CONFIG.exists(rd):
-        raise FileNotFoundError(f"{CONFIG.path(rd)}: no config_resolved.yaml; is {rd} a run_dir?")
-    return CONFIG.read(rd)
+    try:
+        return CONFIG.read(rd)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{CONFIG.path(rd)}: no config_resolved.yaml; is {rd} a run_dir?") from None
 
 
 @dataclass

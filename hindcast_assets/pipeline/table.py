@@ -15,6 +15,7 @@ from typing import Any
 from hindcast_assets.config import ExperimentConfig
 from hindcast_assets.core.data import configured_inputs
 from hindcast_assets.core.inner_folds import uses_inner_folds
+from hindcast_assets.core.splits import PRODUCTION
 from hindcast_assets.core.warmup import has_warmup
 from hindcast_assets.pipeline import store
 from hindcast_assets.pipeline.stages import evaluation, folds, forecast
@@ -53,10 +54,34 @@ class Stage:
     check_of: str | None = None  # a check of that stage's asset (shown as its asset check), not an asset
     verdict: Callable[..., Any] | None = field(default=None, repr=False)  # (view, partition) -> CheckVerdict
     when: Callable[[ExperimentConfig], bool] = field(default=lambda cfg: True, repr=False)
+    # A whole-run stage that reads only the seasons up to a fixed one: that season (a fold stage
+    # reads up to its test season, `through_test_season`). Such partitions may be copied from
+    # another run_dir with the same determinants (pipeline/reuse.py).
+    reads_through: Callable[[ExperimentConfig, Any], int | None] | None = field(default=None, repr=False)
+
+    @property
+    def reuse_horizon(self) -> Callable[[ExperimentConfig, Any], int | None] | None:
+        """The last season whose input rows a partition reads (None: every season), for a reusable
+        stage; None for the others."""
+        return through_test_season if self.partitioning is Partitioning.FOLD else self.reads_through
 
     @property
     def group(self) -> str:
         return "forecast" if self.partitioning is Partitioning.FORECAST else "hindcast"
+
+
+def through_test_season(_: ExperimentConfig, fold: str) -> int | None:
+    """A fold reads its training seasons and its test season; production reads every season."""
+    return None if fold == PRODUCTION else int(fold)
+
+
+def before_first_test_season(cfg: ExperimentConfig, _: None) -> int:
+    return cfg.hindcast.first_test_year - 1
+
+
+def partition_id(stage: str, partition: Any) -> str:
+    """`stage` for a whole-run stage, `stage[partition]` otherwise: the manifest's key."""
+    return stage if partition is None else f"{stage}[{partition}]"
 
 
 def _up(*names: str, all_partitions: bool = False) -> tuple[Upstream, ...]:
@@ -90,7 +115,7 @@ STAGES: tuple[Stage, ...] = (
     Stage("warmup_preds", NONE, folds.warmup_preds, (store.WARMUP_PREDS,),
           "The seasons before the first test season, each predicted by a refit on the seasons before it "
           "(end of season and each init date): residuals for the first folds' intervals.",
-          _up("included_geos"), DATA, when=has_warmup),
+          _up("included_geos"), DATA, when=has_warmup, reads_through=before_first_test_season),
     Stage("detrender", FOLD, folds.detrender, (store.DETRENDER,),
           "Per-geo linear trend fitted on the fold's training seasons.",
           _up("included_geos"), YIELD_ROWS, fit_production=True),

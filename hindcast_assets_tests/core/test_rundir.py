@@ -71,7 +71,7 @@ def test_the_project_pickles_round_trip_through_the_allow_list(tmp_path):
     corrector = BiasCorrector(0.5, {"A": 0.1}, 10, ("1990",))
     for name, obj in (("d.pkl", trend), ("b.pkl", corrector)):
         rd.write_bytes(rd.root / name, pickle.dumps(obj, protocol=5))
-        assert RunDir.read_pickle(rd.root / name) == obj
+        assert RunDir.parse_pickle((rd.root / name).read_bytes(), rd.root / name) == obj
 
 
 def test_a_crafted_pickle_runs_nothing_and_names_the_file(tmp_path):
@@ -85,7 +85,7 @@ def test_a_crafted_pickle_runs_nothing_and_names_the_file(tmp_path):
     path = rd.root / "models/corn_usa/2005/detrender.pkl"
     rd.write_bytes(path, pickle.dumps(Exploit()))
     with pytest.raises(UnsafeArtefactError, match=r"detrender.pkl: refused to load: it references posix.system"):
-        RunDir.read_pickle(path)
+        RunDir.parse_pickle(path.read_bytes(), path)
     assert not marker.exists()
 
 
@@ -108,7 +108,7 @@ def test_memory_run_dir_parquet_round_trip(memory_run_dir):
     path = rd.root / "preds/corn_usa/production/train_preds.parquet"
     written = rd.write_parquet(path, df)
     assert written.path.startswith("memory://")
-    pd.testing.assert_frame_equal(RunDir.read_parquet(path), df)
+    pd.testing.assert_frame_equal(RunDir.parse_parquet(path.read_bytes()), df)
     names = [p.name for p in path.parent.iterdir()]
     assert names == ["train_preds.parquet"]  # no temp file left beside it
 

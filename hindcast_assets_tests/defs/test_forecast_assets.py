@@ -27,9 +27,9 @@ def test_a_forecast_partition_writes_the_five_files(hindcast_dir):
     folder = hindcast_dir.root / "forecast" / "2011" / "2011-08-01"
     for name in FILES:
         assert (folder / name).exists(), name
-    preds = hindcast_dir.read_parquet(folder / "preds" / "walk_forward_preds.parquet")
+    preds = pd.read_parquet(folder / "preds" / "walk_forward_preds.parquet")
     assert set(preds["fold"]) == {"2011"}  # a past season: its own walk-forward fold, never production
-    national = hindcast_dir.read_parquet(folder / "postprocessed" / "national.parquet").iloc[0]
+    national = pd.read_parquet(folder / "postprocessed" / "national.parquet").iloc[0]
     assert national["geo_id"] == "NATIONAL" and 100 < national["prediction"] < 200
     from hindcast_assets.pipeline.result import ExperimentResult
 
@@ -65,7 +65,7 @@ def test_a_production_only_run_dir_forecasts_without_intervals(small_config, tmp
     assert main(["run", "forecast", "--run-dir", str(rd), "--season-year", "2011", "--init-date", "2011-09-01"]) == 0
     out = capsys.readouterr().out.strip().splitlines()
     assert out[0].startswith("national forecast 2011 as of 2011-09-01: ") and out[-1].endswith("2011/2011-09-01")
-    national = rd.read_parquet(rd.root / "forecast" / "2011" / "2011-09-01" / "postprocessed" / "national.parquet")
+    national = pd.read_parquet(rd.root / "forecast" / "2011" / "2011-09-01" / "postprocessed" / "national.parquet")
     assert national["fold"].iloc[0] == "production"
     assert national.filter(like="lower_").isna().all(axis=None)  # no sidecars in a production-only run_dir
 
@@ -98,7 +98,7 @@ def test_backfill_over_two_seasons_and_three_init_dates(hindcast_dir, capsys):
         for md in ("07-01", "08-01", "09-01"):
             folder = hindcast_dir.root / "forecast" / str(season) / f"{season}-{md}"
             assert (folder / "postprocessed" / "national.parquet").exists()
-            preds = hindcast_dir.read_parquet(folder / "preds" / "walk_forward_preds.parquet")
+            preds = pd.read_parquet(folder / "preds" / "walk_forward_preds.parquet")
             assert set(preds["fold"]) == {str(season)}
     runs = DagsterInstance.get().get_runs()[: len(DagsterInstance.get().get_runs()) - before]
     assert len(runs) == 6 and all(r.is_success for r in runs)
@@ -116,7 +116,7 @@ def test_replay_lets_the_sensor_make_each_forecast_as_its_data_arrives(season, f
     assert out[8].startswith(f"data through {season}-09-30: {season}-10-01: ") and out[9].endswith("no new forecast")
     made = sorted(p.name for p in (hindcast_dir.root / "forecast" / str(season)).iterdir())
     assert made == [f"{season}-{md}" for md in ("06-01", "07-01", "08-01", "09-01", "10-01")]
-    preds = hindcast_dir.read_parquet(hindcast_dir.root / "forecast" / str(season) / f"{season}-08-01" / "preds"
+    preds = pd.read_parquet(hindcast_dir.root / "forecast" / str(season) / f"{season}-08-01" / "preds"
                                       / "walk_forward_preds.parquet")
     assert set(preds["fold"]) == {fold}
 

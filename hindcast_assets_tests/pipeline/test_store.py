@@ -82,12 +82,12 @@ def test_a_parquet_artefact_is_verified_and_parsed_once_while_it_stays_the_same(
     rd = RunDir(str(tmp_path / "run"))
     frame = pd.DataFrame({"geo_id": ["A", "B"], "prediction": [1.0, 2.0]})
     _recorded(rd, store.POSTPROCESSED.write(rd, frame, scope="geo"))
-    hashed = []
-    monkeypatch.setattr(store, "sha256_of", lambda path, real=store.sha256_of: hashed.append(path) or real(path))
+    fetched = []  # each fetch is hashed against the manifest before it is parsed
+    monkeypatch.setattr(store, "_fetch", lambda path, real=store._fetch: fetched.append(path) or real(path))
     first = store.POSTPROCESSED.read(rd, scope="geo")
     first.loc[0, "prediction"] = 99.0  # a caller's change stays its own
     second = store.POSTPROCESSED.read(rd, scope="geo")
-    assert len(hashed) == 1 and second.equals(frame)
+    assert len(fetched) == 1 and second.equals(frame)
     path = rd.root / "postprocessed" / "geo.parquet"
     path.write_bytes(store.parquet_bytes(frame.assign(prediction=[1.0, 3.0])))
     with pytest.raises(store.IntegrityError, match="geo.parquet: sha256 differs from"):
