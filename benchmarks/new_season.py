@@ -17,12 +17,13 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 STATE_CONFIG = ROOT / "configs" / "corn_usa.yaml"
 YIELDS = Path("us_state_corn") / "yields.parquet"
-STAMPED = ("delivery/", "reports/report.md")  # name their run_dir
+# Name their run_dir, or (the config) the input folder: the bench's inputs are a copy of the bundled data
+NOT_COMPARED = ("delivery/", "reports/report.md", "config_resolved.yaml")
 
 
 def _artefacts(run_dir: str) -> dict[str, str]:
     manifest = json.loads((Path(run_dir) / "manifest.json").read_text())
-    return {a["path"]: a["sha256"] for a in manifest["artefacts"] if not a["path"].startswith(STAMPED)}
+    return {a["path"]: a["sha256"] for a in manifest["artefacts"] if not a["path"].startswith(NOT_COMPARED)}
 
 
 def new_season_figures(bench, full: dict) -> dict:

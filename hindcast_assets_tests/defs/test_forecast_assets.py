@@ -85,6 +85,7 @@ def test_forecast_errors_name_what_is_missing(small_config, tmp_path, capsys):
     assert not (rd.root / "forecast").exists()
 
 
+@pytest.mark.both_instances
 def test_backfill_over_two_seasons_and_three_init_dates(hindcast_dir, capsys):
     from dagster import DagsterInstance
 
@@ -105,6 +106,7 @@ def test_backfill_over_two_seasons_and_three_init_dates(hindcast_dir, capsys):
     assert main(argv) == 0  # a second backfill of the same partitions rewrites nothing and succeeds
 
 
+@pytest.mark.both_instances
 @pytest.mark.parametrize("season, fold", [(2011, "2011"), (2025, "production")])
 def test_replay_lets_the_sensor_make_each_forecast_as_its_data_arrives(season, fold, hindcast_dir, capsys):
     """A tested season replays on its own fold; the live season 2025 (no yields) on production."""
@@ -121,6 +123,7 @@ def test_replay_lets_the_sensor_make_each_forecast_as_its_data_arrives(season, f
     assert set(preds["fold"]) == {fold}
 
 
+@pytest.mark.both_instances
 def test_a_range_over_seasons_is_one_run_as_a_ui_backfill_makes_it(hindcast_dir):
     """Every season x init month-day is a valid partition, so the single-run ranges that a UI
     backfill of a rectangle becomes (one init month-day, consecutive seasons) all succeed."""

@@ -3,6 +3,7 @@ the same data again -> nothing; a new production model -> the season's forecasts
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 from dagster import DagsterInstance, SensorResult, SkipReason, build_sensor_context
 
 from hindcast_assets.config import load_config
@@ -22,6 +23,7 @@ def _tick(sensor, instance, cursor):
     return sensor(build_sensor_context(instance=instance, cursor=cursor))
 
 
+@pytest.mark.both_instances
 def test_sensor_requests_each_new_init_date_once(input_dir, tmp_path):
     """July 2011: final yields through 2010, weather arriving through June, then July."""
     cfg = load_config(write_config(tmp_path, hindcast={"first_test_year": 2008, "last_test_year": 2010},

@@ -59,6 +59,7 @@ SETUP = {"config_resolved", "included_geos"}
 CHAIN = SETUP | {"detrender", "feature_fill_values", "model"}
 
 
+@pytest.mark.both_instances
 def test_one_range_run_writes_every_fold_in_the_rundir_layout(small_config, tmp_path):
     cfg = load_config(small_config)
     run_dir = str(tmp_path / "run")
@@ -161,6 +162,7 @@ def test_a_ui_run_with_no_current_run_dir_fails_clearly_and_mints_nothing(small_
     assert not [r for e in client.search_experiments() for r in client.search_runs([e.experiment_id])]
 
 
+@pytest.mark.both_instances
 def test_ui_runs_write_the_current_run_dir_and_refuse_one_of_another_shape(small_config, tmp_path):
     cfg = load_config(small_config)
     runs = str(tmp_path / "runs")
@@ -209,6 +211,7 @@ def test_fit_production_job_selects_only_the_model_chain_and_its_input_checks(sm
     assert {c.asset_key.path[-1] for c in job.asset_layer.asset_graph.asset_check_keys} >= {"yields", "indices"}
 
 
+@pytest.mark.both_instances
 def test_a_changed_input_file_marks_its_downstream_assets_stale(small_config, input_dir, tmp_path):
     cfg = load_config(small_config)
     instance = DagsterInstance.get()
@@ -247,6 +250,7 @@ def test_a_changed_input_file_marks_its_downstream_assets_stale(small_config, in
         f"hindcast --config {tmp_path / 'run' / 'config_resolved.yaml'}` (or your edited config)")
 
 
+@pytest.mark.both_instances
 def test_a_no_op_run_leaves_everything_fresh(small_config, tmp_path):
     """Data versions are content hashes of what a stage wrote: a re-run that writes the same bytes
     (here: every partition already complete) leaves nothing downstream stale."""
