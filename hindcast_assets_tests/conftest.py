@@ -16,6 +16,12 @@ from hindcast_assets.paths import BUNDLED_DATA_DIR, CONFIGS_DIR, PROJECT_ROOT
 warnings.filterwarnings("ignore")
 
 
+def pytest_collection_modifyitems(config, items):
+    """Long tests first (stable otherwise): the workers take tests in order, so the long ones are
+    shared between them rather than left to one at the end."""
+    items.sort(key=lambda item: item.get_closest_marker("long_running") is None)
+
+
 def _project_files() -> dict[str, int]:
     """Files of the checkout that tests must never write: the package, bundled data, run_dirs,
     configs and local state (bytecode caches aside)."""

@@ -9,6 +9,7 @@ and fold Y+1's models (which train on Y) must differ, which shows the perturbati
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
 from hindcast_assets.config import load_config
 from hindcast_assets.core.rundir import content_hash
@@ -47,6 +48,7 @@ def _perturb_from(input_dir, season: int) -> None:
     condition.to_parquet(folder / "crop_condition.parquet", index=False)
 
 
+@pytest.mark.long_running
 def test_fold_artefacts_do_not_depend_on_the_test_season_or_later(tmp_path, input_dir):
     """Every model and ensemble of the real corn_usa config, every artefact of fold Y."""
     config = load_config(write_config(tmp_path, hindcast={"first_test_year": Y, "last_test_year": Y + 1}))

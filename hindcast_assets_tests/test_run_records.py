@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 
 from hindcast_assets.cli import main
@@ -95,6 +96,7 @@ def _mlflow_statuses() -> dict[str, str]:
             for r in client.search_runs([e.experiment_id])}
 
 
+@pytest.mark.long_running
 def test_resume_after_kill_9_completes_the_run_dir_byte_identically(small_config, small_hindcast, tmp_path, capsys):
     runs = tmp_path / "runs"
     rd = _killed_hindcast(small_config, runs)

@@ -77,6 +77,7 @@ def test_a_hindcast_runs_on_the_postgresql_instance(postgres_instance, tmp_path,
     assert ExperimentResult.from_run_dir(made.run_dir).complete
 
 
+@pytest.mark.long_running
 def test_hindcast_forecast_and_show_on_an_s3_run_dir(s3_runs, tmp_path, input_dir, capsys):
     cfg = load_config(write_config(tmp_path, **SMALL))
     on_s3 = run_experiment(cfg, "hindcast", s3_runs).run_dir
@@ -109,6 +110,7 @@ def _runs_by_phase(instance) -> dict[str, list]:
     return phases
 
 
+@pytest.mark.long_running
 def test_a_fanned_out_hindcast_in_process_and_on_celery_is_byte_identical_to_one_run(
         postgres_instance, celery_workers, tmp_path, input_dir, capsys):
     config = write_config(tmp_path, **FOLDS)
@@ -170,6 +172,7 @@ def _begun_step(app, pool, instance) -> tuple[str, str] | None:
     return None
 
 
+@pytest.mark.long_running
 def test_a_celery_worker_killed_mid_step_has_its_step_rerun_on_the_other(celery_workers, tmp_path, input_dir):
     # more boosting rounds: a model step of some seconds, long enough to be killed in; national
     # intervals from earlier folds: inner refits would triple the fits and test nothing more here

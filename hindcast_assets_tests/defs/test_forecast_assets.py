@@ -85,6 +85,7 @@ def test_forecast_errors_name_what_is_missing(small_config, tmp_path, capsys):
     assert not (rd.root / "forecast").exists()
 
 
+@pytest.mark.long_running
 @pytest.mark.both_instances
 def test_backfill_over_two_seasons_and_three_init_dates(hindcast_dir, capsys):
     from dagster import DagsterInstance

@@ -58,6 +58,7 @@ def extra_models(monkeypatch, tmp_path):
 ENTRY_POINT_GROUP = models.ENTRY_POINT_GROUP
 
 
+@pytest.mark.long_running
 def test_dropped_in_and_entry_point_models_are_trained_saved_and_reported(tmp_path, input_dir, extra_models):
     assert {"median_residual", "shrunk_mean"} <= set(models.registry())
     config = write_config(tmp_path, hindcast={"first_test_year": 2009, "last_test_year": 2011},

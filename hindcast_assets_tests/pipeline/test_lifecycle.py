@@ -35,6 +35,7 @@ def _yields_through(input_dir, last: int) -> None:
     yields[yields["season_year"] <= last].to_parquet(path, index=False)
 
 
+@pytest.mark.long_running
 def test_first_run_promotes_then_only_a_better_challenger(tmp_path, input_dir):
     _yields_through(input_dir, 2012)  # a challenger tests through the newest season: 2009-2012, four folds
     runs = str(tmp_path / "runs")
