@@ -1,4 +1,5 @@
-"""Run-record lines on a disk that fills up: never glued to another line, never silently lost."""
+"""Run records: lines on a disk that fills up (never glued to another line, never silently lost),
+and a step's records on an object store (written whole when it ends)."""
 from __future__ import annotations
 
 import json
@@ -45,3 +46,47 @@ def test_a_new_file_gets_its_header_once(tmp_path):
     _append_local(str(path), "1,2\n", "a,b\n")
     _append_local(str(path), "3,4\n", "a,b\n")
     assert path.read_text() == "a,b\n1,2\n3,4\n"
+
+
+def test_on_an_object_store_a_steps_records_land_whole_when_it_ends_even_by_failing(tmp_path, input_dir):
+    """A memory:// run_dir (an fsspec store, as S3 is): inside `records_batched` the stored
+    manifest and event log do not change; when the block ends by an error, the partition that
+    finished is recorded complete and the failed one is not, with both their events."""
+    import uuid
+
+    import pytest
+    from upath import UPath
+
+    from hindcast_assets.config import load_config
+    from hindcast_assets.core.rundir import RunDir
+    from hindcast_assets.pipeline import store
+    from hindcast_assets.pipeline.records import StageRecord
+    from hindcast_assets.pipeline.runlog import RunIds, open_run_dir, read_events, records_batched, run_recorded
+    from hindcast_assets.pipeline.store import RunDirView
+    from hindcast_assets.pipeline.table import Partitioning, Stage
+    from hindcast_assets_tests.conftest import write_config
+
+    cfg = load_config(write_config(tmp_path, model={"name": "trend", "params": {}}, compare={}, ensembles={}))
+    rd = RunDir(f"memory://batched-{uuid.uuid4().hex}/run")
+    open_run_dir(rd, cfg, "hindcast", [], [])
+    stored = lambda: json.loads(UPath(str(rd.root / store.MANIFEST_FILE)).read_text())  # noqa: E731
+
+    def writes(view, _):
+        return StageRecord(None, [view.run_dir.write_bytes(view.run_dir.root / "made.txt", b"made")], 1)
+
+    def fails(view, _):
+        raise RuntimeError("a stage that fails")
+
+    made, failing = (Stage(name, Partitioning.NONE, run, (), "") for name, run in (("made", writes), ("failing", fails)))
+    view, ids = RunDirView(rd, launched_with=cfg), RunIds.plain()
+    before = stored()
+    with pytest.raises(RuntimeError, match="a stage that fails"):
+        with records_batched(rd):
+            run_recorded(view, made, None, ids)
+            assert stored() == before and not (rd.root / store.EVENTS_FILE).exists()
+            run_recorded(view, failing, None, ids)
+    after = stored()
+    assert set(after["completed"]) == {"made"} and [a["path"] for a in after["artefacts"]] == ["made.txt"]
+    assert [(e["task"], e["status"]) for e in read_events(rd)] == [
+        ("made", "started"), ("made", "success"), ("failing", "started"), ("failing", "failed")]
+    UPath(str(rd.root)).fs.rm(str(rd.root), recursive=True)
