@@ -60,28 +60,27 @@ def model_inputs(cfg: ExperimentConfig, frame: pd.DataFrame, fill: pd.DataFrame)
     return with_anomalies(filled, fill, feature_columns(cfg)) if cfg.features.anomalies else filled
 
 
-def fit_model(cfg: ExperimentConfig, spec: ModelSpec, train: pd.DataFrame, fill: pd.DataFrame) -> TrainedModel:
-    """A base model on the fold's training rows, on the feature groups its spec names: the one
-    training entry point for every model."""
-    inputs = model_inputs(cfg, train, fill)
+def fit_model(cfg: ExperimentConfig, spec: ModelSpec, inputs: pd.DataFrame) -> TrainedModel:
+    """A base model on the fold's training rows as the models see them (`model_inputs`, built once
+    for all of a fold's models), on the feature groups its spec names: the one training entry
+    point for every model."""
     columns = spec.columns(model_feature_columns(cfg))
     return train_one(spec.plugin, inputs[columns], inputs["residual"], spec.params, alias=spec.name)
 
 
-def predictions(cfg: ExperimentConfig, model: TrainedModel, frame: pd.DataFrame, fill: pd.DataFrame,
-                fold: Fold) -> pd.DataFrame:
-    """Predictions for the rows of `frame`: trend + predicted residual, beside the actual target."""
-    return prediction_frame(frame, model.predict(model_inputs(cfg, frame, fill)), model.name, fold.name)
+def predictions(model: TrainedModel, frame: pd.DataFrame, inputs: pd.DataFrame, fold: Fold) -> pd.DataFrame:
+    """Predictions for the rows of `frame` (`inputs`: as the models see them): trend + predicted
+    residual, beside the actual target."""
+    return prediction_frame(frame, model.predict(inputs), model.name, fold.name)
 
 
-def searched(cfg: ExperimentConfig, spec: ModelSpec, train: pd.DataFrame,
-             fill: pd.DataFrame) -> tuple[ModelSpec, dict | None]:
-    """`spec`, its params tuned inside the training seasons when the config asks to search it."""
+def searched(cfg: ExperimentConfig, spec: ModelSpec, inputs: pd.DataFrame) -> tuple[ModelSpec, dict | None]:
+    """`spec`, its params tuned inside the training seasons (`inputs`: their rows as the models see
+    them) when the config asks to search it."""
     if spec.name not in cfg.search.models:
         return spec, None
     from hindcast_assets.core.search import search_params
 
-    inputs = model_inputs(cfg, train, fill)
     s = cfg.search
     params, summary = search_params(spec.plugin, spec.params, inputs, spec.columns(model_feature_columns(cfg)),
                                     s.trials, s.validation_seasons)

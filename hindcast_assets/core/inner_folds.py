@@ -68,7 +68,8 @@ def fitted_models(cfg: ExperimentConfig, name: str, trend, train: pd.DataFrame, 
                   combine: EnsembleModel | None) -> FoldModels:
     """The experiment's members fitted on the design rows `train`, combined by `combine` (None: the
     experiment's model is a single base model), with no bias correction."""
-    fitted = {n: hc.fit_model(cfg, spec, train, fill) for n, spec in members(cfg).items()}
+    inputs = hc.model_inputs(cfg, train, fill)
+    fitted = {n: hc.fit_model(cfg, spec, inputs) for n, spec in members(cfg).items()}
     model = combine if combine is not None else fitted[cfg.model.name]
     return FoldModels(name, trend, fill, model, fitted if combine is not None else {})
 

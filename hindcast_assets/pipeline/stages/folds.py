@@ -89,14 +89,15 @@ def model(view: RunDirView, fold_name: str) -> StageRecord:
     experiment's model also at the contract path."""
     fold, _, train = _train_frame(view, fold_name)
     fill = store.FILL_VALUES.read(view.run_dir, **_where(view, fold_name))
+    inputs = hc.model_inputs(view.cfg, train, fill)
     written, metrics, events = [], {}, []
     for name, spec in view.cfg.model_specs.items():
         shape = {"experiment": view.key, "fold": fold_name, "model": name, "n_rows": len(train),
                  "n_features": len(spec.columns(model_feature_columns(view.cfg)))}
         events.append(emit(training_event("training_started", **shape)))
-        spec, search = hc.searched(view.cfg, spec, train, fill)
-        fitted, seconds = timed(lambda: hc.fit_model(view.cfg, spec, train, fill))
-        in_sample = rmse(train["target"], train["trend"] + fitted.predict(hc.model_inputs(view.cfg, train, fill)))
+        spec, search = hc.searched(view.cfg, spec, inputs)
+        fitted, seconds = timed(lambda: hc.fit_model(view.cfg, spec, inputs))
+        in_sample = rmse(train["target"], train["trend"] + fitted.predict(inputs))
         card = {"fold": fold_name, "train_seasons": [int(s) for s in fold.train_seasons], "n_rows": len(train),
                 "train_rmse": in_sample, **({"search": search} if search else {})}
         for target in _targets(view, name):
@@ -129,16 +130,18 @@ def fold_preds(view: RunDirView, fold_name: str) -> StageRecord:
     fill = store.FILL_VALUES.read(view.run_dir, **_where(view, fold_name))
     cfg = view.cfg
     test = None if fold.is_production else hc.design_frame(cfg, view.data, view.geos, [fold.test_season], trend)
+    train_inputs = hc.model_inputs(cfg, train, fill)
+    test_inputs = None if test is None else hc.model_inputs(cfg, test, fill)
     written, metrics = [], {}
     for name in cfg.base_models:
         fitted = store.read_model(view.run_dir, view.key, fold_name, name)
-        frames = {store.TRAIN_PREDS: hc.predictions(cfg, fitted, train, fill, fold)}
+        frames = {store.TRAIN_PREDS: hc.predictions(fitted, train, train_inputs, fold)}
         if test is not None:
-            frames[store.WALK_FORWARD_PREDS] = hc.predictions(cfg, fitted, test, fill, fold)
+            frames[store.WALK_FORWARD_PREDS] = hc.predictions(fitted, test, test_inputs, fold)
             metrics |= _wf_metrics(frames[store.WALK_FORWARD_PREDS], name)
         written += _write_preds(view, fold_name, frames, name)
     if test is not None:
-        written.append(store.YEAR_DATA.write(view.run_dir, hc.model_inputs(cfg, test, fill), **_where(view, fold_name)))
+        written.append(store.YEAR_DATA.write(view.run_dir, test_inputs, **_where(view, fold_name)))
         metrics["wf_rmse_trend"] = rmse(test["target"], test["trend"])
     return StageRecord(fold_name, written, len(train) + (0 if test is None else len(test)), metrics)
 
