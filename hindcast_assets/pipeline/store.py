@@ -203,7 +203,16 @@ def _fetch(path: UPath) -> bytes:
         raise MissingFileError(str(path)) from None
 
 
-_OBJECTS: OrderedDict[tuple[str, str], bytes] = OrderedDict()  # (object URL, recorded sha256) -> its bytes
+def _known_hash(rd: RunDir, path: UPath) -> str | None:
+    """`_expected`, or None where the run_dir has no manifest (the read then fails as a missing
+    file, or as a missing manifest, in the order a local read does)."""
+    try:
+        return _expected(rd, path)
+    except IntegrityError:
+        return None
+
+
+_OBJECTS: OrderedDict[tuple[str, str | None], bytes] = OrderedDict()  # (object URL, recorded sha256) -> its bytes
 KEEP_OBJECTS = 512
 
 
@@ -214,7 +223,7 @@ def verified_bytes(rd: RunDir, path: UPath) -> bytes:
     config, the geos and the models are read by most stages), and what a hit returns is exactly
     what the manifest records."""
     remote = not isinstance(path, LocalPath)
-    key = (str(path), _expected(rd, path) or "") if remote else None
+    key = (str(path), _known_hash(rd, path)) if remote else None
     if key in _OBJECTS:
         _OBJECTS.move_to_end(key)
         return _OBJECTS[key]
