@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pandas as pd
+from upath import UPath
 
 from hindcast_assets.config import ExperimentConfig
 from hindcast_assets.core.detrend import LinearTrend
@@ -173,12 +174,23 @@ class ExperimentResult:
         test_folds = [f for f in self.hindcast if f != PRODUCTION]
         lines = [f"{self.cfg.experiment_key}: {len(self.included_geos)} geos, {len(test_folds)} test folds"
                  f"{' + production' if self.production else ''}"]
+        lines += [copied] if (copied := self._copied()) else []
         table = self.skill()
         if not table.empty:
             lines.append(f"walk-forward skill, {test_folds[0]}-{test_folds[-1]} ({self.cfg.unit}):")
             lines += [f"  {r.level:<8} {r.predictor:<6} RMSE {r.rmse:7.2f}  MAE {r.mae:7.2f}  MAPE {r.mape:5.2f}%"
                       f"  n={int(r.n)}" for r in table.itertuples()]
         return "\n".join(lines)
+
+    def _copied(self) -> str:
+        """Which stage partitions were copied from run_dirs beside this one ('' if none)."""
+        done = list(self.manifest.completed.values()) if self.manifest else []
+        origins = sorted({UPath(c["reused_from"]).name for c in done if c.get("reused_from")})
+        if not origins:
+            return ""
+        n = sum(bool(c.get("reused_from")) for c in done)
+        return (f"{n} of {len(done)} stage partitions copied from {', '.join(origins)} (the same code, config fields "
+                "and data; `--no-reuse` fits every fold)")
 
     def _completeness(self) -> str:
         m = self.manifest

@@ -8,6 +8,7 @@ import pytest
 
 from hindcast_assets.config import load_config
 from hindcast_assets.pipeline.loop import plain_hindcast
+from hindcast_assets.pipeline.result import ExperimentResult
 from hindcast_assets.pipeline.runlog import read_manifest
 from hindcast_assets_tests.conftest import write_config
 
@@ -55,6 +56,9 @@ def test_a_new_season_refits_its_own_fold_and_production_and_copies_the_rest(tmp
         {pid for pid, origin in origins.items() if origin == str(champion.root)}
     assert not any(origins[f"{s}[{f}]"] for s in fold_stages for f in ("2011", "production"))
     assert _artefacts(challenger) == _artefacts(refit)
+    said = ExperimentResult.from_run_dir(challenger).summary().splitlines()[1]
+    # 44 partitions: config, geos, warm-up, 7 fold stages x 5 folds, 6 whole-run stages; 22 copied: 7 x 3 + warm-up
+    assert said.startswith(f"22 of 44 stage partitions copied from {champion.root.name} ") and "--no-reuse" in said
 
 
 def test_a_revised_season_refits_every_fold_that_sees_it(tmp_path, input_dir):
