@@ -20,7 +20,7 @@ import pandas as pd
 from hindcast_assets.core.data import ExperimentData
 from hindcast_assets.core.retention import RUN_DIR_NAME
 from hindcast_assets.core.rundir import RunDir, Written, content_hash
-from hindcast_assets.pipeline.store import IntegrityError, RunDirView
+from hindcast_assets.pipeline.store import RunDirView
 from hindcast_assets.pipeline.table import Partitioning, Stage, partition_id, stage_table
 from hindcast_assets.pipeline.versions import pipeline_version
 
@@ -105,11 +105,14 @@ def siblings(rd: RunDir, key: str) -> list[RunDir]:
             if (m := RUN_DIR_NAME.fullmatch(n)) and m[2] == key]
 
 
-def copy_files(rd: RunDir, donor: RunDir, hashes: dict[str, str]) -> list[Written]:
+def copy_files(rd: RunDir, donor: RunDir, hashes: dict[str, str]) -> list[Written] | None:
     """The donor's files (run_dir-relative path -> the sha256 its manifest recorded) copied into
-    `rd`, each checked to be the recorded bytes."""
-    files = {rel: (donor.root / rel).read_bytes() for rel in hashes}
-    for rel, data in files.items():  # all checked before any is written: never half a partition
-        if content_hash(data) != hashes[rel]:
-            raise IntegrityError(f"{donor.root / rel}: sha256 differs from its run_dir's manifest.json; not reused")
+    `rd`, each read once and checked to be the recorded bytes before any is written (never half
+    a partition); None, nothing written, if one is missing, a folder or changed."""
+    try:
+        files = {rel: (donor.root / rel).read_bytes() for rel in hashes}
+    except OSError:  # missing, or a folder
+        return None
+    if any(content_hash(data) != hashes[rel] for rel, data in files.items()):
+        return None
     return [rd.write_bytes(rd.root / rel, data) for rel, data in files.items()]

@@ -363,8 +363,8 @@ def _made_or_reused(view: RunDirView, stage: Stage, partition: Any, pid: str) ->
         return stage.run(view, partition), {}
     for donor in reuse.siblings(view.run_dir, view.key) if manifest.reuse else []:
         done = _donation(donor, pid, determined)
-        if done is not None:
-            written = reuse.copy_files(view.run_dir, donor, done["hashes"])
+        written = None if done is None else reuse.copy_files(view.run_dir, donor, done["hashes"])
+        if written is not None:
             record = StageRecord(done["partition"], written, done["rows"], done["metrics"],
                                  note=f"reused from {donor.root.name}")
             return record, {"determinants": determined, "reused_from": str(donor.root)}
@@ -372,8 +372,8 @@ def _made_or_reused(view: RunDirView, stage: Stage, partition: Any, pid: str) ->
 
 
 def _donation(donor: RunDir, pid: str, determined: str) -> dict | None:
-    """The donor's record of `pid` with its files' recorded sha256, if the donor's run is complete,
-    the partition has the same determinants and its files are still what was recorded."""
+    """The donor's record of `pid` with its files' recorded sha256, if the donor's run is complete
+    and the partition has the same determinants (`reuse.copy_files` checks the files' bytes)."""
     try:
         manifest = read_manifest(donor)
     except (OSError, ValueError):
@@ -382,9 +382,7 @@ def _donation(donor: RunDir, pid: str, determined: str) -> dict | None:
     if not done or done.get("determinants") != determined:
         return None
     hashes = manifest.hashes()
-    if problems(donor, done["outputs"], hashes) or any((donor.root / r).is_dir() for r in done["outputs"]):
-        return None
-    return {**done, "hashes": {r: hashes[r] for r in done["outputs"]}}
+    return {**done, "hashes": {r: hashes.get(r) for r in done["outputs"]}}
 
 
 def forecast_needs(cfg: ExperimentConfig, fold: str) -> list[str]:
