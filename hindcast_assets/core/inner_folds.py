@@ -111,6 +111,25 @@ def national_predictions(cfg: ExperimentConfig, data: ExperimentData, geos: list
     return national_of(cfg, geo_predictions(cfg, data, geos, models, seasons, features_by_init), data.yields)
 
 
+def block_national(cfg: ExperimentConfig, data: ExperimentData, geos: list[str], fold: Fold,
+                   block: tuple[int, ...], combine: EnsembleModel | None, features_by_init,
+                   with_test: bool = False) -> pd.DataFrame:
+    """National rows of `block`'s seasons (`held_out`), and `with_test` of the test season, by the
+    fold's chain refitted without `block`: one of `national_by_block`'s pieces, independent of the
+    others (so they can run side by side)."""
+    models = refit_without(cfg, data, geos, fold, block, combine)
+    test = [fold.test_season] if with_test and not fold.is_production else []
+    national = national_predictions(cfg, data, geos, models, [*block, *test], features_by_init)
+    return national.assign(block=f"{block[0]}-{block[-1]}", held_out=national["season_year"].isin(block))
+
+
+def stacked_blocks(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """`block_national` frames as one, held-out rows first, by init date and season."""
+    out = pd.concat(frames, ignore_index=True)
+    return out[["init_md", "season_year", "actual", "prediction", "block", "held_out"]].sort_values(
+        ["held_out", "init_md", "season_year"], ascending=[False, True, True], kind="stable").reset_index(drop=True)
+
+
 def national_by_block(cfg: ExperimentConfig, data: ExperimentData, geos: list[str], fold: Fold, k: int,
                       combine: EnsembleModel | None, features_by_init, with_test: bool = False) -> pd.DataFrame:
     """National rows `init_md, season_year, actual, prediction, block, held_out` of every training
@@ -118,12 +137,5 @@ def national_by_block(cfg: ExperimentConfig, data: ExperimentData, geos: list[st
     of the test season by every refit too (for CV+; then the rows depend on the test season).
     `features_by_init(season)`: the season's feature rows at each init date (None when the
     experiment has none)."""
-    frames = []
-    for block in season_blocks(fold.train_seasons, k):
-        models = refit_without(cfg, data, geos, fold, block, combine)
-        test = [fold.test_season] if with_test and not fold.is_production else []
-        national = national_predictions(cfg, data, geos, models, [*block, *test], features_by_init)
-        frames.append(national.assign(block=f"{block[0]}-{block[-1]}", held_out=national["season_year"].isin(block)))
-    out = pd.concat(frames, ignore_index=True)
-    return out[["init_md", "season_year", "actual", "prediction", "block", "held_out"]].sort_values(
-        ["held_out", "init_md", "season_year"], ascending=[False, True, True], kind="stable").reset_index(drop=True)
+    return stacked_blocks([block_national(cfg, data, geos, fold, block, combine, features_by_init, with_test)
+                           for block in season_blocks(fold.train_seasons, k)])

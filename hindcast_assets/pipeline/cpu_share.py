@@ -63,6 +63,12 @@ def thread_budget() -> int:
     return max(1, usable_cpus() // sharing_processes())
 
 
+def budget() -> int:
+    """`$HINDCAST_THREADS` where set (0: the libraries' own defaults), else `thread_budget()`."""
+    fixed = os.environ.get(THREADS_ENV, "").strip()
+    return int(fixed) if fixed.isdigit() else thread_budget()
+
+
 @contextmanager
 def threads_within_budget() -> Iterator[int | None]:
     """Numeric libraries (OpenMP, BLAS) limited to `thread_budget()` threads inside the block
@@ -70,10 +76,9 @@ def threads_within_budget() -> Iterator[int | None]:
     import sklearn.ensemble  # noqa: F401 - its OpenMP runtime, loaded now, or a stage loading it would miss the limit
     from threadpoolctl import threadpool_limits
 
-    fixed = os.environ.get(THREADS_ENV, "").strip()
-    budget = int(fixed) if fixed.isdigit() else thread_budget()
-    if budget == 0:
+    threads = budget()
+    if threads == 0:
         yield None
         return
-    with threadpool_limits(limits=budget):
-        yield budget
+    with threadpool_limits(limits=threads):
+        yield threads

@@ -9,20 +9,22 @@ from functools import partial
 
 import pandas as pd
 
-from hindcast_assets.config import model_feature_columns
+from hindcast_assets.config import ExperimentConfig, model_feature_columns
 from hindcast_assets.core import geos as geo_rule
 from hindcast_assets.core import hindcast as hc
 from hindcast_assets.core import inner_folds
 from hindcast_assets.core import postprocess as pp
+from hindcast_assets.core.data import ExperimentData
 from hindcast_assets.core.ensembles import ensemble_predictions, fit_ensemble, member_table
 from hindcast_assets.core.events import timed, training_event
 from hindcast_assets.core.metrics import rmse
 from hindcast_assets.core.skill_by_init import features_by_init_date
-from hindcast_assets.core.splits import PRODUCTION
+from hindcast_assets.core.splits import PRODUCTION, Fold
 from hindcast_assets.core.warmup import warmup_predictions
 from hindcast_assets.pipeline import store
 from hindcast_assets.pipeline.records import StageRecord
 from hindcast_assets.pipeline.store import RunDirView
+from hindcast_assets.pipeline.workers import each_on_workers
 
 events_log = logging.getLogger("hindcast_assets.events")
 
@@ -180,15 +182,22 @@ def bias_corrector(view: RunDirView, fold_name: str) -> StageRecord:
     return StageRecord(fold_name, [written], corrector.n_residuals, {"bias_overall": corrector.overall})
 
 
+def _block_national(cfg: ExperimentConfig, data: ExperimentData, geos: list[str], block: tuple[int, ...],
+                    fold: Fold) -> pd.DataFrame:
+    """One block's refit and national rows (`inner_folds.block_national`), as a worker runs it."""
+    by_init = partial(features_by_init_date, cfg, data, geos) if cfg.has_skill_by_init else None
+    return inner_folds.block_national(cfg, data, geos, fold, block, inner_folds.combiner(cfg), by_init)
+
+
 def inner_national(view: RunDirView, fold_name: str) -> StageRecord:
     """National predictions of the fold's training seasons by refits without their block, at the
     end of the season and at each init date: the residuals its national intervals are calibrated
     on (`core/inner_folds.py`; an ensemble's members blended with equal weights)."""
     cfg = view.cfg
     fold = hc.fold_of(cfg, view.data.yields, fold_name)
-    combine = inner_folds.combiner(cfg)
-    by_init = partial(features_by_init_date, cfg, view.data, view.geos) if cfg.has_skill_by_init else None
-    rows = inner_folds.national_by_block(cfg, view.data, view.geos, fold, cfg.conformal.inner_blocks, combine, by_init)
+    blocks = inner_folds.season_blocks(fold.train_seasons, cfg.conformal.inner_blocks)
+    rows = inner_folds.stacked_blocks(each_on_workers(partial(_block_national, fold=fold), blocks,
+                                                      (cfg, view.data, view.geos)))
     held = rows[rows["held_out"] & (rows["init_md"] == inner_folds.END_OF_SEASON)]
     written = store.INNER_NATIONAL.write(view.run_dir, rows, **_where(view, fold_name))
     return StageRecord(fold_name, [written], len(rows), {"inner_national_rmse": rmse(held["actual"], held["prediction"]),

@@ -1,0 +1,85 @@
+"""Worker processes for a partition's independent pieces: they run in other processes on one
+thread each, come back in order and equal to computing them here, get the shared inputs once per
+pool, and are not started when the budget is one thread."""
+from __future__ import annotations
+
+import os
+from functools import partial
+
+import pandas as pd
+import pytest
+from threadpoolctl import threadpool_info
+
+from hindcast_assets.config import config_from_dict
+from hindcast_assets.core import hindcast as hc
+from hindcast_assets.core import inner_folds
+from hindcast_assets.core.data import load_experiment_data
+from hindcast_assets.core.skill_by_init import features_by_init_date
+from hindcast_assets.pipeline import workers
+from hindcast_assets.pipeline.cpu_share import THREADS_ENV
+from hindcast_assets.pipeline.stages.folds import _block_national
+from hindcast_assets_tests.core.test_inner_folds import _synthetic
+
+
+def _where_and_what(offset: int, item: int) -> tuple[int, int, set[int]]:
+    """Where a piece ran, its value, and the thread counts its OpenMP/BLAS pools were given."""
+    import sklearn.ensemble  # noqa: F401 - its OpenMP runtime
+
+    return os.getpid(), offset + item, {pool["num_threads"] for pool in threadpool_info()}
+
+
+def _fails_on(bad: int, offset: int, item: int) -> int:
+    if item == bad:
+        raise ValueError(f"piece {item} is bad")
+    return offset + item
+
+
+@pytest.fixture
+def threads(monkeypatch):
+    yield lambda n: monkeypatch.setenv(THREADS_ENV, str(n))
+    workers.stop_workers()
+
+
+def test_pieces_run_in_order_on_one_thread_each_in_other_processes(threads):
+    threads(2)
+    shared = (100,)
+    got = workers.each_on_workers(_where_and_what, range(6), shared)
+    assert [value for _, value, _ in got] == [100, 101, 102, 103, 104, 105]
+    assert os.getpid() not in {pid for pid, _, _ in got}
+    assert {n for _, _, counts in got for n in counts} == {1}
+    pool = workers._POOL
+    assert workers.each_on_workers(_where_and_what, range(2), shared)[1][1] == 101
+    assert workers._POOL is pool  # the same shared objects: the same workers
+    assert [v for _, v, _ in workers.each_on_workers(_where_and_what, range(2), (7,))] == [7, 8]
+    assert workers._POOL is not pool  # other shared inputs: new workers that hold them
+
+
+def test_one_thread_runs_every_piece_here(threads):
+    threads(1)
+    got = workers.each_on_workers(_where_and_what, range(3), (0,))
+    assert {pid for pid, _, _ in got} == {os.getpid()} and workers._POOL is None
+
+
+def test_a_failing_piece_raises_its_error_and_stops_the_workers(threads):
+    threads(2)
+    with pytest.raises(ValueError, match="piece 3 is bad"):
+        workers.each_on_workers(partial(_fails_on, 3), range(5), (0,))
+    assert workers._POOL is None
+
+
+def test_inner_refits_on_workers_equal_the_refits_in_one_process(tmp_path, threads):
+    """hist_gbm's OpenMP threads differ (two here, one in a worker): the rows are equal to the bit."""
+    raw = _synthetic(tmp_path)
+    raw["model"] = {"name": "hist_gbm", "params": {"max_iter": 30}}
+    cfg = config_from_dict(raw, str(tmp_path / "synthetic.yaml"))
+    data = load_experiment_data(cfg)
+    geos = sorted(data.yields["geo_id"].unique())
+    fold = hc.fold_of(cfg, data.yields, "1990")
+    threads(2)
+    by_init = partial(features_by_init_date, cfg, data, geos)
+    here = inner_folds.national_by_block(cfg, data, geos, fold, 5, None, by_init if cfg.has_skill_by_init else None)
+    blocks = inner_folds.season_blocks(fold.train_seasons, 5)
+    spread = inner_folds.stacked_blocks(workers.each_on_workers(partial(_block_national, fold=fold), blocks,
+                                                                (cfg, data, geos)))
+    pd.testing.assert_frame_equal(spread, here, check_exact=True)
+    assert sorted(spread.loc[spread["init_md"] == inner_folds.END_OF_SEASON, "season_year"]) == list(fold.train_seasons)
