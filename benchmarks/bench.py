@@ -41,7 +41,7 @@ FULL = {"geos": [500, 1000, 3000], "folds": [5, 10, 20], "fold_geos": 500, "seas
         "repeats": 3, "pairs": 2, "state": True, "install": True, "scaleout": True}
 QUICK = {"geos": [30, 60], "folds": [2, 3], "fold_geos": 30, "seasons": 15, "repeats": 1, "pairs": 1,
          "state": False, "install": False, "scaleout": True}
-SCALES = {"hindcast-2-workers": (2, "in_process"), "hindcast-celery-2-workers": (2, "celery")}
+SCALES = {"hindcast-2-workers": (2, "in_process"), "hindcast-celery-2-workers": (2, "celery")}  # workers, executor
 
 
 # ---- worker: one measured job in this process --------------------------------------------------
@@ -49,7 +49,7 @@ SCALES = {"hindcast-2-workers": (2, "in_process"), "hindcast-celery-2-workers": 
 def forecast_refresh(run_dir: str) -> float:
     """Seconds from a sensor tick that sees one new init date to its delivery CSV: the replay's
     arrivals that make exactly one forecast (2011, month by month), median."""
-    from hindcast_assets.runner import replay
+    from hindcast_assets.launch.replay import replay
 
     times, start = [], time.perf_counter()
     for arrival in replay(run_dir, 2011):
@@ -64,7 +64,7 @@ def worker(what: str, config: str, runs_dir: str) -> dict:
 
     warnings.filterwarnings("ignore")
     from hindcast_assets.config import load_config
-    from hindcast_assets.runner import run_experiment
+    from hindcast_assets.launch.hindcast import run_experiment
 
     if what == "forecast-refresh":  # `config` is the run_dir of a hindcast here
         return {"seconds": forecast_refresh(config), "max_rss_mb": _max_rss_mb()}
@@ -78,7 +78,7 @@ def worker(what: str, config: str, runs_dir: str) -> dict:
     elif what == "hindcast-reusing":
         run_dir = str(run_experiment(cfg, "hindcast", runs_dir).run_dir)
     elif what in SCALES:
-        from hindcast_assets.runner import Scale
+        from hindcast_assets.launch.hindcast import Scale
 
         run_dir = str(run_experiment(cfg, "hindcast", runs_dir, scale=Scale(*SCALES[what]), reuse_folds=False).run_dir)
     elif what == "plain":
@@ -164,7 +164,7 @@ def startup(repeats: int = 5) -> dict:
             times.append(time.perf_counter() - start)
         return statistics.median(times)
 
-    return {"code_location_s": median_run("import hindcast_assets.definitions"), "python_s": median_run("pass")}
+    return {"code_location_s": median_run("from hindcast_assets.definitions import defs; defs()"), "python_s": median_run("pass")}
 
 
 def exponent(sizes: list[int], seconds: list[float]) -> float:

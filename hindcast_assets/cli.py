@@ -9,12 +9,12 @@ import logging
 import os
 import sys
 import warnings
-from pathlib import Path
 
+from hindcast_assets.core.errors import UserError
 from hindcast_assets.paths import default_runs_dir
 
 
-class UsageError(ValueError):
+class UsageError(UserError, ValueError):
     """Arguments that cannot work together; the message names them."""
 
 
@@ -60,7 +60,7 @@ def _prepared(args: argparse.Namespace):
     """The config of `--config`, checked by the preflight, and the runs folder checked writable,
     before anything is written; then the instance and progress on stderr."""
     from hindcast_assets.config import load_config
-    from hindcast_assets.runner import check_runs_dir, preflight
+    from hindcast_assets.launch.hindcast import check_runs_dir, preflight
 
     cfg = load_config(args.config)
     preflight(cfg, args.config)
@@ -72,12 +72,13 @@ def _prepared(args: argparse.Namespace):
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from hindcast_assets.runner import run_experiment
+    from hindcast_assets.launch.hindcast import run_experiment
 
     cfg, runs_dir = _prepared(args)
-    from hindcast_assets.runner import Scale
+    from hindcast_assets.defs.deployment import Executor
+    from hindcast_assets.launch.hindcast import Scale
 
-    scale = Scale(args.workers, args.executor) if args.what == "hindcast" else Scale()
+    scale = Scale(args.workers, Executor(args.executor)) if args.what == "hindcast" else Scale()
     result = run_experiment(cfg, args.what, runs_dir=runs_dir, source=args.config, scale=scale,
                             reuse_folds=not args.no_reuse)
     print(result.summary())
@@ -101,7 +102,7 @@ def _national_line(rd, at) -> str:
 def cmd_forecast(args: argparse.Namespace) -> int:
     from hindcast_assets.core.season_dates import ForecastDate
     from hindcast_assets.pipeline import store
-    from hindcast_assets.runner import run_forecasts
+    from hindcast_assets.launch.forecast import run_forecasts
 
     _ensure_dagster_home()
     at = ForecastDate.parse(args.init_date, args.season_year)
@@ -113,7 +114,7 @@ def cmd_forecast(args: argparse.Namespace) -> int:
 
 def cmd_backfill(args: argparse.Namespace) -> int:
     from hindcast_assets.core.season_dates import ForecastDate, MonthDay
-    from hindcast_assets.runner import run_forecasts
+    from hindcast_assets.launch.forecast import run_forecasts
 
     _ensure_dagster_home()
     _progress_to_stderr()
@@ -128,7 +129,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 def cmd_replay(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from hindcast_assets.runner import replay
+    from hindcast_assets.launch.replay import replay
 
     _ensure_dagster_home()
     for arrival in replay(args.run_dir, args.season_year):
@@ -147,7 +148,8 @@ def cmd_replay_seasons(args: argparse.Namespace) -> int:
     import datetime as dt
 
     from hindcast_assets.config import load_config
-    from hindcast_assets.runner import preflight, replay_seasons
+    from hindcast_assets.launch.hindcast import preflight
+    from hindcast_assets.launch.replay import replay_seasons
 
     cfg = load_config(args.config)
     preflight(cfg, args.config)
@@ -163,7 +165,7 @@ def cmd_replay_seasons(args: argparse.Namespace) -> int:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    from hindcast_assets.runner import resume
+    from hindcast_assets.launch.hindcast import resume
 
     _ensure_dagster_home()
     _progress_to_stderr()
@@ -198,7 +200,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
 
 
 def cmd_retrain(args: argparse.Namespace) -> int:
-    from hindcast_assets.runner import retrain
+    from hindcast_assets.launch.replay import retrain
 
     cfg, runs_dir = _prepared(args)
     result = retrain(cfg, args.config, runs_dir, args.force)
@@ -338,27 +340,14 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")  # not "Creating initial MLflow database tables" on stderr
     logging.getLogger("mlflow").setLevel(logging.WARNING)  # (the variable counts only before mlflow is imported)
     args = parser().parse_args(argv)
-    from hindcast_assets.config import ConfigError
-    from hindcast_assets.core.data import InputError
-    from hindcast_assets.core.forecast import ForecastError
-    from hindcast_assets.core.lease import RunDirLeased
-    from hindcast_assets.core.rundir import LinkedRunDirError, UnsafeArtefactError
-    from hindcast_assets.instance import InstanceError
-    from hindcast_assets.pipeline.runlog import InputChangedError, ManifestMismatchError
-    from hindcast_assets.core.season_dates import SeasonDateError
-    from hindcast_assets.pipeline.lifecycle import ChampionUnusable, NoChampion, PromotionError
-    from hindcast_assets.runner import PreflightError, RunFailed
-
     try:
         return args.func(args)
     except BrokenPipeError:  # `hindcast show RUN_DIR | head`: the reader left; not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    except (ConfigError, InputError, PreflightError, ForecastError, SeasonDateError, FileNotFoundError, RunFailed,
-            UnsafeArtefactError, ManifestMismatchError, LinkedRunDirError, UsageError, ChampionUnusable, NoChampion,
-            PromotionError, InstanceError, RunDirLeased, InputChangedError) as exc:
+    except (UserError, FileNotFoundError) as exc:  # a file a user named that is not there: theirs to fix
         print(f"hindcast: error: {exc}", file=sys.stderr)
-        return 2
+        return getattr(exc, "exit_code", 2)
 
 
 if __name__ == "__main__":

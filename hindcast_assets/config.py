@@ -13,6 +13,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
+from hindcast_assets.core.errors import UserError
 from hindcast_assets.core.feature_names import monthly_feature_names, preseason_feature_names
 from hindcast_assets.core.season_dates import MonthDay
 from hindcast_assets.core.splits import PRODUCTION
@@ -23,7 +24,7 @@ EXPANDED = ("inputs",)  # the keys whose values are paths: `${VAR}` expands ther
 # referenced elsewhere (a description, a name) is never copied into config_resolved.yaml, reports or MLflow
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """A config that cannot be used; the message names the file and the key."""
 
 

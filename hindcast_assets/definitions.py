@@ -1,80 +1,44 @@
 """The code location: every config in `configs/` (or `$HINDCAST_CONFIGS_DIR`) becomes its own
-asset group with its own jobs, generated from the stage table; resources are shared.
-
-Every job and UI backfill runs in-process (DESIGN.md §8: a process per step cost ~40 s per
-forecast run); `HINDCAST_EXECUTOR=multiprocess` opts into Dagster's multiprocess executor and
-`HINDCAST_EXECUTOR=celery` sends every step to Celery workers (`defs/celery.py`, `make workers`),
-`HINDCAST_EXECUTOR=k8s` runs each step as a Kubernetes Job (`deploy/k8s`)."""
+asset group with its own jobs, retrain job and sensors, generated from the stage table; resources
+are shared. Built when Dagster loads the location, not on import (lazy definitions, as
+dagster-open-platform does), and one experiment at a time: a config that does not load or
+build is left out with one logged line naming its file, and the others load."""
 from __future__ import annotations
 
+import logging
 import os
 import warnings
 from collections.abc import Sequence
 
-import yaml
-from dagster import (BetaWarning, Definitions, PreviewWarning, build_reconstructable_job, in_process_executor,
-                     multiprocess_executor)
+from dagster import BetaWarning, Definitions, PreviewWarning, definitions
 
-from hindcast_assets.config import ExperimentConfig, config_files, config_from_dict, load_all_configs
-from hindcast_assets.defs.assets import build_stage_assets, build_stage_checks
-from hindcast_assets.defs.inputs import build_input_assets, build_input_checks
-from hindcast_assets.defs.jobs import build_jobs
+from hindcast_assets.config import ExperimentConfig, config_files, load_config
+from hindcast_assets.core.errors import UserError
+from hindcast_assets.defs.deployment import Executor
+from hindcast_assets.defs.experiment import default_source, experiment_definitions
 from hindcast_assets.defs.lifecycle import build_retrain_job, build_retrain_sensor
-from hindcast_assets.defs.resources import MlflowTracking, RunDirResource
 from hindcast_assets.defs.sensors import build_forecast_sensor, build_mlflow_closers
 from hindcast_assets.paths import CONFIGS_DIR
 from hindcast_assets.pipeline.table import forecast_stages
 
-warnings.filterwarnings("ignore", category=BetaWarning)  # BackfillPolicy, observable sources: beta in 1.13
-warnings.filterwarnings("ignore", category=PreviewWarning)  # partitioned asset checks: preview in 1.13
-
-EXECUTORS = ("in_process", "multiprocess", "celery", "k8s")
+log = logging.getLogger(__name__)
 
 
-def executor(name: str | None = None):
-    """The executor `name` (default `$HINDCAST_EXECUTOR`, else in_process)."""
-    name = name or os.environ.get("HINDCAST_EXECUTOR") or "in_process"
-    if name not in EXECUTORS:
-        raise ValueError(f"HINDCAST_EXECUTOR={name!r}: expected one of {', '.join(EXECUTORS)}")
-    if name == "celery":
-        from hindcast_assets.defs.celery import celery_steps  # dagster-celery only where it is used
-
-        return celery_steps()
-    if name == "k8s":  # a pod per step, on a cluster (deploy/k8s)
-        from dagster_k8s import k8s_job_executor
-
-        return k8s_job_executor
-    return in_process_executor if name == "in_process" else multiprocess_executor
+def _experiment(cfg: ExperimentConfig, source: str, executor: Executor | None) -> Definitions:
+    """One experiment's assets, checks and jobs, with its retrain job and sensors."""
+    sensors = [build_retrain_sensor(cfg)]
+    if forecast_stages(cfg) and cfg.inputs.indices:
+        sensors.append(build_forecast_sensor(cfg))
+    lifecycle = Definitions(jobs=[build_retrain_job(cfg, source)], sensors=sensors)
+    return Definitions.merge(experiment_definitions(cfg, source, executor), lifecycle)
 
 
 def build_definitions(configs: Sequence[ExperimentConfig], sources: Sequence[str] | None = None,
-                      executor_name: str | None = None) -> Definitions:
+                      executor: Executor | None = None) -> Definitions:
     """`sources`: each config's file, named in errors (default `configs/<key>.yaml`)."""
-    assets, checks, jobs, sensors = [], [], [], []
-    for i, cfg in enumerate(configs):
-        source = sources[i] if sources else f"configs/{cfg.experiment_key}.yaml"
-        assets += [build_input_assets(cfg), *build_stage_assets(cfg, source)]
-        checks += [*build_input_checks(cfg), *build_stage_checks(cfg, source)]
-        jobs += [*build_jobs(cfg), build_retrain_job(cfg, source)]
-        sensors.append(build_retrain_sensor(cfg))
-        if forecast_stages(cfg) and cfg.inputs.indices:
-            sensors.append(build_forecast_sensor(cfg))
-    return Definitions(assets=assets, asset_checks=checks, jobs=jobs, sensors=[*sensors, *build_mlflow_closers()],
-                       executor=executor(executor_name),
-                       resources={"run_dir": RunDirResource(), "mlflow": MlflowTracking()})
-
-
-def job_for(config_yaml: str, source: str, job_name: str, executor_name: str):
-    """One experiment's job from its resolved config: what a Celery worker or a run process
-    rebuilds (by module, function and these string arguments) to run its steps."""
-    cfg = config_from_dict(yaml.safe_load(config_yaml), source)
-    return build_definitions([cfg], [source], executor_name).resolve_job_def(job_name)
-
-
-def reconstructable_job(cfg: ExperimentConfig, source: str, job_name: str, executor_name: str):
-    """`job_for` as a job other processes can rebuild (the multiprocess and celery executors need one)."""
-    resolved = yaml.safe_dump(cfg.resolved(), sort_keys=False)
-    return build_reconstructable_job(__name__, job_for.__name__, (resolved, source, job_name, executor_name))
+    parts = [_experiment(cfg, sources[i] if sources else default_source(cfg), executor)
+             for i, cfg in enumerate(configs)]
+    return Definitions.merge(*parts, Definitions(sensors=build_mlflow_closers()))
 
 
 def configs_dir() -> str:
@@ -82,7 +46,23 @@ def configs_dir() -> str:
 
 
 def load_definitions(folder: str) -> Definitions:
-    return build_definitions(load_all_configs(folder), [str(p) for p in config_files(folder)])
+    """Every config in `folder` that loads and builds; each one that does not is logged and left
+    out, as is a second config of an experiment key already loaded."""
+    parts, loaded = [], {}
+    for path in config_files(folder):
+        try:
+            cfg = load_config(path)
+            if cfg.experiment_key in loaded:
+                raise UserError(f"{path}: experiment_key: {cfg.experiment_key!r} is {loaded[cfg.experiment_key]}'s too")
+            parts.append(_experiment(cfg, str(path), None))
+            loaded[cfg.experiment_key] = path
+        except UserError as exc:
+            log.error("hindcast_assets: left out of the code location: %s", exc)
+    return Definitions.merge(*parts, Definitions(sensors=build_mlflow_closers()))
 
 
-defs = load_definitions(configs_dir())
+@definitions
+def defs() -> Definitions:
+    warnings.filterwarnings("ignore", category=BetaWarning)  # BackfillPolicy, observable sources: beta in 1.13
+    warnings.filterwarnings("ignore", category=PreviewWarning)  # partitioned asset checks: preview in 1.13
+    return load_definitions(configs_dir())

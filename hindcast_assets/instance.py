@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path
 from urllib.parse import urlparse
 
+from hindcast_assets.core.errors import UserError
 from hindcast_assets.paths import PROJECT_ROOT, STATE_DIR
 
 PROFILES = {"sqlite": PROJECT_ROOT / "dagster.yaml", "postgres": PROJECT_ROOT / "deploy" / "instance" / "postgres.yaml"}
@@ -25,7 +26,7 @@ def libpq_url(url: str) -> str:
     return url.replace("postgresql+psycopg2://", "postgresql://", 1)
 
 
-class InstanceError(ValueError):
+class InstanceError(UserError, ValueError):
     """An instance profile that cannot be used; the message names the variable."""
 
 

@@ -92,7 +92,7 @@ def small_hindcast(tmp_path_factory):
     """One real-data hindcast (corn_usa, LightGBM, 2009-2011 + production) for the whole session,
     in its own input copy, Dagster home and MLflow store; tests only add forecasts to it or read it."""
     from hindcast_assets.config import load_config
-    from hindcast_assets.runner import run_experiment
+    from hindcast_assets.launch.hindcast import run_experiment
 
     root = tmp_path_factory.mktemp("shared_hindcast")
     with pytest.MonkeyPatch.context() as env:

@@ -12,7 +12,7 @@ from hindcast_assets.core.data import load_experiment_data
 from hindcast_assets.core.rundir import content_hash
 from hindcast_assets.paths import PROJECT_ROOT
 from hindcast_assets.pipeline.loop import plain_hindcast
-from hindcast_assets.runner import run_experiment
+from hindcast_assets.launch.hindcast import run_experiment
 
 sys.path.insert(0, str(PROJECT_ROOT / "benchmarks"))
 import bench  # noqa: E402

@@ -13,7 +13,7 @@ from hindcast_assets.core.aggregate import NATIONAL, NO_NATIONAL
 from hindcast_assets.core.data import InputError, load_yields
 from hindcast_assets.core.skill_by_init import against_yardstick
 from hindcast_assets.pipeline.result import ExperimentResult
-from hindcast_assets.runner import run_experiment
+from hindcast_assets.launch.hindcast import run_experiment
 from hindcast_assets_tests.conftest import write_config
 
 TREND = {"model": {"name": "trend", "params": {}}, "compare": {}, "ensembles": {}}

@@ -160,7 +160,7 @@ def test_resume_refuses_a_run_dir_changed_after_it_was_written(small_hindcast, t
 
 def test_two_forecasts_of_one_partition_at_once_leave_one_forecast_and_no_temp(small_config, tmp_path):
     from hindcast_assets.config import load_config
-    from hindcast_assets.runner import run_experiment
+    from hindcast_assets.launch.hindcast import run_experiment
 
     copy = run_experiment(load_config(small_config), "fit-production", str(tmp_path / "runs")).run_dir.root
     cmd = [sys.executable, "-m", "hindcast_assets.cli", "run", "forecast", "--run-dir", str(copy), "--season-year",
@@ -181,7 +181,7 @@ def test_two_forecasts_of_one_partition_at_once_leave_one_forecast_and_no_temp(s
 
 
 def _add_when_all_are_ready(barrier, key: str, outcomes) -> None:
-    from hindcast_assets.runner import add_partitions
+    from hindcast_assets.defs.execute import add_partitions
 
     instance = DagsterInstance.get()  # its own connection, opened after the fork
     barrier.wait()

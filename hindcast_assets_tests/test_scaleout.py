@@ -20,7 +20,9 @@ from hindcast_assets.instance import libpq_url
 from hindcast_assets.pipeline.result import ExperimentResult
 from hindcast_assets.pipeline.runlog import read_manifest
 from hindcast_assets.core.rundir import RunDir
-from hindcast_assets.runner import Scale, run_experiment, run_forecast
+from hindcast_assets.launch.forecast import run_forecast
+from hindcast_assets.defs.deployment import Executor
+from hindcast_assets.launch.hindcast import Scale, run_experiment
 from hindcast_assets_tests.conftest import write_config
 
 pytestmark = pytest.mark.scaleout
@@ -102,7 +104,7 @@ def test_hindcast_forecast_and_show_on_an_s3_run_dir(s3_runs, tmp_path, input_di
 
 
 def _runs_by_phase(instance) -> dict[str, list]:
-    from hindcast_assets.parallel import PHASE_TAG
+    from hindcast_assets.launch.fanout import PHASE_TAG
 
     phases: dict[str, list] = {}
     for record in instance.get_run_records():
@@ -116,7 +118,7 @@ def test_a_fanned_out_hindcast_in_process_and_on_celery_is_byte_identical_to_one
     config = write_config(tmp_path, **FOLDS)
     cfg, runs = load_config(config), str(tmp_path / "runs")
     one = run_experiment(cfg, "hindcast", runs).run_dir  # the others beside it fit every fold, copying none
-    in_process = run_experiment(cfg, "hindcast", runs, str(config), Scale(2, "in_process"), reuse_folds=False).run_dir
+    in_process = run_experiment(cfg, "hindcast", runs, str(config), Scale(2, Executor.IN_PROCESS), reuse_folds=False).run_dir
     capsys.readouterr()
     assert main(["run", "hindcast", "--config", str(config), "--runs-dir", runs, "--workers", "2",
                  "--executor", "celery", "--no-reuse"]) == 0

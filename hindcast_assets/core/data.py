@@ -14,13 +14,14 @@ import numpy as np
 from fsspec.implementations.local import LocalFileSystem
 import pandas as pd
 
+from hindcast_assets.core.errors import UserError
 from hindcast_assets.config import ExperimentConfig
 from hindcast_assets.core import agronomy, dating
 from hindcast_assets.core.input_schema import OUTLIER_FACTOR, SCHEMAS, Kind, Resolved, config_value, resolve
 from hindcast_assets.core.rundir import content_hash
 
 
-class InputError(ValueError):
+class InputError(UserError, ValueError):
     """Bad input data; the message names the file and the field."""
 
 

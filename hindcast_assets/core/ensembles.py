@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from hindcast_assets.config import EnsembleConfig
+from hindcast_assets.core.frames import prediction_frame
 
 ENSEMBLE_FILE = "model.json"
 
@@ -73,6 +74,4 @@ def member_table(preds: dict[str, pd.DataFrame]) -> pd.DataFrame:
 
 def ensemble_predictions(model: EnsembleModel, members: pd.DataFrame) -> pd.DataFrame:
     """The prediction frame of an ensemble, in the same columns as a base model's."""
-    from hindcast_assets.core.predictions import prediction_frame  # late: predictions imports this module
-
     return prediction_frame(members, model.predict(members), model.name, members["fold"].iloc[0])

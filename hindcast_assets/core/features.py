@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from hindcast_assets.config import ExperimentConfig
+from hindcast_assets.config import ExperimentConfig, feature_columns
 from hindcast_assets.core import agronomy
 from hindcast_assets.core.data import ExperimentData
 from hindcast_assets.core.feature_names import MONTH_NAMES, monthly_feature_names, preseason_feature_names
@@ -182,3 +182,9 @@ def with_anomalies(features: pd.DataFrame, fill: pd.DataFrame, columns: Sequence
     clim = climatology(features, fill)
     anomalies = features[columns].to_numpy(float) - clim[columns].to_numpy()
     return features.assign(**{f"{c}_anom": a for c, a in zip(columns, anomalies.T)})
+
+
+def model_inputs(cfg: ExperimentConfig, frame: pd.DataFrame, fill: pd.DataFrame) -> pd.DataFrame:
+    """Rows as the model sees them: features filled, anomalies added if configured."""
+    filled = apply_fill_values(frame, fill)
+    return with_anomalies(filled, fill, feature_columns(cfg)) if cfg.features.anomalies else filled

@@ -14,12 +14,13 @@ import datetime as dt
 
 import pandas as pd
 
+from hindcast_assets.core.errors import UserError
 from hindcast_assets.config import ExperimentConfig
 from hindcast_assets.core.features import KEYS, season_rows, weather_features_as_of
 from hindcast_assets.core.season_dates import ForecastDate, MonthDay
 
 
-class ForecastError(ValueError):
+class ForecastError(UserError, ValueError):
     """A forecast that cannot be made; the message says what is missing."""
 
 

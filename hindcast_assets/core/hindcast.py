@@ -10,9 +10,9 @@ import pandas as pd
 from hindcast_assets.config import ExperimentConfig, ModelSpec, feature_columns, model_feature_columns
 from hindcast_assets.core.data import ExperimentData, scored_seasons
 from hindcast_assets.core.detrend import LinearTrend
-from hindcast_assets.core.features import KEYS, apply_fill_values, season_feature_table, with_anomalies
+from hindcast_assets.core.features import KEYS, season_feature_table
 from hindcast_assets.core.features import fit_fill_values as _fit_fill_values
-from hindcast_assets.core.predictions import prediction_frame
+from hindcast_assets.core.frames import prediction_frame
 from hindcast_assets.core.splits import Fold, walk_forward_fold
 from hindcast_assets.models import TrainedModel, train_one
 
@@ -52,12 +52,6 @@ def design_frame(cfg: ExperimentConfig, data: ExperimentData, geos: list[str], s
 
 def fit_fill_values(cfg: ExperimentConfig, train: pd.DataFrame) -> pd.DataFrame:
     return _fit_fill_values(train, feature_columns(cfg))
-
-
-def model_inputs(cfg: ExperimentConfig, frame: pd.DataFrame, fill: pd.DataFrame) -> pd.DataFrame:
-    """Rows as the model sees them: features filled, anomalies added if configured."""
-    filled = apply_fill_values(frame, fill)
-    return with_anomalies(filled, fill, feature_columns(cfg)) if cfg.features.anomalies else filled
 
 
 def fit_model(cfg: ExperimentConfig, spec: ModelSpec, inputs: pd.DataFrame) -> TrainedModel:

@@ -19,6 +19,7 @@ from hindcast_assets.config import ExperimentConfig, ModelSpec
 from hindcast_assets.core import hindcast as hc
 from hindcast_assets.core.aggregate import national_rows
 from hindcast_assets.core.data import ExperimentData
+from hindcast_assets.core.features import model_inputs
 from hindcast_assets.core.ensembles import EnsembleModel, fit_ensemble
 from hindcast_assets.core.predictions import FoldModels, with_actual
 from hindcast_assets.core.splits import Fold
@@ -68,7 +69,7 @@ def fitted_models(cfg: ExperimentConfig, name: str, trend, train: pd.DataFrame, 
                   combine: EnsembleModel | None) -> FoldModels:
     """The experiment's members fitted on the design rows `train`, combined by `combine` (None: the
     experiment's model is a single base model), with no bias correction."""
-    inputs = hc.model_inputs(cfg, train, fill)
+    inputs = model_inputs(cfg, train, fill)
     fitted = {n: hc.fit_model(cfg, spec, inputs) for n, spec in members(cfg).items()}
     model = combine if combine is not None else fitted[cfg.model.name]
     return FoldModels(name, trend, fill, model, fitted if combine is not None else {})

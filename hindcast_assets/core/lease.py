@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass
 
 from upath.implementations.local import LocalPath
 
+from hindcast_assets.core.errors import UserError
 from hindcast_assets.core.rundir import RunDir
 
 LEASE_FILE = ".lease"
@@ -30,7 +31,7 @@ HEARTBEAT_S = 10.0
 STALE_S = 60.0
 
 
-class RunDirLeased(RuntimeError):
+class RunDirLeased(UserError, RuntimeError):
     """Another live run is writing this run_dir."""
 
 

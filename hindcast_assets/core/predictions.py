@@ -1,33 +1,18 @@
-"""Prediction frames: one builder for the hindcast, the ensembles and the forecasts, and one
-way to predict from a fold's fitted artefacts (skill by init date and the forecasts)."""
+"""One way to predict from a fold's fitted artefacts (skill by init date and the forecasts), and
+the reported yield beside predictions."""
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import numpy as np
 import pandas as pd
 
 from hindcast_assets.config import ExperimentConfig
 from hindcast_assets.core.bias import NO_CORRECTION, BiasCorrector
 from hindcast_assets.core.detrend import LinearTrend
 from hindcast_assets.core.ensembles import EnsembleModel
+from hindcast_assets.core.features import model_inputs
+from hindcast_assets.core.frames import FORECAST_COLUMNS, prediction_frame
 from hindcast_assets.models import TrainedModel
-
-HINDCAST_COLUMNS = ("geo_id", "season_year", "target", "area", "trend")  # what a fold's rows carry over
-FORECAST_COLUMNS = ("geo_id", "season_year", "init_date", "trend")
-
-
-def prediction_frame(rows: pd.DataFrame, pred_residual, model: str, fold: str,
-                     columns: Sequence[str] = HINDCAST_COLUMNS) -> pd.DataFrame:
-    """`fold, model, <columns>, pred_residual, prediction` where prediction = trend + residual."""
-    out = rows[list(columns)].copy()
-    out["pred_residual"] = np.asarray(pred_residual, float)
-    out["prediction"] = out["trend"] + out["pred_residual"]
-    out.insert(0, "fold", fold)
-    out.insert(1, "model", model)
-    return out
-
 
 def with_actual(preds: pd.DataFrame, yields: pd.DataFrame) -> pd.DataFrame:
     """Prediction rows with the season's reported yield as `actual` (NaN where not yet known)."""
@@ -58,8 +43,6 @@ class FoldModels:
     def predict(self, cfg: ExperimentConfig, rows: pd.DataFrame) -> pd.DataFrame:
         """Bias-corrected geo predictions for feature rows (`geo_id, season_year, init_date,
         <features>`; months not yet known are NaN and take the fold's fill values)."""
-        from hindcast_assets.core.hindcast import model_inputs
-
         rows = rows.assign(trend=self.detrender.trend(rows["geo_id"], rows["season_year"]))
         inputs = model_inputs(cfg, rows, self.fill_values)
         if isinstance(self.model, EnsembleModel):

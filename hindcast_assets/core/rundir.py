@@ -19,6 +19,8 @@ from typing import Any
 import pandas as pd
 from upath import UPath
 from upath.implementations.local import LocalPath
+from hindcast_assets.core.errors import UserError
+
 
 
 class ArtefactExistsError(FileExistsError):
@@ -49,7 +51,7 @@ def folder_hash(path: UPath) -> str:
     return digest.hexdigest()
 
 
-class LinkedRunDirError(OSError):
+class LinkedRunDirError(UserError, OSError):
     """A run_dir with a symbolic link inside: a write through it could land outside the run_dir."""
 
 
@@ -200,7 +202,7 @@ def remove_orphan_temps(rd: RunDir) -> list[str]:
     return removed
 
 
-class UnsafeArtefactError(pickle.UnpicklingError):
+class UnsafeArtefactError(UserError, pickle.UnpicklingError):
     """A run_dir pickle that names something outside the allow-list: nothing of it ran."""
 
 

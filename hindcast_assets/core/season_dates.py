@@ -9,11 +9,13 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
+from hindcast_assets.core.errors import UserError
+
 
 _MONTH_DAY = re.compile(r"(\d{2})-(\d{2})")
 
 
-class SeasonDateError(ValueError):
+class SeasonDateError(UserError, ValueError):
     """A month-day or forecast date that cannot be; the message says why."""
 
 

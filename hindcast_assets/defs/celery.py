@@ -56,7 +56,7 @@ execute_plan = create_task(app)
 def _import_once(**_) -> None:
     """A worker imports what every step needs (the code location, MLflow, the model libraries)
     when it starts, not in its first step: a worker is a standing service, its steps are not."""
-    import hindcast_assets.definitions  # noqa: F401  (and with it pandas, the model plugins)
+    import hindcast_assets.defs.assets  # noqa: F401  (and with it the stage table, pandas, the model plugins)
     import mlflow.tracking  # noqa: F401
 
 

@@ -9,11 +9,15 @@ from dagster import Field, MetadataValue, OpExecutionContext, Output, RunRequest
 
 from hindcast_assets.config import ExperimentConfig
 from hindcast_assets.core.data import load_input, scored_seasons
+from hindcast_assets.core.rundir import RunDir
+from hindcast_assets.defs.experiment import completed_hindcast, materialise
 from hindcast_assets.defs.inputs import observe_inputs
 from hindcast_assets.defs.resources import experiment_tags
 from hindcast_assets.defs.sensors import stopped_sensor
 from hindcast_assets.paths import default_runs_dir
+from hindcast_assets.pipeline.lifecycle import record_decision, retraining_flow
 from hindcast_assets.pipeline.registry import CHAMPION, Registry
+from hindcast_assets.pipeline.run_dirs import JobKind, minted
 
 
 def retrain_job_name(key: str) -> str:
@@ -26,6 +30,15 @@ def decisions_dir(runs_dir: str, key: str, run_id: str) -> str:
     return f"{runs_dir.rstrip('/')}/lifecycle/{key}/{stamp}_{run_id[:8]}"
 
 
+def _hindcast(cfg: ExperimentConfig, runs_dir: str, source: str) -> RunDir:
+    """The challenger's hindcast: a fresh run_dir in the champion's runs folder (so it copies the
+    folds it shares with the champion), one in-process run, registered."""
+    with minted(cfg, JobKind.HINDCAST, runs_dir) as (rd, lease):
+        materialise(cfg, JobKind.HINDCAST, rd, source, lease)
+        completed_hindcast(cfg, rd)
+        return rd
+
+
 def build_retrain_job(cfg: ExperimentConfig, source: str):
     key = cfg.experiment_key
 
@@ -35,12 +48,9 @@ def build_retrain_job(cfg: ExperimentConfig, source: str):
         description=f"{key}: drift of the newest season, the champion on the seasons since its training, "
                     "retrain (a fresh hindcast run_dir) past a threshold, promote only a better challenger.")
     def retraining_flow_op(context: OpExecutionContext):
-        from hindcast_assets.pipeline.lifecycle import record_decision, retraining_flow
-        from hindcast_assets.runner import run_experiment
-
         runs_dir = context.op_config.get("runs_dir") or default_runs_dir()
-        result, decision = retraining_flow(
-            cfg, context.op_config["force"], lambda c: run_experiment(c, "hindcast", runs_dir, source).run_dir)
+        result, decision = retraining_flow(cfg, context.op_config["force"],
+                                           lambda challenger: _hindcast(challenger, runs_dir, source))
         result = record_decision(result, decision, context.run_id, decisions_dir(runs_dir, key, context.run_id))
         context.log.info(result.reason)
         drift = result.drift_summary

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import pandas as pd
 
 from hindcast_assets.models import ModelPlugin
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from hindcast_assets.core.errors import UserError
 from hindcast_assets.config import ConfigError, ExperimentConfig, feature_columns, regional_feature_columns
 from hindcast_assets.core.data import ExperimentData, load_experiment_data, scored_seasons
 from hindcast_assets.core.drift import DriftSummary, drift_markdown, drift_plot_png, measure_drift
@@ -35,16 +36,16 @@ from hindcast_assets.pipeline.tracking import Tracker, host_lock, run_name
 FIRST_RUN = "first run: the experiment had no champion"
 
 
-class ChampionUnusable(RuntimeError):
+class ChampionUnusable(UserError, RuntimeError):
     """The registry names a champion whose run_dir is missing or corrupt: a failure to look
     into, never taken for "no champion yet" (which would promote whatever comes next)."""
 
 
-class NoChampion(LookupError):
+class NoChampion(UserError, LookupError):
     """Asked for the champion of an experiment that has none yet."""
 
 
-class PromotionError(ValueError):
+class PromotionError(UserError, ValueError):
     """A run_dir that cannot be promoted (incomplete, or not a hindcast)."""
 
 

@@ -29,6 +29,7 @@ from typing import Any
 from upath import UPath
 from upath.implementations.local import LocalPath
 
+from hindcast_assets.core.errors import UserError
 from hindcast_assets.config import ExperimentConfig
 from hindcast_assets.core.data import configured_inputs, file_version
 from hindcast_assets.core.rundir import RunDir, Written, content_hash
@@ -189,7 +190,7 @@ def input_versions(cfg: ExperimentConfig) -> dict[str, dict[str, str]]:
     return {name: {"url": url, "sha256": file_version(url)} for name, url in configured_inputs(cfg).items()}
 
 
-class InputChangedError(ValueError):
+class InputChangedError(UserError, ValueError):
     """An input the run_dir was made from has changed: re-making its artefacts there would mix data."""
 
 

@@ -24,6 +24,7 @@ import yaml
 from upath import UPath
 from upath.implementations.local import LocalPath
 
+from hindcast_assets.core.errors import UserError
 from hindcast_assets.config import ExperimentConfig, config_from_dict
 from hindcast_assets.core.bias import BiasCorrector
 from hindcast_assets.core.data import ExperimentData, load_experiment_data
@@ -78,7 +79,7 @@ def pickle_format(cls: type) -> Format:
     return Format(f"pickle ({cls.__name__}, allow-listed)", _safe_pickle(cls), lambda obj: pickle.dumps(obj, protocol=5))
 
 
-class IntegrityError(RuntimeError):
+class IntegrityError(UserError, RuntimeError):
     """A run_dir file missing from `manifest.json`, or no longer what it recorded, or a damaged
     manifest: the file is not used (a swapped or crafted model is never loaded)."""
 

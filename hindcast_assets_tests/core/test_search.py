@@ -8,7 +8,7 @@ import pytest
 
 from hindcast_assets.config import ConfigError, load_config
 from hindcast_assets.core.search import inner_split
-from hindcast_assets.runner import run_experiment
+from hindcast_assets.launch.hindcast import run_experiment
 from hindcast_assets_tests.conftest import write_config
 
 

@@ -11,7 +11,8 @@ from hindcast_assets.cli import main
 from hindcast_assets.config import load_config
 from hindcast_assets.core.indices_store import read_indices
 from hindcast_assets.core.rundir import RunDir
-from hindcast_assets.runner import run_experiment, run_forecast
+from hindcast_assets.launch.forecast import run_forecast
+from hindcast_assets.launch.hindcast import run_experiment
 
 FILES = ["indices.zarr", "features/pred.parquet", "preds/walk_forward_preds.parquet",
          "postprocessed/national.parquet", "delivery/Treefera_corn_usa_Forecast_2011_2011-08-01.csv"]

@@ -9,7 +9,7 @@ from dagster import DagsterInstance, SensorResult, SkipReason, build_sensor_cont
 from hindcast_assets.config import load_config
 from hindcast_assets.core.rundir import RunDir, set_current
 from hindcast_assets.defs.sensors import build_forecast_sensor
-from hindcast_assets.runner import run_experiment
+from hindcast_assets.launch.hindcast import run_experiment
 from hindcast_assets_tests.conftest import write_config
 
 

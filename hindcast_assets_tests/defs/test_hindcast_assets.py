@@ -183,6 +183,7 @@ def test_ui_runs_write_the_current_run_dir_and_refuse_one_of_another_shape(small
 def test_every_job_and_the_implicit_asset_job_run_in_process():
     from hindcast_assets.definitions import defs
 
+    defs = defs()
     jobs = [*defs.resolve_all_job_defs(), defs.resolve_implicit_global_asset_job_def()]
     assert {j.name for j in jobs} >= {"__ASSET_JOB", "corn_usa__hindcast", "corn_usa__forecast"}
     assert {j.executor_def.name for j in jobs} == {"in_process"}
@@ -191,6 +192,7 @@ def test_every_job_and_the_implicit_asset_job_run_in_process():
 def test_every_config_is_its_own_group_with_its_jobs_and_inputs():
     from hindcast_assets.definitions import defs
 
+    defs = defs()
     groups = {spec.group_name for spec in defs.resolve_all_asset_specs()}
     assert {"corn_usa", "corn_usa_county", "soybeans_bra", "corn_usa_forecast"} <= groups
     jobs = {j.name for j in defs.resolve_all_job_defs()}
@@ -290,7 +292,7 @@ def test_a_bad_input_fails_its_blocking_check_and_nothing_downstream_runs(small_
 
 def test_a_trend_only_experiment_without_predictors_runs_end_to_end(tmp_path, input_dir):
     from hindcast_assets.pipeline.result import ExperimentResult
-    from hindcast_assets.runner import run_experiment
+    from hindcast_assets.launch.hindcast import run_experiment
     from hindcast_assets_tests.conftest import write_config
 
     cfg = load_config(write_config(tmp_path, base="soybeans_bra"))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sys
 from importlib.metadata import EntryPoint
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -15,7 +14,7 @@ import hindcast_assets.models as models
 from hindcast_assets.config import ConfigError, load_config
 from hindcast_assets.core.rundir import RunDir
 from hindcast_assets.pipeline.result import ExperimentResult
-from hindcast_assets.runner import run_experiment
+from hindcast_assets.launch.hindcast import run_experiment
 from hindcast_assets_tests.conftest import TEST_INNER, write_config
 from hindcast_assets_tests.models import third_party_plugin
 

@@ -15,7 +15,7 @@ from hindcast_assets.core.rundir import RunDir, read_current
 from hindcast_assets.definitions import build_definitions
 from hindcast_assets.pipeline.lifecycle import ChampionUnusable, load_champion, retraining_flow
 from hindcast_assets.pipeline.registry import CHALLENGER, CHAMPION, Registry
-from hindcast_assets.runner import run_experiment
+from hindcast_assets.launch.hindcast import run_experiment
 from hindcast_assets_tests.conftest import write_config
 
 SMALL = {"hindcast": {"first_test_year": 2009, "last_test_year": 2011}, "compare": {}, "ensembles": {}}

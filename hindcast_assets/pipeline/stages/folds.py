@@ -15,6 +15,7 @@ from hindcast_assets.core import hindcast as hc
 from hindcast_assets.core import inner_folds
 from hindcast_assets.core import postprocess as pp
 from hindcast_assets.core.data import ExperimentData
+from hindcast_assets.core.features import model_inputs
 from hindcast_assets.core.ensembles import ensemble_predictions, fit_ensemble, member_table
 from hindcast_assets.core.events import timed, training_event
 from hindcast_assets.core.metrics import rmse
@@ -91,7 +92,7 @@ def model(view: RunDirView, fold_name: str) -> StageRecord:
     experiment's model also at the contract path."""
     fold, _, train = _train_frame(view, fold_name)
     fill = store.FILL_VALUES.read(view.run_dir, **_where(view, fold_name))
-    inputs = hc.model_inputs(view.cfg, train, fill)
+    inputs = model_inputs(view.cfg, train, fill)
     written, metrics, events = [], {}, []
     for name, spec in view.cfg.model_specs.items():
         shape = {"experiment": view.key, "fold": fold_name, "model": name, "n_rows": len(train),
@@ -132,8 +133,8 @@ def fold_preds(view: RunDirView, fold_name: str) -> StageRecord:
     fill = store.FILL_VALUES.read(view.run_dir, **_where(view, fold_name))
     cfg = view.cfg
     test = None if fold.is_production else hc.design_frame(cfg, view.data, view.geos, [fold.test_season], trend)
-    train_inputs = hc.model_inputs(cfg, train, fill)
-    test_inputs = None if test is None else hc.model_inputs(cfg, test, fill)
+    train_inputs = model_inputs(cfg, train, fill)
+    test_inputs = None if test is None else model_inputs(cfg, test, fill)
     written, metrics = [], {}
     for name in cfg.base_models:
         fitted = store.read_model(view.run_dir, view.key, fold_name, name)

@@ -1,5 +1,5 @@
 """`hindcast run hindcast --workers N`: the hindcast fanned out over its folds as Dagster runs
-on the instance (issue 13). Dagster-free: each run is launched by `runner.execute_phase`.
+on the instance (issue 13), each run executed by `defs/execute.execute_selection`.
 
 N runs make the setup and per-fold stages over contiguous fold chunks side by side (the setup
 stages are cheap and write the same bytes in every chunk, so no run waits for a setup run; the
@@ -9,8 +9,8 @@ independent lanes side by side. Every run is tagged with the run_dir and one lea
 together they are one writer. The executor decides where steps run: in the run's process
 (`in_process`) or on Celery workers (`celery`).
 
-The runs are orchestrated by a pool of N processes, forked by a fork server that imported the
-runner once (spawned where there is no fork server), so a run starts with its imports done.
+The runs are orchestrated by a pool of N processes, forked by a fork server that imported
+this module once (spawned where there is no fork server), so a run starts with its imports done.
 Processes, not threads: in-process steps compute under one GIL, and Dagster runs orchestrated
 from threads of one process deadlocked in the logging module's lock. Not forked from the
 launcher: a process that has trained LightGBM (OpenMP) or opened the MLflow store hangs or dies
@@ -31,6 +31,12 @@ from hindcast_assets.core.data import load_input
 from hindcast_assets.core.hindcast import fold_of
 from hindcast_assets.core.rundir import RunDir
 from hindcast_assets.core.warmup import warmup_folds
+from hindcast_assets.defs.assets import stage_key
+from hindcast_assets.defs.deployment import Executor
+from hindcast_assets.defs.execute import RunFailed, execute_selection
+from hindcast_assets.defs.experiment import reconstructable_job
+from hindcast_assets.defs.jobs import hindcast_job_name
+from hindcast_assets.defs.resources import RANGE_END, RANGE_START
 from hindcast_assets.pipeline.fanout import fan_in_waves, fan_out, fold_chunks
 from hindcast_assets.pipeline.runlog import read_manifest
 from hindcast_assets.pipeline.table import Stage, asset_stages, hindcast_stages
@@ -100,7 +106,7 @@ def _as_launched(environ: dict[str, str], cwd: str) -> None:
 def _pool(workers: int) -> ProcessPoolExecutor:
     if "forkserver" in multiprocessing.get_all_start_methods():
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["hindcast_assets.runner"])
+        context.set_forkserver_preload([__name__])
     else:  # Windows
         context = multiprocessing.get_context("spawn")
     return ProcessPoolExecutor(workers, context, initializer=_as_launched, initargs=(dict(os.environ), os.getcwd()))
@@ -108,8 +114,6 @@ def _pool(workers: int) -> ProcessPoolExecutor:
 
 def _wait(rd: RunDir, futures: dict[str, Future], running: str) -> None:
     """Wait for a wave's runs, with progress on stderr; RunFailed naming the failed ones."""
-    from hindcast_assets.runner import RunFailed
-
     last = ""
     while True:
         done, pending = wait(futures.values(), timeout=POLL_S, return_when=FIRST_EXCEPTION)
@@ -131,20 +135,28 @@ def _progress(rd: RunDir, running: str, last: str) -> str:
     return line
 
 
-def run_fanned_out(cfg: ExperimentConfig, source: str, rd: RunDir, workers: int, executor_name: str,
+def execute_phase(cfg: ExperimentConfig, source: str, rd: RunDir, phase: Phase, lease_id: str,
+                  executor: Executor) -> str:
+    """One Dagster run of a fan-out `phase` on the instance, its steps on `executor`; its run id,
+    or RunFailed with the cause."""
+    job = reconstructable_job(cfg, source, hindcast_job_name(cfg.experiment_key), executor)
+    tags = {PHASE_TAG: phase.name, RANGE_START: phase.folds[0], RANGE_END: phase.folds[-1]}
+    return execute_selection(job, cfg, rd, lease_id, [stage_key(cfg, name) for name in phase.stages], tags,
+                             phase.name)
+
+
+def run_fanned_out(cfg: ExperimentConfig, source: str, rd: RunDir, workers: int, executor: Executor,
                    lease_id: str) -> str:
     """The hindcast into `rd` as waves of runs, one writer with the launcher holding `lease_id`;
     the last run's id. A failed run leaves the others of its wave to finish, then raises;
     `hindcast resume` completes the run_dir."""
-    from hindcast_assets.runner import execute_phase
-
     waves = phases(cfg, workers)
     print(f"{rd}: {len(waves[0])} fold-chunk runs ({', '.join(c.name for c in waves[0])}), then "
-          f"{' + '.join(str(len(w)) for w in waves[1:])} fan-in runs, executor {executor_name}",
+          f"{' + '.join(str(len(w)) for w in waves[1:])} fan-in runs, executor {executor.value}",
           file=sys.stderr, flush=True)
     with _pool(workers) as pool:
         Tracker().prepare(cfg.mlflow_experiment)
         for wave, running in zip(waves, ["fold-chunk runs"] + ["fan-in runs"] * (len(waves) - 1)):
-            futures = {p.name: pool.submit(execute_phase, cfg, source, rd, p, lease_id, executor_name) for p in wave}
+            futures = {p.name: pool.submit(execute_phase, cfg, source, rd, p, lease_id, executor) for p in wave}
             _wait(rd, futures, running)
         return futures[wave[-1].name].result()

@@ -1,0 +1,78 @@
+"""One experiment's assets, checks and jobs, generated from the stage table, and its hindcast
+materialised as one Dagster run: what the code location, the CLI's launcher and the retraining
+op build on. Nothing here reads `configs/`: each experiment is built from its own config."""
+from __future__ import annotations
+
+import yaml
+from dagster import DagsterInstance, Definitions, build_reconstructable_job
+
+from hindcast_assets.config import ExperimentConfig, config_from_dict
+from hindcast_assets.core.lease import Lease
+from hindcast_assets.core.rundir import RunDir
+from hindcast_assets.core.splits import PRODUCTION
+from hindcast_assets.defs.assets import build_stage_assets, build_stage_checks
+from hindcast_assets.defs.deployment import Executor
+from hindcast_assets.defs.execute import add_partitions, execute_in_process, observed_instance
+from hindcast_assets.defs.inputs import build_input_assets, build_input_checks
+from hindcast_assets.defs.jobs import build_jobs, fit_production_job_name, hindcast_job_name
+from hindcast_assets.defs.partitions import init_date_partitions_name
+from hindcast_assets.defs.resources import RANGE_END, RANGE_START, MlflowTracking, RunDirResource
+from hindcast_assets.pipeline.registry import ModelVersion
+from hindcast_assets.pipeline.run_dirs import JobKind, registered_after_hindcast
+from hindcast_assets.pipeline.table import forecast_stages
+
+RESOURCES = {"run_dir": RunDirResource(), "mlflow": MlflowTracking()}  # one set, shared by every experiment
+
+
+def default_source(cfg: ExperimentConfig) -> str:
+    """The config file named in errors when the caller names none."""
+    return f"configs/{cfg.experiment_key}.yaml"
+
+
+def experiment_definitions(cfg: ExperimentConfig, source: str, executor: Executor | None = None) -> Definitions:
+    """The experiment's input and stage assets, their checks and its jobs (`source`: its config
+    file, named in errors), with the shared resources and `executor` (default: `Executor.named()`)."""
+    return Definitions(assets=[build_input_assets(cfg), *build_stage_assets(cfg, source)],
+                       asset_checks=[*build_input_checks(cfg), *build_stage_checks(cfg, source)],
+                       jobs=build_jobs(cfg), executor=(executor or Executor.named()).definition(),
+                       resources=RESOURCES)
+
+
+def job_def(cfg: ExperimentConfig, source: str, job_name: str):
+    return experiment_definitions(cfg, source).resolve_job_def(job_name)
+
+
+def job_for(config_yaml: str, source: str, job_name: str, executor_name: str):
+    """One experiment's job from its resolved config: what a Celery worker or a run process
+    rebuilds (by module, function and these string arguments) to run its steps."""
+    cfg = config_from_dict(yaml.safe_load(config_yaml), source)
+    return experiment_definitions(cfg, source, Executor(executor_name)).resolve_job_def(job_name)
+
+
+def reconstructable_job(cfg: ExperimentConfig, source: str, job_name: str, executor: Executor):
+    """`job_for` as a job other processes can rebuild (the multiprocess and celery executors need one)."""
+    resolved = yaml.safe_dump(cfg.resolved(), sort_keys=False)
+    return build_reconstructable_job(__name__, job_for.__name__, (resolved, source, job_name, executor.value))
+
+
+def materialise(cfg: ExperimentConfig, kind: JobKind, rd: RunDir, source: str, lease: Lease) -> str:
+    """Job `kind` into `rd` as one in-process run (every fold a partition range) as the writer
+    holding `lease`; the run's id."""
+    key = cfg.experiment_key
+    instance = observed_instance(cfg)
+    if kind is JobKind.FIT_PRODUCTION:
+        job = job_def(cfg, source, fit_production_job_name(key))
+        return execute_in_process(instance, job, cfg, rd, lease, partition_key=PRODUCTION).run_id
+    job = job_def(cfg, source, hindcast_job_name(key))
+    return execute_in_process(instance, job, cfg, rd, lease,
+                              tags={RANGE_START: cfg.folds[0], RANGE_END: cfg.folds[-1]}).run_id
+
+
+def completed_hindcast(cfg: ExperimentConfig, rd: RunDir) -> ModelVersion:
+    """After a hindcast: the configured init dates offered as forecast partitions (the UI's grid
+    offers every season x init date; the sensor adds them only as data arrive), and the run_dir
+    registered (champion when the experiment has none)."""
+    if forecast_stages(cfg) and cfg.inputs.indices:
+        add_partitions(DagsterInstance.get(), init_date_partitions_name(cfg.experiment_key),
+                       list(cfg.forecast.init_dates))
+    return registered_after_hindcast(rd)
