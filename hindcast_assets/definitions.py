@@ -15,10 +15,10 @@ from dagster import BetaWarning, Definitions, PreviewWarning, definitions
 from hindcast_assets.config import ExperimentConfig, config_files, load_config
 from hindcast_assets.core.errors import UserError
 from hindcast_assets.defs.deployment import Executor
-from hindcast_assets.defs.experiment import default_source, experiment_definitions
+from hindcast_assets.defs.experiment import experiment_definitions
 from hindcast_assets.defs.lifecycle import build_retrain_job, build_retrain_sensor
 from hindcast_assets.defs.sensors import build_forecast_sensor, build_mlflow_closers
-from hindcast_assets.paths import CONFIGS_DIR
+from hindcast_assets.paths import CONFIGS_DIR, config_file
 from hindcast_assets.pipeline.table import forecast_stages
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ def _experiment(cfg: ExperimentConfig, source: str, executor: Executor | None) -
 def build_definitions(configs: Sequence[ExperimentConfig], sources: Sequence[str] | None = None,
                       executor: Executor | None = None) -> Definitions:
     """`sources`: each config's file, named in errors (default `configs/<key>.yaml`)."""
-    parts = [_experiment(cfg, sources[i] if sources else default_source(cfg), executor)
+    parts = [_experiment(cfg, sources[i] if sources else config_file(cfg.experiment_key), executor)
              for i, cfg in enumerate(configs)]
     return Definitions.merge(*parts, Definitions(sensors=build_mlflow_closers()))
 

@@ -13,6 +13,11 @@ BUNDLED_DATA_DIR = PROJECT_ROOT / "data"
 STATE_DIR = PROJECT_ROOT / ".state"
 
 
+def config_file(experiment_key: str) -> str:
+    """The config file named in errors when the caller names none: `configs/<key>.yaml`."""
+    return f"configs/{experiment_key}.yaml"
+
+
 def input_data_dir() -> str:
     """`INPUT_DATA_DIR` if set, else the bundled `data/` folder."""
     return os.environ.get("INPUT_DATA_DIR") or str(BUNDLED_DATA_DIR)

@@ -19,6 +19,7 @@ import pandas as pd
 from scipy.stats import ks_2samp
 
 from hindcast_assets.core.report import _png, _pyplot
+from hindcast_assets.core.severity import Severity
 
 MIN_VALUES = 5  # fewer known values than this (either side): not compared; KS cannot judge so few
 MAX_PLOTTED = 8
@@ -110,12 +111,12 @@ def measure_drift(reference: pd.DataFrame, current: pd.DataFrame, columns: Seque
         timestamp=timestamp or datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
 
-def drift_severity(summary: DriftSummary, warn_share: float, error_share: float) -> str | None:
-    """None (pass), "WARN" or "ERROR" by the drifted share: the one place the thresholds apply."""
+def drift_severity(summary: DriftSummary, warn_share: float, error_share: float) -> Severity | None:
+    """None (pass), WARN or ERROR by the drifted share: the one place the thresholds apply."""
     if summary.dataset_drift_score > error_share:
-        return "ERROR"
+        return Severity.ERROR
     if summary.dataset_drift_score > warn_share:
-        return "WARN"
+        return Severity.WARN
     return None
 
 

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from hindcast_assets.config import GeoRule
+from hindcast_assets.config import ExperimentConfig, GeoRule
+from hindcast_assets.core.data import InputError
 
 
 def included_geos(yields: pd.DataFrame, rule: GeoRule, before_season: int) -> list[str]:
@@ -21,3 +22,13 @@ def included_geos(yields: pd.DataFrame, rule: GeoRule, before_season: int) -> li
         share = recent.groupby("geo_id")["area"].sum() / recent["area"].sum()
         keep &= share.reindex(counts.index, fill_value=0.0) >= rule.min_area_share
     return sorted(counts[keep].index)
+
+
+def experiment_geos(cfg: ExperimentConfig, yields: pd.DataFrame) -> list[str]:
+    """The geos the experiment models (`included_geos` before its first test season); an
+    InputError naming the yields when none passes, for the preflight and the stage alike."""
+    chosen = included_geos(yields, cfg.geos, cfg.hindcast.first_test_year)
+    if not chosen:
+        raise InputError(f"{cfg.inputs.yields}: geos: no geo passes the inclusion rule before "
+                         f"{cfg.hindcast.first_test_year}")
+    return chosen

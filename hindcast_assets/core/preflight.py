@@ -11,7 +11,7 @@ from hindcast_assets.config import ExperimentConfig
 from hindcast_assets.core.data import ExperimentData, InputError, load_experiment_data, load_input, scored_seasons
 from hindcast_assets.core.feature_names import monthly_feature_names
 from hindcast_assets.core.features import KEYS, season_feature_table
-from hindcast_assets.core.geos import included_geos
+from hindcast_assets.core.geos import experiment_geos
 from hindcast_assets.core.hindcast import fold_of, modelled_seasons
 
 
@@ -20,10 +20,7 @@ def check_experiment(cfg: ExperimentConfig, source: str) -> None:
     data = load_experiment_data(cfg)
     for name in ("references", "yardstick"):
         load_input(cfg, name)
-    geos = included_geos(data.yields, cfg.geos, cfg.hindcast.first_test_year)
-    if not geos:
-        raise InputError(f"{cfg.inputs.yields}: geos: no geo passes the inclusion rule before "
-                         f"{cfg.hindcast.first_test_year}")
+    geos = experiment_geos(cfg, data.yields)
     _test_seasons_scored(cfg, data, source)
     _first_fold_trains(cfg, data, source)
     _test_seasons_weighted(cfg, data, geos)

@@ -8,16 +8,12 @@ holds the lease of.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass
 
 from upath import UPath
 
 from hindcast_assets.core.lease import holder, is_live
-from hindcast_assets.core.rundir import RunDir, read_current, remove_tree
-
-RUN_DIR_NAME = re.compile(r"(\d{8}_\d{6})_(.+)")
-
+from hindcast_assets.core.rundir import RunDir, RunDirName, read_current, remove_tree
 
 @dataclass(frozen=True)
 class PruneDecision:
@@ -34,10 +30,9 @@ def prune_plan(runs_dir: str, keep: int | None, older_than_days: float | None, n
     root = UPath(runs_dir)
     by_key: dict[str, list[tuple[dt.datetime, RunDir]]] = {}
     for path in (root.iterdir() if root.exists() else []):
-        match = RUN_DIR_NAME.fullmatch(path.name)
-        if path.is_dir() and match:
-            made = dt.datetime.strptime(match[1], "%Y%m%d_%H%M%S").replace(tzinfo=dt.timezone.utc)
-            by_key.setdefault(match[2], []).append((made, RunDir(path)))
+        name = RunDirName.parse(path.name)
+        if path.is_dir() and name:
+            by_key.setdefault(name.experiment_key, []).append((name.minted, RunDir(path)))
     decisions = []
     for key, dirs in sorted(by_key.items()):
         current = read_current(runs_dir, key)

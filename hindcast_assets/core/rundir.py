@@ -11,6 +11,7 @@ import hashlib
 import io
 import os
 import pickle
+import re
 import time
 import uuid
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from typing import Any
 import pandas as pd
 from upath import UPath
 from upath.implementations.local import LocalPath
+
 from hindcast_assets.core.errors import UserError
 
 
@@ -70,6 +72,40 @@ def _publish(tmp: UPath, path: UPath) -> None:
         tmp.rename(path)
 
 
+STAMP_FORMAT = "%Y%m%d_%H%M%S"  # UTC, to the second
+_NAME = re.compile(r"(\d{8}_\d{6})_(.+)")
+
+
+@dataclass(frozen=True)
+class RunDirName:
+    """A run_dir's folder name, `<YYYYMMDD_HHMMSS>_<experiment key>`: when it was minted (UTC)
+    and whose run it is. The one place the name is made and read."""
+
+    minted: dt.datetime
+    experiment_key: str
+
+    @classmethod
+    def now(cls, experiment_key: str) -> RunDirName:
+        return cls(dt.datetime.now(dt.timezone.utc).replace(microsecond=0), experiment_key)
+
+    @classmethod
+    def parse(cls, name: str) -> RunDirName | None:
+        """The name's parts, or None for a folder that is no minted run_dir."""
+        match = _NAME.fullmatch(name)
+        try:
+            minted = dt.datetime.strptime(match[1], STAMP_FORMAT) if match else None
+        except ValueError:
+            return None
+        return cls(minted.replace(tzinfo=dt.timezone.utc), match[2]) if minted else None
+
+    @property
+    def stamp(self) -> str:
+        return self.minted.strftime(STAMP_FORMAT)
+
+    def __str__(self) -> str:
+        return f"{self.stamp}_{self.experiment_key}"
+
+
 class RunDir:
     def __init__(self, root: str | UPath):
         self.root = UPath(str(root).rstrip("/"))
@@ -85,8 +121,7 @@ class RunDir:
         """A fresh `<YYYYMMDD_HHMMSS>_<key>` folder (UTC), never one another process minted: a
         taken stamp waits for the next second."""
         while True:
-            stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d_%H%M%S")
-            root = UPath(f"{str(runs_dir).rstrip('/')}/{stamp}_{experiment_key}")
+            root = UPath(f"{str(runs_dir).rstrip('/')}/{RunDirName.now(experiment_key)}")
             try:
                 root.mkdir(parents=True, exist_ok=False)  # atomic: of several minting at once, one wins
                 return cls(root)

@@ -12,6 +12,7 @@ from dagster._core.definitions.data_version import DATA_VERSION_TAG
 
 from hindcast_assets.config import ExperimentConfig
 from hindcast_assets.core.rundir import content_hash
+from hindcast_assets.core.severity import Severity
 from hindcast_assets.defs.inputs import input_key
 from hindcast_assets.defs.metadata import stage_metadata
 from hindcast_assets.defs.partitions import partitions_def, stage_partition
@@ -149,8 +150,9 @@ def stage_check(cfg: ExperimentConfig, stage: Stage, deps: list[AssetDep], sourc
         op_context = context.op_execution_context
         view, _, _ = _run_tracked(op_context, cfg, stage, run_dir, source, mlflow)
         verdicts = [stage.verdict(view, stage_partition(stage.partitioning, k)) for k in op_context.partition_keys]
-        worst = max(verdicts, key=lambda v: {None: 0, "WARN": 1, "ERROR": 2}[v.severity])
-        return AssetCheckResult(passed=worst.passed, severity=AssetCheckSeverity(worst.severity or "WARN"),
+        severity = Severity.worst(v.severity for v in verdicts)
+        worst = next((v for v in verdicts if v.severity is severity), verdicts[0])
+        return AssetCheckResult(passed=worst.passed, severity=AssetCheckSeverity((severity or Severity.WARN).value),
                                 description=worst.description, metadata=worst.metadata)
 
     return _check

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import functools
 import os
-from enum import Enum
+from enum import StrEnum
 
 from dagster import ExecutorDefinition, in_process_executor, multiprocess_executor
 
@@ -16,7 +16,7 @@ from hindcast_assets.core.errors import UserError
 EXECUTOR_ENV = "HINDCAST_EXECUTOR"
 
 
-class Executor(str, Enum):
+class Executor(StrEnum):
     IN_PROCESS = "in_process"
     MULTIPROCESS = "multiprocess"
     CELERY = "celery"

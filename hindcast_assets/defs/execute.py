@@ -74,13 +74,14 @@ def run_tags(cfg: ExperimentConfig, rd: RunDir) -> dict[str, str]:
     return {run_dir_tag(cfg.experiment_key): str(rd), **worker_tags()}
 
 
-def run_dir_config(rd: RunDir, tracking: bool = False) -> dict:
+def run_dir_config(rd: RunDir | str, tracking: bool = False, quiet: bool = True) -> dict:
     """The run config of a run writing `rd` (`tracking`: with this process's MLflow store, for
-    runs whose steps run in other processes)."""
+    runs whose steps run in other processes; `quiet`: errors only on the console, for the
+    launcher's runs, not the UI's)."""
     resources = {"run_dir": {"config": {"run_dir": str(rd)}}}
     if tracking:
         resources["mlflow"] = {"config": {"tracking_uri": mlflow_tracking_uri()}}
-    return {**QUIET, "resources": resources}
+    return {**(QUIET if quiet else {}), "resources": resources}
 
 
 def execute_in_process(instance, job, cfg: ExperimentConfig, rd: RunDir, lease: Lease, **kwargs):

@@ -24,11 +24,6 @@ from hindcast_assets.pipeline.table import forecast_stages
 RESOURCES = {"run_dir": RunDirResource(), "mlflow": MlflowTracking()}  # one set, shared by every experiment
 
 
-def default_source(cfg: ExperimentConfig) -> str:
-    """The config file named in errors when the caller names none."""
-    return f"configs/{cfg.experiment_key}.yaml"
-
-
 def experiment_definitions(cfg: ExperimentConfig, source: str, executor: Executor | None = None) -> Definitions:
     """The experiment's input and stage assets, their checks and its jobs (`source`: its config
     file, named in errors), with the shared resources and `executor` (default: `Executor.named()`)."""

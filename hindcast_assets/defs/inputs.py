@@ -11,6 +11,7 @@ from dagster._core.definitions.data_version import DATA_VERSION_TAG
 from hindcast_assets.config import ExperimentConfig
 from hindcast_assets.core.data import configured_inputs, file_version, input_problem
 from hindcast_assets.core.preflight import experiment_problem
+from hindcast_assets.paths import config_file
 
 
 def input_key(cfg: ExperimentConfig, name: str) -> AssetKey:
@@ -46,7 +47,7 @@ def build_input_checks(cfg: ExperimentConfig) -> list[AssetChecksDefinition]:
         def _valid() -> AssetCheckResult:
             problem = input_problem(cfg, name)
             if problem is None and name == "yields":  # the rules between inputs and the config, as the CLI's
-                problem = experiment_problem(cfg, f"configs/{cfg.experiment_key}.yaml")
+                problem = experiment_problem(cfg, config_file(cfg.experiment_key))
             return AssetCheckResult(passed=problem is None, severity=AssetCheckSeverity.ERROR,
                                     metadata={"problem": problem or "none"})
 

@@ -9,7 +9,7 @@ from dagster import Field, MetadataValue, OpExecutionContext, Output, RunRequest
 
 from hindcast_assets.config import ExperimentConfig
 from hindcast_assets.core.data import load_input, scored_seasons
-from hindcast_assets.core.rundir import RunDir
+from hindcast_assets.core.rundir import STAMP_FORMAT, RunDir
 from hindcast_assets.defs.experiment import completed_hindcast, materialise
 from hindcast_assets.defs.inputs import observe_inputs
 from hindcast_assets.defs.resources import experiment_tags
@@ -26,7 +26,7 @@ def retrain_job_name(key: str) -> str:
 
 def decisions_dir(runs_dir: str, key: str, run_id: str) -> str:
     """Where a decision's drift report and JSON are kept: beside the run_dirs, never in one."""
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d_%H%M%S")
+    stamp = dt.datetime.now(dt.timezone.utc).strftime(STAMP_FORMAT)
     return f"{runs_dir.rstrip('/')}/lifecycle/{key}/{stamp}_{run_id[:8]}"
 
 

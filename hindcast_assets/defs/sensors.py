@@ -15,6 +15,7 @@ from dagster import (AddDynamicPartitionsRequest, DagsterRunStatus, DefaultSenso
 from hindcast_assets.config import ExperimentConfig
 from hindcast_assets.core.forecast import available_init_dates
 from hindcast_assets.core.rundir import RunDir, content_hash, read_current
+from hindcast_assets.defs.execute import run_dir_config
 from hindcast_assets.defs.inputs import observe_inputs
 from hindcast_assets.defs.jobs import forecast_job_name
 from hindcast_assets.defs.partitions import forecast_key, init_date_partitions_name
@@ -63,7 +64,7 @@ def build_forecast_sensor(cfg: ExperimentConfig, runs_dir: str | None = None):
         new = sorted(set(wanted) - done)
         if not new:
             return SkipReason(f"{key}: nothing new (data through {latest})")
-        run_config = {"resources": {"run_dir": {"config": {"run_dir": str(current)}}}}
+        run_config = run_dir_config(current, quiet=False)
         tags = {run_dir_tag(key): str(current), WRITES_TAG: str(current), MAX_RETRIES_TAG: str(SENSOR_RETRIES)}
         requests = [RunRequest(run_key=k, partition_key=forecast_key(wanted[k]), run_config=run_config, tags=tags)
                     for k in new]

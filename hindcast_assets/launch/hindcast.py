@@ -16,8 +16,9 @@ from hindcast_assets.core.preflight import check_experiment
 from hindcast_assets.core.rundir import RunDir, remove_orphan_temps
 from hindcast_assets.defs.deployment import Executor
 from hindcast_assets.defs.execute import close_dead_runs, observed_instance
-from hindcast_assets.defs.experiment import completed_hindcast, default_source, materialise
+from hindcast_assets.defs.experiment import completed_hindcast, materialise
 from hindcast_assets.launch.fanout import run_fanned_out
+from hindcast_assets.paths import config_file
 from hindcast_assets.pipeline import store
 from hindcast_assets.pipeline.registry import CHAMPION, ModelVersion
 from hindcast_assets.pipeline.result import ExperimentResult
@@ -105,7 +106,7 @@ def run_experiment(cfg: ExperimentConfig, what: JobKind | str, runs_dir: str, so
     same determinants are copied (pipeline/reuse.py)."""
     kind = JobKind(what)
     with minted(cfg, kind, runs_dir, reuse_folds) as (rd, lease):
-        return _materialise(cfg, kind, rd, source or default_source(cfg), lease, scale)
+        return _materialise(cfg, kind, rd, source or config_file(cfg.experiment_key), lease, scale)
 
 
 def resume(run_dir: str) -> RunOutcome:

@@ -13,7 +13,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from hindcast_assets.pipeline.table import CONFIG_STAGE, Partitioning, Stage
+from hindcast_assets.config import ExperimentConfig
+from hindcast_assets.core import inner_folds
+from hindcast_assets.core.data import load_input
+from hindcast_assets.core.hindcast import fold_of
+from hindcast_assets.core.warmup import warmup_folds
+from hindcast_assets.pipeline.table import CONFIG_STAGE, Partitioning, Stage, asset_stages, hindcast_stages
 
 
 @dataclass(frozen=True)
@@ -85,3 +90,50 @@ def fold_chunks(folds: list[str], weights: list[float], n: int) -> list[list[str
         current.append(fold)
         done += weight
     return chunks + [current]
+
+
+EARLY = "early stages"  # their place among the folds when the folds are cut into chunks: first
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One run of the fan-out: which stages' assets, over which folds (names only, so it
+    pickles to a pool process)."""
+
+    name: str
+    stages: tuple[str, ...]
+    folds: list[str]
+
+    @classmethod
+    def of(cls, name: str, stages: list[Stage], folds: list[str]) -> Phase:
+        return cls(name, tuple(s.name for s in asset_stages(stages)), folds)
+
+
+def phases(cfg: ExperimentConfig, workers: int) -> list[list[Phase]]:
+    """Waves of runs, each wave's runs side by side: the fold chunks (balanced by training
+    seasons; the first also runs the early stages), then the fan-in's waves."""
+    plan = fan_out(hindcast_stages(cfg))
+    yields = load_input(cfg, "yields")  # the folds' seasons
+    weights = [len(fold_of(cfg, yields, f).train_seasons) for f in cfg.folds]
+    early = warmup_weight(cfg, yields) if plan.early else 0.0
+    cut = fold_chunks([EARLY, *cfg.folds], [early, *weights], workers)
+    if cut[0] == [EARLY]:  # the early stages alone: they join the next chunk's folds
+        cut = [[EARLY, *cut[1]], *cut[2:]]
+    chunks = []
+    for c in cut:
+        folds = [f for f in c if f != EARLY]
+        stages = plan.setup + (plan.early if EARLY in c else []) + plan.per_fold
+        chunks.append(Phase.of(f"folds {folds[0]}-{folds[-1]}", stages, folds))
+    waves = fan_in_waves(plan.fan_in, workers)
+    fan_in = [[Phase.of("fan-in" if len(waves) == 1 else f"fan-in: {group[0].name}", group, cfg.folds)
+               for group in wave] for wave in waves]
+    return [chunks, *fan_in]
+
+
+def warmup_weight(cfg: ExperimentConfig, yields) -> float:
+    """The warm-up (the one early stage) in fold weights, training seasons: each of its refits
+    fits the model's members once; a fold fits every base model, and the members again per inner
+    block."""
+    n = len(inner_folds.members(cfg))
+    per_fold = len(cfg.base_models) + (cfg.conformal.inner_blocks * n if inner_folds.uses_inner_folds(cfg) else 0)
+    return n * sum(len(f.train_seasons) for f in warmup_folds(cfg, yields)) / per_fold

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from hindcast_assets.core.rundir import Written
+from hindcast_assets.core.severity import Severity
 
 
 @dataclass
@@ -25,7 +26,7 @@ class StageRecord:
 class CheckVerdict:
     """A check stage's conclusion, read from what it wrote: passed, else WARN or ERROR."""
 
-    severity: str | None  # None: passed
+    severity: Severity | None  # None: passed
     description: str
     metadata: dict[str, float | str] = field(default_factory=dict)
 

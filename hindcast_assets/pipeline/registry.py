@@ -16,7 +16,7 @@ from pathlib import Path
 from hindcast_assets.config import ExperimentConfig
 from hindcast_assets.core.rundir import RunDir
 from hindcast_assets.core.splits import PRODUCTION
-from hindcast_assets.pipeline.store import run_stamp
+from hindcast_assets.pipeline.store import MANIFEST_FILE, MODELS, recorded_hashes, run_stamp, verified_bytes
 from hindcast_assets.pipeline.tracking import Tracker, run_name
 
 CHAMPION, CHALLENGER = "champion", "challenger"
@@ -52,15 +52,15 @@ def _version(mv) -> ModelVersion:
     return ModelVersion(mv.name, str(mv.version), mv.tags.get(RUN_DIR_TAG, ""), dict(mv.tags), tuple(mv.aliases))
 
 
-def _local_copy(folder, into: str) -> str:
-    """A local folder holding `folder`'s files (itself when already local; MLflow logs from disk)."""
-    if getattr(folder, "protocol", "file") in ("", "file", "local"):
-        return str(folder.path if hasattr(folder, "path") else folder)
-    for item in folder.rglob("*"):
-        if item.is_file():
-            target = Path(into) / item.relative_to(folder).as_posix()
+def _verified_copy(rd: RunDir, folder: str, into: str) -> str:
+    """The files under the run_dir-relative `folder` that the run_dir's manifest records, each
+    checked against its sha256, copied into the local folder `into` (MLflow logs from disk): what
+    is registered is exactly what the hindcast wrote, never a file no stage recorded."""
+    for rel in sorted(recorded_hashes(rd.root / MANIFEST_FILE)):
+        if rel.startswith(f"{folder}/"):
+            target = Path(into) / rel[len(folder) + 1:]
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(item.read_bytes())
+            target.write_bytes(verified_bytes(rd, rd.root / rel))
     return into
 
 
@@ -100,9 +100,9 @@ class Registry:
         run_id = mlflow_run_id or self.tracker.run_for(
             f"register-{rd.root.name}", cfg.mlflow_experiment, run_name(key, "register", run_stamp(rd)),
             {"run_dir": str(rd)}, {})
-        folder = rd.root / "models" / key / PRODUCTION
         with tempfile.TemporaryDirectory(prefix="hindcast_register_") as scratch:
-            self.client.log_artifacts(run_id, _local_copy(folder, scratch), ARTEFACT_PATH)
+            folder = _verified_copy(rd, MODELS.format(key=key, fold=PRODUCTION), scratch)
+            self.client.log_artifacts(run_id, folder, ARTEFACT_PATH)
         source = f"{self.client.get_run(run_id).info.artifact_uri}/{ARTEFACT_PATH}"
         tags = {RUN_DIR_TAG: str(rd), TRAINED_THROUGH_TAG: str(trained_through),
                 **{f"skill.{k}": f"{v:.4f}" for k, v in skill.items()}}

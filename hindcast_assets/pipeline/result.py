@@ -86,18 +86,14 @@ class ForecastSlice:
 
 
 def _forecasts(rd: RunDir) -> dict[tuple[int, str], ForecastSlice]:
-    base = rd.root / "forecast"
-    if not base.exists():
-        return {}
+    """Every forecast whose geo predictions the manifest records, by season and init date."""
     out = {}
-    for season in sorted(p for p in base.iterdir() if p.name.isdigit()):
-        for init in sorted(season.iterdir()):
-            at = ForecastDate.parse(init.name, int(season.name))
-            fields = store.forecast_fields(at)
-            out[(at.season_year, str(at))] = ForecastSlice(at.season_year, str(at),
-                                                           store.FORECAST_PREDS.read_optional(rd, **fields),
-                                                           store.FORECAST_NATIONAL.read_optional(rd, **fields),
-                                                           store.forecast_vintages(rd, at))
+    for at in sorted(ForecastDate.parse(f["date"], int(f["season"])) for f in store.FORECAST_PREDS.recorded(rd)):
+        fields = store.forecast_fields(at)
+        out[(at.season_year, str(at))] = ForecastSlice(at.season_year, str(at),
+                                                       store.FORECAST_PREDS.read_optional(rd, **fields),
+                                                       store.FORECAST_NATIONAL.read_optional(rd, **fields),
+                                                       store.forecast_vintages(rd, at))
     return out
 
 

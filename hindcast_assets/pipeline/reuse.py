@@ -18,8 +18,7 @@ from typing import Any
 import pandas as pd
 
 from hindcast_assets.core.data import ExperimentData
-from hindcast_assets.core.retention import RUN_DIR_NAME
-from hindcast_assets.core.rundir import RunDir, Written, content_hash
+from hindcast_assets.core.rundir import RunDir, RunDirName, Written, content_hash
 from hindcast_assets.pipeline.store import RunDirView
 from hindcast_assets.pipeline.table import Partitioning, Stage, partition_id, stage_table
 from hindcast_assets.pipeline.versions import pipeline_version
@@ -102,7 +101,7 @@ def siblings(rd: RunDir, key: str) -> list[RunDir]:
     parent = rd.root.parent
     names = [p.name for p in parent.iterdir() if p.name != rd.root.name] if parent.exists() else []
     return [RunDir(parent / n) for n in sorted(names, reverse=True)
-            if (m := RUN_DIR_NAME.fullmatch(n)) and m[2] == key]
+            if (name := RunDirName.parse(n)) and name.experiment_key == key]
 
 
 def copy_files(rd: RunDir, donor: RunDir, hashes: dict[str, str]) -> list[Written] | None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from enum import Enum
+from enum import StrEnum
 
 from hindcast_assets.config import ExperimentConfig
 from hindcast_assets.core.lease import Lease
@@ -20,7 +20,7 @@ from hindcast_assets.pipeline.runlog import open_run_dir
 from hindcast_assets.pipeline.table import Stage, fit_production_stages, hindcast_stages
 
 
-class JobKind(str, Enum):
+class JobKind(StrEnum):
     """What a launcher materialises into a run_dir (the manifest's `job`)."""
 
     HINDCAST = "hindcast"

@@ -8,10 +8,10 @@ Template fields: `key` (experiment), `fold`, `member` ('' for the experiment's m
 """
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import pickle
+import re
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -32,7 +32,8 @@ from hindcast_assets.core.detrend import LinearTrend
 from hindcast_assets.core.ensembles import ENSEMBLE_FILE, EnsembleModel
 from hindcast_assets.core.indices_store import read_indices, write_indices
 from hindcast_assets.core.predictions import FoldModels
-from hindcast_assets.core.rundir import RunDir, UnsafeArtefactError, Written, content_hash, folder_hash, parquet_bytes
+from hindcast_assets.core.rundir import (RunDir, RunDirName, UnsafeArtefactError, Written, content_hash, folder_hash,
+                                         parquet_bytes)
 from hindcast_assets.core.season_dates import ForecastDate
 from hindcast_assets.core.splits import PRODUCTION
 from hindcast_assets.models import TrainedModel, load_model
@@ -278,6 +279,13 @@ class Artefact:
     def path(self, rd: RunDir, **fields: Any) -> UPath:
         return rd.root / self.template.format(**fields)
 
+    def recorded(self, rd: RunDir) -> list[dict[str, str]]:
+        """The fields of every file of this artefact the run_dir's manifest records (what a
+        finished stage wrote), in path order: its partitions, found without listing a folder."""
+        pattern = re.compile(re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(self.template)))
+        return [m.groupdict() for path in sorted(recorded_hashes(rd.root / MANIFEST_FILE))
+                if (m := pattern.fullmatch(path))]
+
     def exists(self, rd: RunDir, **fields: Any) -> bool:
         return self.path(rd, **fields).exists()
 
@@ -314,15 +322,16 @@ class Artefact:
 
 
 FORECAST = "forecast/{season}/{date}"
+MODELS = "models/{key}/{fold}"  # a fold's fitted chain; production's is what the registry holds
 
 CONFIG = Artefact("config_resolved.yaml", CONFIG_YAML, "the experiment config, defaults filled, env vars expanded")
 INCLUDED_GEOS = Artefact("included_geo_identifiers.txt", LINES, "the geos modelled")
-DETRENDER = Artefact("models/{key}/{fold}/detrender.pkl", pickle_format(LinearTrend), "per-geo linear trend")
-FILL_VALUES = Artefact("models/{key}/{fold}/feature_fill_values.parquet", PARQUET,
+DETRENDER = Artefact(f"{MODELS}/detrender.pkl", pickle_format(LinearTrend), "per-geo linear trend")
+FILL_VALUES = Artefact(f"{MODELS}/feature_fill_values.parquet", PARQUET,
                        "per-geo training climatology of each feature")
-MODEL_FILE = Artefact("models/{key}/{fold}/{member}{file}", BYTES,
+MODEL_FILE = Artefact(f"{MODELS}/{{member}}{{file}}", BYTES,
                       "the model in its native format (LightGBM text, XGBoost JSON, skops, ensemble JSON)")
-MODEL_CARD = Artefact("models/{key}/{fold}/{member}model_card.json", JSON,
+MODEL_CARD = Artefact(f"{MODELS}/{{member}}model_card.json", JSON,
                       "model name, file, features, params, training seasons")
 TRAIN_PREDS = Artefact("preds/{key}/{fold}/{member}train_preds.parquet", PARQUET, "in-sample predictions")
 WALK_FORWARD_PREDS = Artefact("preds/{key}/{fold}/{member}walk_forward_preds.parquet", PARQUET,
@@ -335,7 +344,7 @@ WARMUP_PREDS = Artefact("preds/{key}/warmup/{scope}.parquet", PARQUET,
                         "seasons before it (end of season and each init date; scope geo or national): "
                         "residuals for the first folds' intervals")
 YEAR_DATA = Artefact("preds/{key}/{fold}/year_data.parquet", PARQUET, "the test season's rows as the model saw them")
-BIAS_CORRECTOR = Artefact("models/{key}/{fold}/bias_corrector.pkl", pickle_format(BiasCorrector),
+BIAS_CORRECTOR = Artefact(f"{MODELS}/bias_corrector.pkl", pickle_format(BiasCorrector),
                           "per-geo bias correction from earlier folds' residuals")
 CONFORMAL = Artefact("conformal/{mode}.parquet", PARQUET, "conformal quantiles per scope, level and fold")
 POSTPROCESSED = Artefact("postprocessed/{scope}.parquet", PARQUET,
@@ -448,17 +457,15 @@ def folds_with_model(rd: RunDir, cfg: ExperimentConfig) -> list[str]:
 
 def run_stamp(rd: RunDir) -> str:
     """The `<YYYYMMDD_HHMMSS>` a run_dir was minted with (its name's prefix), else its name."""
-    name = rd.root.name
-    return name[:15] if len(name) > 15 and name[8] == "_" and name[:8].isdigit() else name
+    name = RunDirName.parse(rd.root.name)
+    return name.stamp if name else rd.root.name
 
 
 def run_created_at(rd: RunDir) -> str:
     """The run_dir's UTC mint time as ISO 8601 ('' if its name has no stamp): deterministic, so
     re-materialising a delivery is a no-op."""
-    try:
-        return dt.datetime.strptime(run_stamp(rd), "%Y%m%d_%H%M%S").replace(tzinfo=dt.timezone.utc).isoformat()
-    except ValueError:
-        return ""
+    name = RunDirName.parse(rd.root.name)
+    return name.minted.isoformat() if name else ""
 
 
 def forecast_vintages(rd: RunDir, at: ForecastDate) -> dict[str, list[str]]:

@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 from upath import UPath
 
-from hindcast_assets.core.rundir import ArtefactExistsError, RunDir, UnsafeArtefactError, content_hash
+from hindcast_assets.core.rundir import ArtefactExistsError, RunDir, RunDirName, UnsafeArtefactError, content_hash
+from hindcast_assets.pipeline import store
 
 
 def _all_files(root) -> list[str]:
@@ -137,3 +138,28 @@ def test_mint_names_folder_by_utc_stamp_and_key_and_never_reuses_one(tmp_path):
         assert before <= dt.datetime.strptime(match[1], "%Y%m%d_%H%M%S") <= after  # a UTC stamp
     assert first.root.name != second.root.name
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == sorted([first.root.name, second.root.name])
+
+
+@pytest.mark.parametrize("name, minted, key", [
+    ("20261206_101912_corn_usa", dt.datetime(2026, 12, 6, 10, 19, 12, tzinfo=dt.timezone.utc), "corn_usa"),
+    ("20240101_000000_a_b", dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc), "a_b"),
+])
+def test_a_run_dir_name_is_its_mint_time_and_experiment(name, minted, key):
+    parsed = RunDirName.parse(name)
+    assert (parsed.minted, parsed.experiment_key, str(parsed)) == (minted, key, name)
+    assert store.run_stamp(RunDir(f"/runs/{name}")) == name[:15]
+    assert store.run_created_at(RunDir(f"/runs/{name}")) == minted.isoformat()
+
+
+@pytest.mark.parametrize("name", ["20261306_101912_corn_usa", "20261206_101912", "20261206_101912_", "corn_usa",
+                                  "2026120_101912_corn_usa", "lifecycle"])
+def test_a_folder_that_is_no_minted_run_dir_has_no_run_dir_name(name):
+    assert RunDirName.parse(name) is None
+    assert store.run_stamp(RunDir(f"/runs/{name}")) == name and store.run_created_at(RunDir(f"/runs/{name}")) == ""
+
+
+def test_a_minted_run_dir_is_named_by_the_codec(tmp_path):
+    rd = RunDir.mint(str(tmp_path), "corn_usa")
+    name = RunDirName.parse(rd.root.name)
+    assert name.experiment_key == "corn_usa"
+    assert abs((dt.datetime.now(dt.timezone.utc) - name.minted).total_seconds()) < 5

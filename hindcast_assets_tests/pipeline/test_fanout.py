@@ -8,7 +8,7 @@ import pytest
 
 from hindcast_assets.config import load_config
 from hindcast_assets.core.data import load_input
-from hindcast_assets.launch.fanout import Phase, phases, warmup_weight
+from hindcast_assets.pipeline.fanout import Phase, phases, warmup_weight
 from hindcast_assets.paths import CONFIGS_DIR
 from hindcast_assets.pipeline.fanout import fan_in_waves, fan_out, fold_chunks
 from hindcast_assets.pipeline.table import hindcast_stages

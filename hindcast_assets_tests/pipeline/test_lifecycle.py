@@ -156,3 +156,29 @@ def test_replay_seasons_lands_each_season_and_the_flow_decides(tmp_path, input_d
     assert pd.read_parquet(folder / "yields.parquet")["season_year"].max() == 2006
     assert (input_dir / "us_state_corn" / "yields.parquet").read_bytes() == before  # the real input is untouched
     assert Registry().alias("corn_usa_replay", CHAMPION) is not None
+
+
+def test_registration_logs_only_the_recorded_production_files_each_checked(tmp_path, input_dir):
+    import shutil
+
+    from hindcast_assets.pipeline.registry import ARTEFACT_PATH
+    from hindcast_assets.pipeline.store import IntegrityError
+
+    cfg = _config(tmp_path, "trend")
+    made = run_experiment(cfg, "hindcast", str(tmp_path / "runs")).run_dir
+    copy = RunDir(str(tmp_path / "elsewhere" / made.root.name))  # another run_dir: registered anew
+    shutil.copytree(made.root, copy.root)
+    production = copy.root / "models" / "corn_usa" / "production"
+    (production / "stray.txt").write_text("no stage wrote me")
+    registry = Registry()
+    version = registry.register(cfg, copy, None, 2011, {})
+    run_id = registry.client.get_model_version("corn_usa", version.version).run_id
+    logged = {a.path.rsplit("/", 1)[-1] for a in registry.client.list_artifacts(run_id, ARTEFACT_PATH)}
+    recorded = {p.name for p in production.iterdir()} - {"stray.txt"}  # files and member folders
+    assert logged == recorded and "stray.txt" not in logged
+
+    tampered = RunDir(str(tmp_path / "third" / made.root.name))
+    shutil.copytree(made.root, tampered.root)
+    (tampered.root / "models" / "corn_usa" / "production" / "detrender.pkl").write_bytes(b"changed")
+    with pytest.raises(IntegrityError, match="detrender.pkl"):
+        registry.register(cfg, tampered, None, 2011, {})

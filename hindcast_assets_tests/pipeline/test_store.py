@@ -92,3 +92,21 @@ def test_a_parquet_artefact_is_verified_and_parsed_once_while_it_stays_the_same(
     path.write_bytes(store.parquet_bytes(frame.assign(prediction=[1.0, 3.0])))
     with pytest.raises(store.IntegrityError, match="geo.parquet: sha256 differs from"):
         store.POSTPROCESSED.read(rd, scope="geo")
+
+
+def test_an_artefacts_partitions_are_what_the_manifest_records(tmp_path):
+    """Forecasts are found from the manifest, not by listing folders: a forecast folder no stage
+    recorded is not one (and `ExperimentResult` never reads it)."""
+    from hindcast_assets.pipeline.result import _forecasts
+
+    rd = RunDir(str(tmp_path / "run"))
+    geo = pd.DataFrame({"geo_id": ["A"], "prediction": [1.0]})
+    dates = [ForecastDate.parse("2011-08-01"), ForecastDate.parse("2010-09-01"), ForecastDate.parse("2011-07-01")]
+    written = [store.FORECAST_PREDS.write(rd, geo, **store.forecast_fields(at)) for at in dates]
+    store.FORECAST_PREDS.write(rd, geo, **store.forecast_fields(ForecastDate.parse("2012-07-01")))  # not recorded
+    _recorded(rd, *written)
+    assert store.FORECAST_PREDS.recorded(rd) == [{"season": "2010", "date": "2010-09-01"},
+                                                 {"season": "2011", "date": "2011-07-01"},
+                                                 {"season": "2011", "date": "2011-08-01"}]
+    assert store.FORECAST_NATIONAL.recorded(rd) == []
+    assert list(_forecasts(rd)) == [(2010, "2010-09-01"), (2011, "2011-07-01"), (2011, "2011-08-01")]

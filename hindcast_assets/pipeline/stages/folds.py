@@ -10,12 +10,12 @@ from functools import partial
 import pandas as pd
 
 from hindcast_assets.config import ExperimentConfig, model_feature_columns
-from hindcast_assets.core import geos as geo_rule
 from hindcast_assets.core import hindcast as hc
 from hindcast_assets.core import inner_folds
 from hindcast_assets.core import postprocess as pp
 from hindcast_assets.core.data import ExperimentData
 from hindcast_assets.core.features import model_inputs
+from hindcast_assets.core.geos import experiment_geos
 from hindcast_assets.core.ensembles import ensemble_predictions, fit_ensemble, member_table
 from hindcast_assets.core.events import timed, training_event
 from hindcast_assets.core.metrics import rmse
@@ -43,9 +43,7 @@ def config_resolved(view: RunDirView, _: None) -> StageRecord:
 
 
 def included_geos(view: RunDirView, _: None) -> StageRecord:
-    chosen = geo_rule.included_geos(view.data.yields, view.cfg.geos, view.cfg.hindcast.first_test_year)
-    if not chosen:
-        raise ValueError(f"{view.cfg.inputs.yields}: geos: no geo passes the inclusion rule {view.cfg.geos}")
+    chosen = experiment_geos(view.cfg, view.data.yields)
     return StageRecord(None, [store.INCLUDED_GEOS.write(view.run_dir, chosen)], len(chosen))
 
 
