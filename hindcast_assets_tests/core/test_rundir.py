@@ -159,7 +159,9 @@ def test_a_folder_that_is_no_minted_run_dir_has_no_run_dir_name(name):
 
 
 def test_a_minted_run_dir_is_named_by_the_codec(tmp_path):
+    before = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
     rd = RunDir.mint(str(tmp_path), "corn_usa")
+    after = dt.datetime.now(dt.timezone.utc)
     name = RunDirName.parse(rd.root.name)
-    assert name.experiment_key == "corn_usa"
-    assert abs((dt.datetime.now(dt.timezone.utc) - name.minted).total_seconds()) < 5
+    assert name.experiment_key == "corn_usa" and str(name) == rd.root.name
+    assert before <= name.minted <= after  # stamped with the UTC time it was minted at, to the second
