@@ -36,9 +36,13 @@ def _experiment(cfg: ExperimentConfig, source: str, executor: Executor | None) -
 def build_definitions(configs: Sequence[ExperimentConfig], sources: Sequence[str] | None = None,
                       executor: Executor | None = None) -> Definitions:
     """`sources`: each config's file, named in errors (default `configs/<key>.yaml`)."""
-    parts = [_experiment(cfg, sources[i] if sources else config_file(cfg.experiment_key), executor)
-             for i, cfg in enumerate(configs)]
-    return Definitions.merge(*parts, Definitions(sensors=build_mlflow_closers()))
+    return _location([_experiment(cfg, sources[i] if sources else config_file(cfg.experiment_key), executor)
+                      for i, cfg in enumerate(configs)])
+
+
+def _location(experiments: list[Definitions]) -> Definitions:
+    """The experiments' definitions as one code location, with the sensors that close MLflow runs."""
+    return Definitions.merge(*experiments, Definitions(sensors=build_mlflow_closers()))
 
 
 def configs_dir() -> str:
@@ -58,7 +62,7 @@ def load_definitions(folder: str) -> Definitions:
             loaded[cfg.experiment_key] = path
         except UserError as exc:
             log.error("hindcast_assets: left out of the code location: %s", exc)
-    return Definitions.merge(*parts, Definitions(sensors=build_mlflow_closers()))
+    return _location(parts)
 
 
 @definitions
