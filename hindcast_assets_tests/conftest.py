@@ -67,14 +67,21 @@ def input_dir(tmp_path, monkeypatch) -> Path:
 TEST_INNER = {"inner_blocks": 2}
 
 
+def merged(base: dict, overrides: dict) -> dict:
+    """`base` with `overrides` one level down: a dict merges into the key's dict; any other value,
+    an empty dict among them, replaces it."""
+    out = dict(base)
+    for key, value in overrides.items():
+        merge = isinstance(value, dict) and value and isinstance(out.get(key), dict)
+        out[key] = {**out[key], **value} if merge else value
+    return out
+
+
 def write_config(folder: Path, base: str = "corn_usa", **overrides) -> Path:
     """A config from `configs/<base>.yaml` with nested overrides (`hindcast={"first_test_year": 2009}`);
     an empty dict replaces the key's value (`compare={}`: no compared models)."""
-    raw = yaml.safe_load((CONFIGS_DIR / f"{base}.yaml").read_text())
-    raw["conformal"] = {**raw.get("conformal", {}), **TEST_INNER}
-    for key, value in overrides.items():
-        merge = isinstance(value, dict) and value and isinstance(raw.get(key), dict)
-        raw[key] = {**raw[key], **value} if merge else value
+    raw = merged(merged(yaml.safe_load((CONFIGS_DIR / f"{base}.yaml").read_text()), {"conformal": TEST_INNER}),
+                 overrides)
     path = folder / f"{raw['experiment_key']}.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
     return path
@@ -105,6 +112,41 @@ def small_hindcast(tmp_path_factory):
         config = write_config(root, hindcast={"first_test_year": 2009, "last_test_year": 2011},
                               model={"name": "lightgbm", "params": {}}, compare={}, ensembles={})
         return run_experiment(load_config(config), "hindcast", str(root / "runs")).run_dir
+
+
+@pytest.fixture(scope="session")
+def tiny_hindcast(tmp_path_factory):
+    """One hindcast of the tiny experiment (`tiny_config`) for the whole session, in its own
+    inputs, Dagster home and MLflow store; tests only add forecasts to it or read it."""
+    from hindcast_assets.config import load_config
+    from hindcast_assets.launch.hindcast import run_experiment
+    from hindcast_assets_tests import tiny
+
+    root = tmp_path_factory.mktemp("shared_hindcast")
+    with pytest.MonkeyPatch.context() as env:
+        (root / "dagster_home").mkdir()
+        (root / "dagster_home" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+        env.setenv("DAGSTER_HOME", str(root / "dagster_home"))
+        env.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlflow.db'}")
+        env.setenv("INPUT_DATA_DIR", str(tiny.write_inputs(root / "input")))
+        return run_experiment(load_config(tiny.write_config(root)), "hindcast", str(root / "runs")).run_dir
+
+
+@pytest.fixture
+def tiny_input_dir(tmp_path, monkeypatch) -> Path:
+    """The tiny synthetic experiment's inputs (`tiny.py`), used as INPUT_DATA_DIR."""
+    from hindcast_assets_tests import tiny
+
+    monkeypatch.setenv("INPUT_DATA_DIR", str(tiny.write_inputs(tmp_path / "tiny_input")))
+    return tmp_path / "tiny_input"
+
+
+@pytest.fixture
+def tiny_config(tmp_path, tiny_input_dir) -> Path:
+    """The tiny experiment: four synthetic states, LightGBM, 2009-2011 plus production, live season 2013."""
+    from hindcast_assets_tests import tiny
+
+    return tiny.write_config(tmp_path)
 
 
 # -- services on loopback (issue 13): PostgreSQL, and an S3 API server (moto) ------------------------

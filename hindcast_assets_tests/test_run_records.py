@@ -27,8 +27,8 @@ def _run(capsys, *argv) -> tuple[int, list[str], str]:
     return code, out.strip().splitlines(), err
 
 
-def test_a_hindcast_records_every_stage_partition_and_hashes_every_file(small_hindcast):
-    rd = small_hindcast
+def test_a_hindcast_records_every_stage_partition_and_hashes_every_file(tiny_hindcast):
+    rd = tiny_hindcast
     events = [e for e in read_events(rd) if not e["task"].startswith("forecast")]  # other tests add forecasts
     assert events and all(set(e) >= EVENT_FIELDS for e in events)
     ends = {(e["task"], e["partition"]): e for e in events if e["status"] == "success"}
@@ -97,9 +97,9 @@ def _mlflow_statuses() -> dict[str, str]:
 
 
 @pytest.mark.long_running
-def test_resume_after_kill_9_completes_the_run_dir_byte_identically(small_config, small_hindcast, tmp_path, capsys):
+def test_resume_after_kill_9_completes_the_run_dir_byte_identically(tiny_config, tiny_hindcast, tmp_path, capsys):
     runs = tmp_path / "runs"
-    rd = _killed_hindcast(small_config, runs)
+    rd = _killed_hindcast(tiny_config, runs)
     (killed,) = DagsterInstance.get().get_runs()
     assert killed.status == DagsterRunStatus.STARTED and _mlflow_statuses()[killed.run_id] == "RUNNING"
     (rd.root / "preds" / ".orphan.0123.tmp").parent.mkdir(parents=True, exist_ok=True)
@@ -124,7 +124,7 @@ def test_resume_after_kill_9_completes_the_run_dir_byte_identically(small_config
     def preds(root):
         return {str(p.relative_to(root)): p.read_bytes() for p in sorted((root / "preds").rglob("walk_forward_preds.parquet"))}
 
-    assert preds(rd.root) == preds(small_hindcast.root) and len(preds(rd.root)) == 6  # 3 folds, model and its member folder
+    assert preds(rd.root) == preds(tiny_hindcast.root) and len(preds(rd.root)) == 6  # 3 folds, model and its member folder
     skipped = [e for e in read_events(rd) if e["status"] == "skipped"]
     assert ("model", "2010") in {(e["task"], e["partition"]) for e in skipped}
     assert ExperimentResult.from_run_dir(rd).complete is True
@@ -132,22 +132,22 @@ def test_resume_after_kill_9_completes_the_run_dir_byte_identically(small_config
     assert code == 0 and "nothing to resume" in err
 
 
-def test_ctrl_c_mid_run_ends_the_dagster_run_and_its_mlflow_run_failed(small_config, tmp_path):
+def test_ctrl_c_mid_run_ends_the_dagster_run_and_its_mlflow_run_failed(tiny_config, tmp_path):
     """Ctrl-C (SIGINT) in the launcher, here once fold 2010's model is written: no run is left
     open, and no MLflow run of the interrupted run says FINISHED (a step's teardown may have said
     so before the interrupt reached the run)."""
-    rd = _killed_hindcast(small_config, tmp_path / "runs", signal.SIGINT)
+    rd = _killed_hindcast(tiny_config, tmp_path / "runs", signal.SIGINT)
     (run,) = DagsterInstance.get().get_runs()
     assert run.status == DagsterRunStatus.FAILURE
     assert list(_mlflow_statuses()) == [run.run_id] and _mlflow_statuses()[run.run_id] in ("FAILED", "KILLED")
     assert not (rd.root / ".lease").exists()
 
 
-def test_resume_refuses_a_run_dir_changed_after_it_was_written(small_hindcast, tmp_path, capsys):
+def test_resume_refuses_a_run_dir_changed_after_it_was_written(tiny_hindcast, tmp_path, capsys):
     import shutil
 
     copy = tmp_path / "run"
-    shutil.copytree(str(small_hindcast.root), copy)
+    shutil.copytree(str(tiny_hindcast.root), copy)
     target = copy / "preds" / "corn_usa" / "2010" / "walk_forward_preds.parquet"
     target.write_bytes(target.read_bytes() + b"x")
     code, out, err = _run(capsys, "resume", str(copy))
@@ -155,14 +155,14 @@ def test_resume_refuses_a_run_dir_changed_after_it_was_written(small_hindcast, t
     assert err.strip() == f"hindcast: error: {target}: sha256 differs from manifest.json; this run_dir was changed " \
                           "after it was written"
     assert not DagsterInstance.get().get_runs()
-    assert json.loads((copy / "manifest.json").read_text())["runs"] == read_manifest(small_hindcast).runs
+    assert json.loads((copy / "manifest.json").read_text())["runs"] == read_manifest(tiny_hindcast).runs
 
 
-def test_two_forecasts_of_one_partition_at_once_leave_one_forecast_and_no_temp(small_config, tmp_path):
+def test_two_forecasts_of_one_partition_at_once_leave_one_forecast_and_no_temp(tiny_config, tmp_path):
     from hindcast_assets.config import load_config
     from hindcast_assets.launch.hindcast import run_experiment
 
-    copy = run_experiment(load_config(small_config), "fit-production", str(tmp_path / "runs")).run_dir.root
+    copy = run_experiment(load_config(tiny_config), "fit-production", str(tmp_path / "runs")).run_dir.root
     cmd = [sys.executable, "-m", "hindcast_assets.cli", "run", "forecast", "--run-dir", str(copy), "--season-year",
            "2011", "--init-date", "2011-08-01"]
     procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]

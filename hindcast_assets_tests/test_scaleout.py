@@ -23,12 +23,13 @@ from hindcast_assets.core.rundir import RunDir
 from hindcast_assets.launch.forecast import run_forecast
 from hindcast_assets.defs.deployment import Executor
 from hindcast_assets.launch.hindcast import Scale, run_experiment
+from hindcast_assets_tests import tiny
 from hindcast_assets_tests.conftest import write_config
 
 pytestmark = pytest.mark.scaleout
-SMALL = {"hindcast": {"first_test_year": 2009, "last_test_year": 2011}, "model": {"name": "trend", "params": {}},
-         "compare": {}, "ensembles": {}}
-# LightGBM over six test folds and production: enough work per fold chunk to overlap
+SMALL = {"model": {"name": "trend", "params": {}}}  # on the tiny experiment (tiny.py): 2009-2011 and production
+# LightGBM over six test folds and production: the fan-out on the tiny experiment, the killed
+# worker on real data (its model step must last seconds)
 FOLDS = {"hindcast": {"first_test_year": 2006, "last_test_year": 2011}, "model": {"name": "lightgbm", "params": {}},
          "compare": {}, "ensembles": {}}
 
@@ -63,10 +64,10 @@ def _celery_steps(instance, run_id: str) -> dict[str, str]:
     return steps
 
 
-def test_a_hindcast_runs_on_the_postgresql_instance(postgres_instance, tmp_path, input_dir):
+def test_a_hindcast_runs_on_the_postgresql_instance(postgres_instance, tmp_path, tiny_input_dir):
     import psycopg2
 
-    made = run_experiment(load_config(write_config(tmp_path, **SMALL)), "hindcast", str(tmp_path / "runs"))
+    made = run_experiment(load_config(tiny.write_config(tmp_path, **SMALL)), "hindcast", str(tmp_path / "runs"))
     instance = DagsterInstance.get()
     assert type(instance.run_storage).__name__ == "PostgresRunStorage"
     (run,) = instance.get_runs()
@@ -80,8 +81,8 @@ def test_a_hindcast_runs_on_the_postgresql_instance(postgres_instance, tmp_path,
 
 
 @pytest.mark.long_running
-def test_hindcast_forecast_and_show_on_an_s3_run_dir(s3_runs, tmp_path, input_dir, capsys):
-    cfg = load_config(write_config(tmp_path, **SMALL))
+def test_hindcast_forecast_and_show_on_an_s3_run_dir(s3_runs, tmp_path, tiny_input_dir, capsys):
+    cfg = load_config(tiny.write_config(tmp_path, **SMALL))
     on_s3 = run_experiment(cfg, "hindcast", s3_runs).run_dir
     local = run_experiment(cfg, "hindcast", str(tmp_path / "runs")).run_dir
     assert str(on_s3).startswith("s3://") and str(read_current(s3_runs, "corn_usa")) == str(on_s3)
@@ -114,8 +115,8 @@ def _runs_by_phase(instance) -> dict[str, list]:
 
 @pytest.mark.long_running
 def test_a_fanned_out_hindcast_in_process_and_on_celery_is_byte_identical_to_one_run(
-        postgres_instance, celery_workers, tmp_path, input_dir, capsys):
-    config = write_config(tmp_path, **FOLDS)
+        postgres_instance, celery_workers, tmp_path, tiny_input_dir, capsys):
+    config = tiny.write_config(tmp_path, **FOLDS)
     cfg, runs = load_config(config), str(tmp_path / "runs")
     one = run_experiment(cfg, "hindcast", runs).run_dir  # the others beside it fit every fold, copying none
     in_process = run_experiment(cfg, "hindcast", runs, str(config), Scale(2, Executor.IN_PROCESS), reuse_folds=False).run_dir

@@ -9,7 +9,7 @@ import pytest
 from hindcast_assets.config import ConfigError, load_config
 from hindcast_assets.core.search import inner_split
 from hindcast_assets.launch.hindcast import run_experiment
-from hindcast_assets_tests.conftest import write_config
+from hindcast_assets_tests.tiny import write_config
 
 
 def test_inner_split_validates_on_the_last_training_seasons():
@@ -21,7 +21,7 @@ def test_inner_split_validates_on_the_last_training_seasons():
         inner_split(train, 5)
 
 
-def test_search_is_recorded_in_the_model_card_and_never_sees_the_test_season(tmp_path, input_dir):
+def test_search_is_recorded_in_the_model_card_and_never_sees_the_test_season(tmp_path, tiny_input_dir):
     config = load_config(write_config(
         tmp_path, hindcast={"first_test_year": 2011, "last_test_year": 2011},
         model={"name": "lightgbm", "params": {}}, compare={}, ensembles={},

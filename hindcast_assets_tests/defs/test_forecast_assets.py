@@ -1,5 +1,5 @@
-"""Forecast partitions (season_year x init_date) on real data: the five files, nothing known
-before it happened, production-only run_dirs, and the errors a user gets."""
+"""Forecast partitions (season_year x init_date) on the tiny experiment (drift on real data): the
+five files, nothing known before it happened, production-only run_dirs, and the errors a user gets."""
 from __future__ import annotations
 
 import json
@@ -13,14 +13,15 @@ from hindcast_assets.core.indices_store import read_indices
 from hindcast_assets.core.rundir import RunDir
 from hindcast_assets.launch.forecast import run_forecast
 from hindcast_assets.launch.hindcast import run_experiment
+from hindcast_assets_tests.tiny import LIVE
 
 FILES = ["indices.zarr", "features/pred.parquet", "preds/walk_forward_preds.parquet",
          "postprocessed/national.parquet", "delivery/Treefera_corn_usa_Forecast_2011_2011-08-01.csv"]
 
 
 @pytest.fixture
-def hindcast_dir(small_hindcast) -> RunDir:
-    return small_hindcast
+def hindcast_dir(tiny_hindcast) -> RunDir:
+    return tiny_hindcast
 
 
 def test_a_forecast_partition_writes_the_five_files(hindcast_dir):
@@ -40,16 +41,16 @@ def test_a_forecast_partition_writes_the_five_files(hindcast_dir):
     assert list(csv.columns[:3]) == ["season_year", "geo_id", "prediction"] and csv["geo_id"].iloc[-1] == "NATIONAL"
 
 
-def test_nothing_dated_on_or_after_the_init_date_reaches_the_forecast(small_config, input_dir, tmp_path):
+def test_nothing_dated_on_or_after_the_init_date_reaches_the_forecast(tiny_config, tiny_input_dir, tmp_path):
     init = "2011-07-01"
-    first = run_experiment(load_config(small_config), "fit-production", str(tmp_path / "a")).run_dir
+    first = run_experiment(load_config(tiny_config), "fit-production", str(tmp_path / "a")).run_dir
     run_forecast(str(first), 2011, init)
-    path = input_dir / "us_state_corn" / "indices.parquet"
+    path = tiny_input_dir / "us_state_corn" / "indices.parquet"
     indices = pd.read_parquet(path)
     later = indices["date"] >= pd.Timestamp(init)
     indices.loc[later, "value"] += 9.0
     indices.to_parquet(path, index=False)
-    second = run_experiment(load_config(small_config), "fit-production", str(tmp_path / "b")).run_dir
+    second = run_experiment(load_config(tiny_config), "fit-production", str(tmp_path / "b")).run_dir
     run_forecast(str(second), 2011, init)
     folders = [rd.root / "forecast" / "2011" / init for rd in (first, second)]
     known = [read_indices(f / "indices.zarr")[0] for f in folders]
@@ -60,8 +61,8 @@ def test_nothing_dated_on_or_after_the_init_date_reaches_the_forecast(small_conf
     assert features["tavg_jun"].notna().all() and features["tavg_jul"].isna().all()  # July not over yet
 
 
-def test_a_production_only_run_dir_forecasts_without_intervals(small_config, tmp_path, capsys):
-    rd = run_experiment(load_config(small_config), "fit-production", str(tmp_path / "runs")).run_dir
+def test_a_production_only_run_dir_forecasts_without_intervals(tiny_config, tmp_path, capsys):
+    rd = run_experiment(load_config(tiny_config), "fit-production", str(tmp_path / "runs")).run_dir
     # 2011 is a test season of the config, but this run_dir has no walk-forward fold for it
     assert main(["run", "forecast", "--run-dir", str(rd), "--season-year", "2011", "--init-date", "2011-09-01"]) == 0
     out = capsys.readouterr().out.strip().splitlines()
@@ -71,8 +72,8 @@ def test_a_production_only_run_dir_forecasts_without_intervals(small_config, tmp
     assert national.filter(like="lower_").isna().all(axis=None)  # no sidecars in a production-only run_dir
 
 
-def test_forecast_errors_name_what_is_missing(small_config, tmp_path, capsys):
-    rd = run_experiment(load_config(small_config), "fit-production", str(tmp_path / "runs")).run_dir
+def test_forecast_errors_name_what_is_missing(tiny_config, tmp_path, capsys):
+    rd = run_experiment(load_config(tiny_config), "fit-production", str(tmp_path / "runs")).run_dir
     cases = {("2011", "2011-13-01"): "init_date: '2011-13-01' is not a date",
              ("2011", "2010-08-01"): "init_date: 2010-08-01 is not in season 2011",
              ("1950", "1950-08-01"): "forecast: season 1950 is outside"}
@@ -109,9 +110,9 @@ def test_backfill_over_two_seasons_and_three_init_dates(hindcast_dir, capsys):
 
 
 @pytest.mark.both_instances
-@pytest.mark.parametrize("season, fold", [(2011, "2011"), (2025, "production")])
+@pytest.mark.parametrize("season, fold", [(2011, "2011"), (LIVE, "production")])
 def test_replay_lets_the_sensor_make_each_forecast_as_its_data_arrives(season, fold, hindcast_dir, capsys):
-    """A tested season replays on its own fold; the live season 2025 (no yields) on production."""
+    """A tested season replays on its own fold; the live season (no yields) on production."""
     assert main(["replay", "--run-dir", str(hindcast_dir), "--season-year", str(season)]) == 0
     out = capsys.readouterr().out.strip().splitlines()
     assert out[-1] == str(hindcast_dir) and len(out) == 13

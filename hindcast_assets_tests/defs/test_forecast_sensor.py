@@ -10,7 +10,7 @@ from hindcast_assets.config import load_config
 from hindcast_assets.core.rundir import RunDir, set_current
 from hindcast_assets.defs.sensors import build_forecast_sensor
 from hindcast_assets.launch.hindcast import run_experiment
-from hindcast_assets_tests.conftest import write_config
+from hindcast_assets_tests.tiny import write_config
 
 
 def _data_through(input_dir, last_day: str) -> None:
@@ -24,23 +24,22 @@ def _tick(sensor, instance, cursor):
 
 
 @pytest.mark.both_instances
-def test_sensor_requests_each_new_init_date_once(input_dir, tmp_path):
+def test_sensor_requests_each_new_init_date_once(tiny_input_dir, tmp_path):
     """July 2011: final yields through 2010, weather arriving through June, then July."""
-    cfg = load_config(write_config(tmp_path, hindcast={"first_test_year": 2008, "last_test_year": 2010},
-                                   model={"name": "lightgbm", "params": {}}, compare={}, ensembles={}))
-    yields = input_dir / "us_state_corn" / "yields.parquet"
+    cfg = load_config(write_config(tmp_path, hindcast={"first_test_year": 2008, "last_test_year": 2010}))
+    yields = tiny_input_dir / "us_state_corn" / "yields.parquet"
     pd.read_parquet(yields).query("season_year <= 2010").to_parquet(yields, index=False)
     runs = str(tmp_path / "runs")
     set_current(runs, "corn_usa", run_experiment(cfg, "fit-production", runs).run_dir)
     sensor = build_forecast_sensor(cfg, runs_dir=runs)
     instance = DagsterInstance.ephemeral()
 
-    full = pd.read_parquet(input_dir / "us_state_corn" / "indices.parquet")
-    _data_through(input_dir, "2011-06-30")
+    full = pd.read_parquet(tiny_input_dir / "us_state_corn" / "indices.parquet")
+    _data_through(tiny_input_dir, "2011-06-30")
     first = _tick(sensor, instance, None)
     assert isinstance(first, SensorResult)
     assert [r.partition_key.keys_by_dimension["init_date"] for r in first.run_requests] == ["06-01", "07-01"]
-    full[full["date"] <= pd.Timestamp("2011-07-31")].to_parquet(input_dir / "us_state_corn" / "indices.parquet",
+    full[full["date"] <= pd.Timestamp("2011-07-31")].to_parquet(tiny_input_dir / "us_state_corn" / "indices.parquet",
                                                                  index=False)
     second = _tick(sensor, instance, first.cursor)
     assert len(second.run_requests) == 1 and second.run_requests[0].partition_key.keys_by_dimension == {
@@ -57,8 +56,8 @@ def test_sensor_requests_each_new_init_date_once(input_dir, tmp_path):
     assert {r.run_config["resources"]["run_dir"]["config"]["run_dir"] for r in again.run_requests} == {str(newer)}
 
 
-def test_sensor_skips_without_a_current_run_dir_or_a_production_model(small_config, input_dir, tmp_path):
-    cfg = load_config(small_config)
+def test_sensor_skips_without_a_current_run_dir_or_a_production_model(tiny_config, tiny_input_dir, tmp_path):
+    cfg = load_config(tiny_config)
     runs = str(tmp_path / "runs")
     sensor = build_forecast_sensor(cfg, runs_dir=runs)
     instance = DagsterInstance.ephemeral()

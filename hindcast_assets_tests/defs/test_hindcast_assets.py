@@ -60,8 +60,8 @@ CHAIN = SETUP | {"detrender", "feature_fill_values", "model"}
 
 
 @pytest.mark.both_instances
-def test_one_range_run_writes_every_fold_in_the_rundir_layout(small_config, tmp_path):
-    cfg = load_config(small_config)
+def test_one_range_run_writes_every_fold_in_the_rundir_layout(tiny_config, tmp_path):
+    cfg = load_config(tiny_config)
     run_dir = str(tmp_path / "run")
     instance, defs = DagsterInstance.ephemeral(), build_definitions([cfg])
     observe_inputs(instance, cfg)
@@ -117,8 +117,8 @@ def test_one_range_run_writes_every_fold_in_the_rundir_layout(small_config, tmp_
     assert stale == {}
 
 
-def test_single_partition_metadata_names_path_rows_and_hash(small_config, tmp_path):
-    cfg = load_config(small_config)
+def test_single_partition_metadata_names_path_rows_and_hash(tiny_config, tmp_path):
+    cfg = load_config(tiny_config)
     run_dir = str(tmp_path / "run")
     assets = _stages(cfg, CHAIN)
     materialize(assets, instance=DagsterInstance.ephemeral(), resources=_resources(run_dir), partition_key="2010")
@@ -134,8 +134,8 @@ def test_single_partition_metadata_names_path_rows_and_hash(small_config, tmp_pa
     assert len({line.count("|") for line in lines}) == 1  # header, delimiter and rows alike
 
 
-def test_an_existing_artefact_is_never_overwritten_with_other_content(small_config, tmp_path):
-    cfg = load_config(small_config)
+def test_an_existing_artefact_is_never_overwritten_with_other_content(tiny_config, tmp_path):
+    cfg = load_config(tiny_config)
     run_dir = str(tmp_path / "run")
     materialize(_stages(cfg, SETUP), instance=DagsterInstance.ephemeral(), resources=_resources(run_dir))
     other = cfg.model_copy(update={"description": "changed"})
@@ -145,8 +145,8 @@ def test_an_existing_artefact_is_never_overwritten_with_other_content(small_conf
     assert "changed" not in (RunDir(run_dir).root / "config_resolved.yaml").read_text()
 
 
-def test_a_ui_run_with_no_current_run_dir_fails_clearly_and_mints_nothing(small_config, tmp_path):
-    cfg = load_config(small_config)
+def test_a_ui_run_with_no_current_run_dir_fails_clearly_and_mints_nothing(tiny_config, tmp_path):
+    cfg = load_config(tiny_config)
     runs = tmp_path / "runs"
     instance = DagsterInstance.ephemeral()
     instance.add_dynamic_partitions("corn_usa__init_date", ["08-01"])
@@ -163,8 +163,8 @@ def test_a_ui_run_with_no_current_run_dir_fails_clearly_and_mints_nothing(small_
 
 
 @pytest.mark.both_instances
-def test_ui_runs_write_the_current_run_dir_and_refuse_one_of_another_shape(small_config, tmp_path):
-    cfg = load_config(small_config)
+def test_ui_runs_write_the_current_run_dir_and_refuse_one_of_another_shape(tiny_config, tmp_path):
+    cfg = load_config(tiny_config)
     runs = str(tmp_path / "runs")
     from hindcast_assets.core.rundir import set_current
 
@@ -207,15 +207,15 @@ def test_every_config_is_its_own_group_with_its_jobs_and_inputs():
         AssetKey(["corn_usa", "forecast_national"])).parent_keys
 
 
-def test_fit_production_job_selects_only_the_model_chain_and_its_input_checks(small_config):
-    job = build_definitions([load_config(small_config)]).resolve_job_def("corn_usa__fit_production")
+def test_fit_production_job_selects_only_the_model_chain_and_its_input_checks(tiny_config):
+    job = build_definitions([load_config(tiny_config)]).resolve_job_def("corn_usa__fit_production")
     assert {k.path[-1] for k in job.asset_layer.executable_asset_keys} == CHAIN
     assert {c.asset_key.path[-1] for c in job.asset_layer.asset_graph.asset_check_keys} >= {"yields", "indices"}
 
 
 @pytest.mark.both_instances
-def test_a_changed_input_file_marks_its_downstream_assets_stale(small_config, input_dir, tmp_path):
-    cfg = load_config(small_config)
+def test_a_changed_input_file_marks_its_downstream_assets_stale(tiny_config, tiny_input_dir, tmp_path):
+    cfg = load_config(tiny_config)
     instance = DagsterInstance.get()
     defs = build_definitions([cfg])
     observe_inputs(instance, cfg)
@@ -232,7 +232,7 @@ def test_a_changed_input_file_marks_its_downstream_assets_stale(small_config, in
         instance=instance, asset_selection=[AssetKey(["corn_usa", "included_geos"])],
         run_config={"resources": {"run_dir": {"config": {"run_dir": str(tmp_path / "run")}}}})
     assert again.success and status("detrender", "2010") == StaleStatus.FRESH  # same code, same inputs
-    yields = input_dir / "us_state_corn" / "yields.parquet"
+    yields = tiny_input_dir / "us_state_corn" / "yields.parquet"
     frame = pd.read_parquet(yields)
     frame.loc[0, "harvested_acres"] += 1.0
     frame.to_parquet(yields, index=False)
@@ -253,10 +253,10 @@ def test_a_changed_input_file_marks_its_downstream_assets_stale(small_config, in
 
 
 @pytest.mark.both_instances
-def test_a_no_op_run_leaves_everything_fresh(small_config, tmp_path):
+def test_a_no_op_run_leaves_everything_fresh(tiny_config, tmp_path):
     """Data versions are content hashes of what a stage wrote: a re-run that writes the same bytes
     (here: every partition already complete) leaves nothing downstream stale."""
-    cfg = load_config(small_config)
+    cfg = load_config(tiny_config)
     instance, defs = DagsterInstance.get(), build_definitions([cfg])
     observe_inputs(instance, cfg)
     job = defs.resolve_job_def("corn_usa__fit_production")
@@ -273,9 +273,9 @@ def test_a_no_op_run_leaves_everything_fresh(small_config, tmp_path):
         assert resolver.get_status(AssetKey(["corn_usa", name]), partition) == StaleStatus.FRESH, name
 
 
-def test_a_bad_input_fails_its_blocking_check_and_nothing_downstream_runs(small_config, input_dir, tmp_path):
-    cfg = load_config(small_config)
-    yields = input_dir / "us_state_corn" / "yields.parquet"
+def test_a_bad_input_fails_its_blocking_check_and_nothing_downstream_runs(tiny_config, tiny_input_dir, tmp_path):
+    cfg = load_config(tiny_config)
+    yields = tiny_input_dir / "us_state_corn" / "yields.parquet"
     frame = pd.read_parquet(yields)
     frame.loc[3, "yield_bu_per_acre"] = float("inf")
     frame.to_parquet(yields, index=False)
@@ -314,10 +314,10 @@ def test_only_transient_io_errors_are_retried():
     assert not any(is_transient(e) for e in final)
 
 
-def test_a_ui_backfill_runs_the_per_fold_stages_as_fold_runs_and_the_rest_once(small_config):
+def test_a_ui_backfill_runs_the_per_fold_stages_as_fold_runs_and_the_rest_once(tiny_config):
     from dagster._core.definitions.backfill_policy import BackfillPolicyType
 
-    defs = build_definitions([load_config(small_config)])  # 2009-2011 and production; hindcast.fold_runs 2
+    defs = build_definitions([load_config(tiny_config)])  # 2009-2011 and production; hindcast.fold_runs 2
 
     def policy(stage: str):
         return defs.resolve_assets_def(AssetKey(["corn_usa", stage])).backfill_policy

@@ -15,7 +15,8 @@ from hindcast_assets.config import ConfigError, load_config
 from hindcast_assets.core.rundir import RunDir
 from hindcast_assets.pipeline.result import ExperimentResult
 from hindcast_assets.launch.hindcast import run_experiment
-from hindcast_assets_tests.conftest import TEST_INNER, write_config
+from hindcast_assets_tests.conftest import TEST_INNER, write_config as corn_usa_config
+from hindcast_assets_tests.tiny import write_config
 from hindcast_assets_tests.models import third_party_plugin
 
 DROP_IN = '''"""Median of the training residuals (a test's drop-in model)."""
@@ -58,7 +59,7 @@ ENTRY_POINT_GROUP = models.ENTRY_POINT_GROUP
 
 
 @pytest.mark.long_running
-def test_dropped_in_and_entry_point_models_are_trained_saved_and_reported(tmp_path, input_dir, extra_models):
+def test_dropped_in_and_entry_point_models_are_trained_saved_and_reported(tmp_path, tiny_input_dir, extra_models):
     assert {"median_residual", "shrunk_mean"} <= set(models.registry())
     config = write_config(tmp_path, hindcast={"first_test_year": 2009, "last_test_year": 2011},
                           model={"name": "pair"}, compare={"median_residual": {}, "shrunk_mean": {"shrink": 0.25}},
@@ -83,10 +84,10 @@ def test_dropped_in_and_entry_point_models_are_trained_saved_and_reported(tmp_pa
     assert {"median_residual", "shrunk_mean", "lightgbm", "pair", "stacked", "trend (baseline)"} <= set(comparison.index)
     assert bool(comparison.loc["pair", "primary"])
     shown = ExperimentResult.from_run_dir(rd).describe()
-    assert "2011       pair (blend_avg of median_residual, shrunk_mean) trained on 1970-2010 (41 seasons)" in shown
+    assert "2011       pair (blend_avg of median_residual, shrunk_mean) trained on 1975-2010 (36 seasons)" in shown
 
 
-def test_every_model_emits_the_same_training_events(tmp_path, input_dir, extra_models):
+def test_every_model_emits_the_same_training_events(tmp_path, tiny_input_dir, extra_models):
     config = write_config(tmp_path, hindcast={"first_test_year": 2011, "last_test_year": 2011},
                           compare={"shrunk_mean": {}})
     cfg = load_config(config)
@@ -103,7 +104,7 @@ def test_every_model_emits_the_same_training_events(tmp_path, input_dir, extra_m
 
 def _config_error(tmp_path, **overrides) -> str:
     with pytest.raises(ConfigError) as err:
-        load_config(write_config(tmp_path, **overrides))
+        load_config(corn_usa_config(tmp_path, **overrides))
     return str(err.value)
 
 
