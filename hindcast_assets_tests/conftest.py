@@ -42,13 +42,26 @@ def checkout_untouched():
     assert not changed, f"tests wrote into the checkout: {changed[:5]}"
 
 
+@pytest.fixture(scope="session")
+def empty_mlflow_store(tmp_path_factory) -> Path:
+    """An MLflow SQLite store with its schema and nothing else, made once: MLflow migrates a new
+    store's schema on first use (about 1.2 s), and most tests would pay it."""
+    import mlflow.tracking
+
+    path = tmp_path_factory.mktemp("mlflow") / "mlflow.db"
+    mlflow.tracking.MlflowClient(f"sqlite:///{path}").search_experiments()
+    return path
+
+
 @pytest.fixture(autouse=True)
-def isolated_state(tmp_path, monkeypatch):
-    """Every test gets its own DAGSTER_HOME and MLflow store; nothing touches the project's .state."""
+def isolated_state(tmp_path, monkeypatch, empty_mlflow_store):
+    """Every test gets its own DAGSTER_HOME and MLflow store (a copy of the empty one); nothing
+    touches the project's .state."""
     home = tmp_path / "dagster_home"
     home.mkdir()
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     monkeypatch.setenv("DAGSTER_HOME", str(home))
+    shutil.copy(empty_mlflow_store, tmp_path / "mlflow.db")
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     return tmp_path
 

@@ -1,6 +1,7 @@
 """No leakage across seasons: nothing fold Y fits may depend on season Y or later.
 
-Two full hindcasts through the plain loop, the second on data where every season >= Y (2005) is
+Two full hindcasts of the tiny experiment (tiny.py) with every model and ensemble of corn_usa,
+through the plain loop, the second on data where every season >= Y (2005) is
 perturbed (yields, areas, weather and the region-wide crop-condition index). Fold Y's fitted
 artefacts (all models, ensembles, bias corrector, in-sample predictions, the inner refits' national
 predictions) and the warm-up seasons' predictions must be byte-identical; its test-season outputs
@@ -10,11 +11,13 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+import yaml
 
 from hindcast_assets.config import load_config
 from hindcast_assets.core.rundir import content_hash
+from hindcast_assets.paths import CONFIGS_DIR
 from hindcast_assets.pipeline.loop import plain_hindcast
-from hindcast_assets_tests.conftest import write_config
+from hindcast_assets_tests import tiny
 
 Y = 2005
 
@@ -49,12 +52,14 @@ def _perturb_from(input_dir, season: int) -> None:
 
 
 @pytest.mark.long_running
-def test_fold_artefacts_do_not_depend_on_the_test_season_or_later(tmp_path, input_dir):
-    """Every model and ensemble of the real corn_usa config, every artefact of fold Y."""
-    config = load_config(write_config(tmp_path, hindcast={"first_test_year": Y, "last_test_year": Y + 1}))
+def test_fold_artefacts_do_not_depend_on_the_test_season_or_later(tmp_path, tiny_input_dir):
+    """Every model and ensemble of the corn_usa config, every artefact of fold Y."""
+    corn_usa = yaml.safe_load((CONFIGS_DIR / "corn_usa.yaml").read_text())
+    config = load_config(tiny.write_config(tmp_path, hindcast={"first_test_year": Y, "last_test_year": Y + 1},
+                                           **{key: corn_usa[key] for key in ("model", "compare", "ensembles")}))
     assert len(config.model_names) > 3
     clean = plain_hindcast(config, str(tmp_path / "clean"))  # the stages alone: leakage is theirs to prevent
-    _perturb_from(input_dir, Y)
+    _perturb_from(tiny_input_dir, Y)
     perturbed = plain_hindcast(config, str(tmp_path / "perturbed"), reuse_folds=False)
 
     fitted = _fitted(_fold_files(clean, Y))
@@ -74,7 +79,7 @@ def test_fold_artefacts_do_not_depend_on_the_test_season_or_later(tmp_path, inpu
             for rd in (clean, perturbed)]
     moved = (seen[0]["cci_aug"] - seen[1]["cci_aug"]).round(6)
     belt = moved.index.isin(config.features.regional.geos)  # the geos the condition applies to
-    assert belt.sum() == 8 and moved[belt].eq(20.0).all() and moved[~belt].eq(0.0).all()
+    assert belt.sum() == len(tiny.BELT) and moved[belt].eq(20.0).all() and moved[~belt].eq(0.0).all()
     # ... and every base model of the next fold, which trains on season Y (the ensembles' weights
     # here are data-free: blend_avg, and stack_ridge below its min_folds)
     later_clean, later_perturbed = _fold_files(clean, Y + 1, "model.*"), _fold_files(perturbed, Y + 1, "model.*")

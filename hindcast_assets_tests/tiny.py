@@ -18,6 +18,7 @@ import pandas as pd
 # geo_id: (name, harvested acres, yield in 1975, bu/acre a season)
 STATES = {"US-17": ("Illinois", 11.0e6, 95.0, 1.9), "US-19": ("Iowa", 12.5e6, 100.0, 2.0),
           "US-31": ("Nebraska", 8.5e6, 90.0, 1.8), "US-01": ("Alabama", 0.3e6, 60.0, 1.2)}
+BELT = ["US-17", "US-19", "US-31"]  # the states the condition index is made of (as corn_usa's 8 of 41)
 FIRST_SEASON, LAST_FINAL, LIVE = 1975, 2012, 2013  # yields through LAST_FINAL; LIVE has weather only
 VINTAGE = "synthetic-20131001"
 FOLDER = "us_state_corn"  # corn_usa's input folder, so its config reads these files unchanged
@@ -95,7 +96,7 @@ def write_inputs(root: Path, seed: int = 0) -> Path:
 # Three test seasons and production, LightGBM alone: what `small_config` is on the real data.
 TINY = {"hindcast": {"first_test_year": 2009, "last_test_year": 2011}, "model": {"name": "lightgbm", "params": {}},
         "compare": {}, "ensembles": {}, "forecast": {"last_season_year": LIVE},
-        "features": {"regional": {"variables": ["cci"], "geos": list(STATES)}}}
+        "features": {"regional": {"variables": ["cci"], "geos": BELT}}}
 
 
 def write_config(folder: Path, **overrides) -> Path:
