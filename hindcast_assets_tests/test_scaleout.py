@@ -24,12 +24,10 @@ from hindcast_assets.launch.forecast import run_forecast
 from hindcast_assets.defs.deployment import Executor
 from hindcast_assets.launch.hindcast import Scale, run_experiment
 from hindcast_assets_tests import tiny
-from hindcast_assets_tests.conftest import write_config
 
 pytestmark = pytest.mark.scaleout
 SMALL = {"model": {"name": "trend", "params": {}}}  # on the tiny experiment (tiny.py): 2009-2011 and production
-# LightGBM over six test folds and production: the fan-out on the tiny experiment, the killed
-# worker on real data (its model step must last seconds)
+# LightGBM over six test folds and production, on the tiny experiment (tiny.py)
 FOLDS = {"hindcast": {"first_test_year": 2006, "last_test_year": 2011}, "model": {"name": "lightgbm", "params": {}},
          "compare": {}, "ensembles": {}}
 
@@ -176,11 +174,12 @@ def _begun_step(app, pool, instance) -> tuple[str, str] | None:
 
 
 @pytest.mark.long_running
-def test_a_celery_worker_killed_mid_step_has_its_step_rerun_on_the_other(celery_workers, tmp_path, input_dir):
-    # more boosting rounds: a model step of some seconds, long enough to be killed in; national
-    # intervals from earlier folds: inner refits would triple the fits and test nothing more here
-    config = write_config(tmp_path, **{**FOLDS, "model": {"name": "lightgbm", "params": {"num_boost_round": 2000}},
-                                       "conformal": {"national_residuals": "earlier_folds"}})
+def test_a_celery_worker_killed_mid_step_has_its_step_rerun_on_the_other(celery_workers, tmp_path, tiny_input_dir):
+    # many boosting rounds (about 1 s a fit on the tiny experiment): a model step of some seconds,
+    # long enough to be killed in; national intervals from earlier folds: inner refits would
+    # triple the fits and test nothing more here
+    config = tiny.write_config(tmp_path, **{**FOLDS, "model": {"name": "lightgbm", "params": {"num_boost_round": 10000}},
+                                            "conformal": {"national_residuals": "earlier_folds"}})
     runs = tmp_path / "runs"
     reference = run_experiment(load_config(config), "hindcast", str(runs / "one")).run_dir
     cmd = [sys.executable, "-m", "hindcast_assets.cli", "run", "hindcast", "--config", str(config), "--runs-dir",
