@@ -71,3 +71,11 @@ def completed_hindcast(cfg: ExperimentConfig, rd: RunDir) -> ModelVersion:
         add_partitions(DagsterInstance.get(), init_date_partitions_name(cfg.experiment_key),
                        list(cfg.forecast.init_dates))
     return registered_after_hindcast(rd)
+
+
+def materialised(cfg: ExperimentConfig, kind: JobKind, rd: RunDir, source: str,
+                 lease: Lease) -> tuple[str, ModelVersion | None]:
+    """`materialise`, then a hindcast's `completed_hindcast`: one run as the launcher and the
+    retraining op both make it; (its run id, the registered version of a hindcast)."""
+    run_id = materialise(cfg, kind, rd, source, lease)
+    return run_id, (completed_hindcast(cfg, rd) if kind is JobKind.HINDCAST else None)

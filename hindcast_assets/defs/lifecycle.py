@@ -10,7 +10,7 @@ from dagster import Field, MetadataValue, OpExecutionContext, Output, RunRequest
 from hindcast_assets.config import ExperimentConfig
 from hindcast_assets.core.data import load_input, scored_seasons
 from hindcast_assets.core.rundir import STAMP_FORMAT, RunDir
-from hindcast_assets.defs.experiment import completed_hindcast, materialise
+from hindcast_assets.defs.experiment import materialised
 from hindcast_assets.defs.inputs import observe_inputs
 from hindcast_assets.defs.resources import experiment_tags
 from hindcast_assets.defs.sensors import stopped_sensor
@@ -34,8 +34,7 @@ def _hindcast(cfg: ExperimentConfig, runs_dir: str, source: str) -> RunDir:
     """The challenger's hindcast: a fresh run_dir in the champion's runs folder (so it copies the
     folds it shares with the champion), one in-process run, registered."""
     with minted(cfg, JobKind.HINDCAST, runs_dir) as (rd, lease):
-        materialise(cfg, JobKind.HINDCAST, rd, source, lease)
-        completed_hindcast(cfg, rd)
+        materialised(cfg, JobKind.HINDCAST, rd, source, lease)
         return rd
 
 

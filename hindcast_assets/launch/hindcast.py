@@ -16,7 +16,7 @@ from hindcast_assets.core.preflight import check_experiment
 from hindcast_assets.core.rundir import RunDir, remove_orphan_temps
 from hindcast_assets.defs.deployment import Executor
 from hindcast_assets.defs.execute import close_dead_runs, observed_instance
-from hindcast_assets.defs.experiment import completed_hindcast, materialise
+from hindcast_assets.defs.experiment import completed_hindcast, materialised
 from hindcast_assets.launch.fanout import run_fanned_out
 from hindcast_assets.paths import config_file
 from hindcast_assets.pipeline import store
@@ -90,12 +90,10 @@ def _materialise(cfg: ExperimentConfig, kind: JobKind, rd: RunDir, source: str, 
     if kind is JobKind.HINDCAST and scale.fanned_out:
         observed_instance(cfg)
         run_id = run_fanned_out(cfg, source, rd, scale.workers, scale.executor, lease.run_id)
+        registered = completed_hindcast(cfg, rd)
     else:
-        run_id = materialise(cfg, kind, rd, source, lease)
-    if kind is not JobKind.HINDCAST:
-        return RunOutcome(rd, run_id, ExperimentResult.from_run_dir(rd))
-    result = ExperimentResult.from_run_dir(rd)
-    return RunOutcome(rd, run_id, result, completed_hindcast(cfg, rd))
+        run_id, registered = materialised(cfg, kind, rd, source, lease)
+    return RunOutcome(rd, run_id, ExperimentResult.from_run_dir(rd), registered)
 
 
 def run_experiment(cfg: ExperimentConfig, what: JobKind | str, runs_dir: str, source: str | None = None,
