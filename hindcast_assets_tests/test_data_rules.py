@@ -1,6 +1,7 @@
 """What real data needs the config to say (issue 14): a panel without areas (geo skill, no
-NATIONAL row), QC rules that exclude rows from training and scoring, the reference's name, and
-another forecaster's figures as a yardstick."""
+NATIONAL row; Brazil's real soybean panel), QC rules that exclude rows from training and scoring,
+the reference's name, gaps filled, and another forecaster's figures as a yardstick (on the tiny
+experiment, tiny.py)."""
 from __future__ import annotations
 
 import re
@@ -14,6 +15,7 @@ from hindcast_assets.core.data import InputError, load_yields
 from hindcast_assets.core.skill_by_init import against_yardstick
 from hindcast_assets.pipeline.result import ExperimentResult
 from hindcast_assets.launch.hindcast import run_experiment
+from hindcast_assets_tests import tiny
 from hindcast_assets_tests.conftest import write_config
 
 TREND = {"model": {"name": "trend", "params": {}}, "compare": {}, "ensembles": {}}
@@ -48,18 +50,17 @@ def _flag(input_dir, rows: list[tuple[str, int]], nan_target: bool) -> None:
     frame.to_parquet(path, index=False)
 
 
-def test_a_qc_rule_excludes_rows_from_training_and_scoring_and_the_report_lists_them(tmp_path, input_dir):
+def test_a_qc_rule_excludes_rows_from_training_and_scoring_and_the_report_lists_them(tmp_path, tiny_input_dir):
     suspect = [("US-19", 1995), ("US-17", 2010)]  # a training season of every fold, a test season
-    _flag(input_dir, suspect, nan_target=True)
-    small = {"hindcast": {"first_test_year": 2009, "last_test_year": 2011}, **TREND}
+    _flag(tiny_input_dir, suspect, nan_target=True)
     with pytest.raises(InputError, match=r"is NaN in a training season at geo_id=US-17, season_year=2010 \(2 rows\)"):
-        load_yields(load_config(write_config(tmp_path, **small)))  # the default is unchanged
+        load_yields(load_config(tiny.write_config(tmp_path, **TREND)))  # the default is unchanged
 
-    cfg = load_config(write_config(tmp_path, **small, qc={"column": "qc_suspect", "geos": ["US-55"]}))
+    cfg = load_config(tiny.write_config(tmp_path, **TREND, qc={"column": "qc_suspect", "geos": ["US-01"]}))
     rd = run_experiment(cfg, "hindcast", str(tmp_path / "runs")).run_dir
     train = pd.read_parquet(rd.root / "preds/corn_usa/2011/train_preds.parquet")
     assert ("US-19", 1995) not in set(zip(train["geo_id"], train["season_year"]))
-    assert 1995 in set(train["season_year"]) and "US-55" not in set(train["geo_id"])
+    assert 1995 in set(train["season_year"]) and "US-01" not in set(train["geo_id"])
     scored = pd.read_parquet(rd.root / "postprocessed" / "geo.parquet")
     assert "US-17" not in set(scored.loc[scored["season_year"] == 2010, "geo_id"])
     assert len(scored[scored["season_year"] == 2010]) == len(scored[scored["season_year"] == 2011]) - 1
@@ -67,15 +68,14 @@ def test_a_qc_rule_excludes_rows_from_training_and_scoring_and_the_report_lists_
     report = (rd.root / "reports" / "report.md").read_text()
     excluded = report.split("## Excluded rows")[1]
     assert "rows excluded from training and scoring by the QC rule" in excluded
-    assert "76 rows excluded" in excluded  # 2 flagged, 74 seasons (1950-2023) of US-55
+    assert "40 rows excluded" in excluded  # 2 flagged, 38 seasons (1975-2012) of US-01
     for geo, season in suspect:
         assert re.search(rf"\| {geo} +\| +{season} \| +nan +\| qc_suspect is true +\|", excluded), geo
-    assert len(re.findall(r"\| US-55 .*\| qc.geos +\|", excluded)) == 74
+    assert len(re.findall(r"\| US-01 .*\| qc.geos +\|", excluded)) == 38
 
 
-def test_the_report_names_the_reference_the_config_gives(tmp_path, input_dir):
-    cfg = load_config(write_config(tmp_path, hindcast={"first_test_year": 2009, "last_test_year": 2011}, **TREND,
-                                   reference_name="USDA NASS final estimate"))
+def test_the_report_names_the_reference_the_config_gives(tmp_path, tiny_input_dir):
+    cfg = load_config(tiny.write_config(tmp_path, **TREND, reference_name="USDA NASS final estimate"))
     rd = run_experiment(cfg, "hindcast", str(tmp_path / "runs")).run_dir
     report = (rd.root / "reports" / "report.md").read_text()
     assert "`national vs reference` scores them against USDA NASS final estimate" in report
@@ -115,14 +115,13 @@ def test_a_panel_without_area_gets_national_figures_from_a_weights_table(tmp_pat
     assert f"weighted by the weights in `{tmp_path / 'weights.csv'}`" in (rd.root / "reports" / "report.md").read_text()
 
 
-def test_with_fill_gaps_a_geo_season_without_weather_is_filled_and_listed(tmp_path, input_dir):
+def test_with_fill_gaps_a_geo_season_without_weather_is_filled_and_listed(tmp_path, tiny_input_dir):
     """Iowa's 1995 weather removed: refused by default (test_bad_inputs); with `features.fill_gaps`
     the hindcast runs and the report lists the 20 values (4 variables x May-Sep) it filled."""
-    path = input_dir / "us_state_corn" / "indices.parquet"
+    path = tiny_input_dir / "us_state_corn" / "indices.parquet"
     indices = pd.read_parquet(path)
     indices[~((indices["geo_id"] == "US-19") & (indices["date"].dt.year == 1995))].to_parquet(path, index=False)
-    config = write_config(tmp_path, features={"fill_gaps": True}, hindcast={"first_test_year": 2009,
-                          "last_test_year": 2011}, model={"name": "lightgbm", "params": {}}, compare={}, ensembles={})
+    config = tiny.write_config(tmp_path, features={"fill_gaps": True})
     rd = run_experiment(load_config(config), "hindcast", str(tmp_path / "runs")).run_dir
     report = (rd.root / "reports" / "report.md").read_text()
     gaps = report.split("## Gaps filled")[1]
