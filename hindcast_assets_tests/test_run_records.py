@@ -1,4 +1,5 @@
-"""Run records on real runs: events and manifest of a hindcast, and resume after a real kill -9."""
+"""Run records on real runs of the tiny experiment (tiny.py): events and manifest of a hindcast,
+and resume after a real kill -9."""
 from __future__ import annotations
 
 import json

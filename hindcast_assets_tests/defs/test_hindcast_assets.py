@@ -1,5 +1,6 @@
-"""The Dagster layer generated from the stage table, materialised into a tmp run_dir (real data):
-layout, metadata, in-process execution, the run_dir rule, staleness and input checks."""
+"""The Dagster layer generated from the stage table, materialised into a tmp run_dir (the tiny
+experiment, tiny.py; a trend-only run on Brazil's real soybeans): layout, metadata, in-process
+execution, the run_dir rule, staleness and input checks."""
 from __future__ import annotations
 
 import re
