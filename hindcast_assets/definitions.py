@@ -51,14 +51,15 @@ def configs_dir() -> str:
 
 def load_definitions(folder: str) -> Definitions:
     """Every config in `folder` that loads and builds; each one that does not is logged and left
-    out, as is a second config of an experiment key already loaded."""
-    parts, loaded = [], {}
+    out, as is a second config of an experiment key already loaded. The deployment's executor is
+    every experiment's: an unknown one is one error for the location, not one per config."""
+    parts, loaded, executor = [], {}, Executor.named()
     for path in config_files(folder):
         try:
             cfg = load_config(path)
             if cfg.experiment_key in loaded:
                 raise UserError(f"{path}: experiment_key: {cfg.experiment_key!r} is {loaded[cfg.experiment_key]}'s too")
-            parts.append(_experiment(cfg, str(path), None))
+            parts.append(_experiment(cfg, str(path), executor))
             loaded[cfg.experiment_key] = path
         except UserError as exc:
             log.error("hindcast_assets: left out of the code location: %s", exc)

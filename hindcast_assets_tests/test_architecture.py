@@ -147,3 +147,15 @@ def test_a_broken_config_is_left_out_and_the_others_load(tmp_path, caplog):
     errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
     assert len(errors) == 2 and str(tmp_path / "broken.yaml") in errors[0] and "malformed YAML" in errors[0]
     assert errors[1].endswith(f"{tmp_path / 'zz_copy.yaml'}: experiment_key: 'corn_usa' is {tmp_path / 'corn_usa.yaml'}'s too")
+
+
+def test_an_unknown_executor_is_one_error_for_the_code_location(monkeypatch, caplog):
+    from hindcast_assets.core.errors import UserError
+    from hindcast_assets.definitions import load_definitions
+    from hindcast_assets.paths import CONFIGS_DIR
+
+    monkeypatch.setenv("HINDCAST_EXECUTOR", "celry")
+    with pytest.raises(UserError) as raised:
+        load_definitions(str(CONFIGS_DIR))
+    assert str(raised.value) == "HINDCAST_EXECUTOR='celry': expected one of in_process, multiprocess, celery, k8s"
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]  # not logged once per config
