@@ -36,6 +36,7 @@ def _fails_on(bad: int, offset: int, item: int) -> int:
 
 @pytest.fixture
 def threads(monkeypatch):
+    workers.stop_workers()  # the workers an earlier test's hindcast left in this process (kept for its next stage)
     yield lambda n: monkeypatch.setenv(THREADS_ENV, str(n))
     workers.stop_workers()
 
