@@ -145,10 +145,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_replay_seasons(args: argparse.Namespace) -> int:
-    import datetime as dt
-
     from hindcast_assets.config import load_config
-    from hindcast_assets.core.rundir import STAMP_FORMAT
+    from hindcast_assets.core.rundir import utc_stamp
     from hindcast_assets.launch.hindcast import preflight
     from hindcast_assets.launch.replay import replay_seasons
 
@@ -156,8 +154,7 @@ def cmd_replay_seasons(args: argparse.Namespace) -> int:
     preflight(cfg, args.config)
     if not cfg.hindcast.first_test_year < args.first < args.last:
         raise UsageError(f"replay-seasons: need first_test_year {cfg.hindcast.first_test_year} < --first < --last")
-    stamp = dt.datetime.now(dt.timezone.utc).strftime(STAMP_FORMAT)
-    folder = args.folder or f"{default_runs_dir()}/replays/{cfg.experiment_key}_{stamp}"
+    folder = args.folder or f"{default_runs_dir()}/replays/{cfg.experiment_key}_{utc_stamp()}"
     _ensure_dagster_home()
     for landing in replay_seasons(cfg, args.config, args.first, args.last, folder):
         print(landing.line(), flush=True)

@@ -15,6 +15,7 @@ from upath import UPath
 from hindcast_assets.core.lease import holder, is_live
 from hindcast_assets.core.rundir import RunDir, RunDirName, read_current, remove_tree
 
+
 @dataclass(frozen=True)
 class PruneDecision:
     run_dir: str

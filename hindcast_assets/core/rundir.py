@@ -76,6 +76,11 @@ STAMP_FORMAT = "%Y%m%d_%H%M%S"  # UTC, to the second
 _NAME = re.compile(r"(\d{8}_\d{6})_(.+)")
 
 
+def utc_stamp() -> str:
+    """Now as `<YYYYMMDD_HHMMSS>` (UTC): how run_dirs and the folders beside them are named."""
+    return dt.datetime.now(dt.timezone.utc).strftime(STAMP_FORMAT)
+
+
 @dataclass(frozen=True)
 class RunDirName:
     """A run_dir's folder name, `<YYYYMMDD_HHMMSS>_<experiment key>`: when it was minted (UTC)

@@ -2,14 +2,13 @@
 sensor, stopped by default, that starts it when final yields of a season newer than the
 champion's training land in the yields input."""
 
-import datetime as dt
 import json
 
 from dagster import Field, MetadataValue, OpExecutionContext, Output, RunRequest, SensorEvaluationContext, SkipReason, job, op
 
 from hindcast_assets.config import ExperimentConfig
 from hindcast_assets.core.data import load_input, scored_seasons
-from hindcast_assets.core.rundir import STAMP_FORMAT, RunDir
+from hindcast_assets.core.rundir import RunDir, utc_stamp
 from hindcast_assets.defs.experiment import materialised
 from hindcast_assets.defs.inputs import observe_inputs
 from hindcast_assets.defs.resources import experiment_tags
@@ -26,8 +25,7 @@ def retrain_job_name(key: str) -> str:
 
 def decisions_dir(runs_dir: str, key: str, run_id: str) -> str:
     """Where a decision's drift report and JSON are kept: beside the run_dirs, never in one."""
-    stamp = dt.datetime.now(dt.timezone.utc).strftime(STAMP_FORMAT)
-    return f"{runs_dir.rstrip('/')}/lifecycle/{key}/{stamp}_{run_id[:8]}"
+    return f"{runs_dir.rstrip('/')}/lifecycle/{key}/{utc_stamp()}_{run_id[:8]}"
 
 
 def _hindcast(cfg: ExperimentConfig, runs_dir: str, source: str) -> RunDir:
