@@ -279,10 +279,19 @@ class Artefact:
     def path(self, rd: RunDir, **fields: Any) -> UPath:
         return rd.root / self.template.format(**fields)
 
+    def pattern(self, field: str = "[^/]+") -> re.Pattern:
+        """The template as a regex, each field a named group matching `field` (by default one
+        path segment; a `{member}` is '' or a folder)."""
+        return re.compile(re.sub(r"\\\{(\w+)\\\}", lambda m: f"(?P<{m[1]}>{field})", re.escape(self.template)))
+
+    def matches(self, path: str) -> bool:
+        """Whether the run_dir-relative `path` is one of this artefact's files."""
+        return self.pattern(r"(?:[^/]+/)?[^/]*").fullmatch(path) is not None
+
     def recorded(self, rd: RunDir) -> list[dict[str, str]]:
         """The fields of every file of this artefact the run_dir's manifest records (what a
         finished stage wrote), in path order: its partitions, found without listing a folder."""
-        pattern = re.compile(re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(self.template)))
+        pattern = self.pattern()
         return [m.groupdict() for path in sorted(recorded_hashes(rd.root / MANIFEST_FILE))
                 if (m := pattern.fullmatch(path))]
 

@@ -3,15 +3,12 @@ partition of the table is recorded with exactly the files its row declares, and 
 the ones computed here by hand from the input files."""
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import pandas as pd
 import pytest
 
 from hindcast_assets.config import load_config
 from hindcast_assets.core.rundir import content_hash
-from hindcast_assets.pipeline import store
 from hindcast_assets.pipeline.loop import plain_hindcast
 from hindcast_assets.pipeline.runlog import partition_id, plan_of, read_manifest
 from hindcast_assets.pipeline.table import hindcast_stages
@@ -31,11 +28,6 @@ def hindcast(tmp_path_factory):
         return cfg, plain_hindcast(cfg, str(root / "runs")), root / "input" / tiny.FOLDER
 
 
-def _matches(path: str, artefact: store.Artefact) -> bool:
-    """Whether `path` is one of the artefact's files (a field may be empty or hold a folder: `{member}`)."""
-    return re.fullmatch(re.sub(r"\\\{\w+\\\}", ".*", re.escape(artefact.template)), path) is not None
-
-
 def test_every_stage_partition_is_recorded_with_the_files_its_row_declares(hindcast):
     cfg, rd, _ = hindcast
     stages = {s.name: s for s in hindcast_stages(cfg)}
@@ -44,7 +36,7 @@ def test_every_stage_partition_is_recorded_with_the_files_its_row_declares(hindc
     for pid, entry in manifest.completed.items():
         assert pid == partition_id(entry["stage"], entry["partition"])  # (production has no test season: some write none)
         for path in entry["outputs"]:
-            assert any(_matches(path, a) for a in stages[entry["stage"]].writes), (pid, path)
+            assert any(a.matches(path) for a in stages[entry["stage"]].writes), (pid, path)
     # every file on disk is an output of one stage partition, with the hash the manifest holds
     written = {str(p.relative_to(rd.root)): p for p in rd.root.rglob("*") if p.is_file()}
     artefacts = {p: f for p, f in written.items() if not p.startswith(RECORDS)}
