@@ -18,7 +18,7 @@ from hindcast_assets.launch.hindcast import run_experiment
 from hindcast_assets_tests import tiny
 from hindcast_assets_tests.conftest import write_config
 
-TREND = {"model": {"name": "trend", "params": {}}, "compare": {}, "ensembles": {}}
+TREND = {"model": {"name": "trend", "params": {}}}
 YIELDS = "us_state_corn/yields.parquet"
 
 

@@ -28,8 +28,7 @@ from hindcast_assets_tests import tiny
 pytestmark = pytest.mark.scaleout
 SMALL = {"model": {"name": "trend", "params": {}}}  # on the tiny experiment (tiny.py): 2009-2011 and production
 # LightGBM over six test folds and production, on the tiny experiment (tiny.py)
-FOLDS = {"hindcast": {"first_test_year": 2006, "last_test_year": 2011}, "model": {"name": "lightgbm", "params": {}},
-         "compare": {}, "ensembles": {}}
+FOLDS = {"hindcast": {"first_test_year": 2006, "last_test_year": 2011}}
 
 
 def artefacts(rd: RunDir) -> dict[str, bytes]:

@@ -24,7 +24,6 @@ def test_inner_split_validates_on_the_last_training_seasons():
 def test_search_is_recorded_in_the_model_card_and_never_sees_the_test_season(tmp_path, tiny_input_dir):
     config = load_config(write_config(
         tmp_path, hindcast={"first_test_year": 2011, "last_test_year": 2011},
-        model={"name": "lightgbm", "params": {}}, compare={}, ensembles={},
         search={"models": ["lightgbm"], "trials": 3, "validation_seasons": 2}))
     first = run_experiment(config, "hindcast", str(tmp_path / "a")).run_dir
     card = json.loads((first.root / "models/corn_usa/2011" / "lightgbm" / "model_card.json").read_text())

@@ -18,11 +18,8 @@ from hindcast_assets.pipeline.registry import CHALLENGER, CHAMPION, Registry
 from hindcast_assets.launch.hindcast import run_experiment
 from hindcast_assets_tests.tiny import write_config
 
-SMALL = {"hindcast": {"first_test_year": 2009, "last_test_year": 2011}, "compare": {}, "ensembles": {}}
-
-
 def _config(tmp_path, model: str):
-    return load_config(write_config(tmp_path, model={"name": model, "params": {}}, **SMALL))
+    return load_config(write_config(tmp_path, model={"name": model, "params": {}}))
 
 
 def _launcher(runs: str):
@@ -69,7 +66,7 @@ def test_first_run_promotes_then_only_a_better_challenger(tmp_path, tiny_input_d
 
 def test_a_second_hindcast_is_registered_and_a_manual_promotion_records_its_reason(tmp_path, tiny_input_dir, capsys):
     runs = tmp_path / "runs"
-    config = write_config(tmp_path, model={"name": "trend", "params": {}}, **SMALL)
+    config = write_config(tmp_path, model={"name": "trend", "params": {}})
     first = run_experiment(load_config(config), "hindcast", str(runs))
     second = run_experiment(load_config(config), "hindcast", str(runs))
     assert second.registered.aliases == () and "not promoted" in second.summary()
@@ -87,7 +84,7 @@ def test_a_second_hindcast_is_registered_and_a_manual_promotion_records_its_reas
 
 def test_a_corrupt_champion_is_a_failure_not_no_champion(tmp_path, tiny_input_dir, capsys):
     runs = tmp_path / "runs"
-    config = write_config(tmp_path, model={"name": "trend", "params": {}}, **SMALL)
+    config = write_config(tmp_path, model={"name": "trend", "params": {}})
     assert main(["champion", "--config", str(config)]) == 2
     assert "corn_usa: no champion in the MLflow registry" in capsys.readouterr().err
 
@@ -125,7 +122,7 @@ def test_the_retrain_sensor_asks_once_per_season_newer_than_the_champion(tmp_pat
 
 def test_retrain_cli_prints_its_json_result_last(tmp_path, tiny_input_dir, capsys):
     runs = tmp_path / "runs"
-    config = write_config(tmp_path, model={"name": "trend", "params": {}}, **SMALL)
+    config = write_config(tmp_path, model={"name": "trend", "params": {}})
     assert main(["retrain", "--config", str(config), "--runs-dir", str(runs)]) == 0  # no champion: first run
     first = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert first["retrained"] and first["promoted"] and first["champion_version"] == "1"
@@ -144,7 +141,7 @@ def test_retrain_cli_prints_its_json_result_last(tmp_path, tiny_input_dir, capsy
 def test_replay_seasons_lands_each_season_and_the_flow_decides(tmp_path, tiny_input_dir, capsys):
     """A champion on yields through 2004, then 2005 and 2006 land one at a time: the sensor asks
     for the flow each time (each season is newer than the champion's training) and it decides."""
-    config = write_config(tmp_path, model={"name": "trend", "params": {}}, compare={}, ensembles={},
+    config = write_config(tmp_path, model={"name": "trend", "params": {}},
                           hindcast={"first_test_year": 2001, "last_test_year": 2011})
     before = (tiny_input_dir / "us_state_corn" / "yields.parquet").read_bytes()
     folder = tmp_path / "replay"

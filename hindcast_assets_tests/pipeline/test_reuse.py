@@ -18,7 +18,7 @@ STAMPED = ("delivery/", "reports/report.md")  # carry the run_dir's name
 
 def _config(folder, last: int, **overrides):
     return load_config(write_config(folder, hindcast={"first_test_year": 2008, "last_test_year": last},
-                                    model={"name": "ridge", "params": {}}, compare={}, ensembles={}, **overrides))
+                                    model={"name": "ridge", "params": {}}, **overrides))
 
 
 def _hindcast(tmp_path, name: str, last: int, runs: str = "runs", reuse: bool = True, **overrides):
