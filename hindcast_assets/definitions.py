@@ -7,15 +7,14 @@ from __future__ import annotations
 
 import logging
 import os
-import warnings
 from collections.abc import Sequence
 
-from dagster import BetaWarning, Definitions, PreviewWarning, definitions
+from dagster import Definitions, definitions
 
 from hindcast_assets.config import ExperimentConfig, config_files, load_config
 from hindcast_assets.core.errors import UserError
 from hindcast_assets.defs.deployment import Executor
-from hindcast_assets.defs.experiment import experiment_definitions
+from hindcast_assets.defs.experiment import experiment_definitions, known_notices_quiet
 from hindcast_assets.defs.lifecycle import build_retrain_job, build_retrain_sensor
 from hindcast_assets.defs.sensors import build_forecast_sensor, build_mlflow_closers
 from hindcast_assets.paths import CONFIGS_DIR, config_file
@@ -68,6 +67,5 @@ def load_definitions(folder: str) -> Definitions:
 
 @definitions
 def defs() -> Definitions:
-    warnings.filterwarnings("ignore", category=BetaWarning)  # BackfillPolicy, observable sources: beta in 1.13
-    warnings.filterwarnings("ignore", category=PreviewWarning)  # partitioned asset checks: preview in 1.13
-    return load_definitions(configs_dir())
+    with known_notices_quiet():
+        return load_definitions(configs_dir())

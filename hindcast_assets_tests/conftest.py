@@ -90,11 +90,13 @@ def merged(base: dict, overrides: dict) -> dict:
     return out
 
 
-def write_config(folder: Path, base: str = "corn_usa", **overrides) -> Path:
+def write_config(folder: Path, base: str = "corn_usa", replacing: tuple[str, ...] = (), **overrides) -> Path:
     """A config from `configs/<base>.yaml` with nested overrides (`hindcast={"first_test_year": 2009}`);
-    an empty dict replaces the key's value (`compare={}`: no compared models)."""
+    an empty dict replaces the key's value (`compare={}`: no compared models), as does any value of
+    a key in `replacing`."""
     raw = merged(merged(yaml.safe_load((CONFIGS_DIR / f"{base}.yaml").read_text()), {"conformal": TEST_INNER}),
                  overrides)
+    raw |= {key: overrides[key] for key in replacing if key in overrides}
     path = folder / f"{raw['experiment_key']}.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
     return path

@@ -167,7 +167,8 @@ def test_two_forecasts_of_one_partition_at_once_leave_one_forecast_and_no_temp(t
     cmd = [sys.executable, "-m", "hindcast_assets.cli", "run", "forecast", "--run-dir", str(copy), "--season-year",
            "2011", "--init-date", "2011-08-01"]
     procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
-    results = [(p.wait(300), p.communicate()) for p in procs]
+    streams = [p.communicate(timeout=300) for p in procs]  # read while they run: a full pipe would block them
+    results = [(p.returncode, s) for p, s in zip(procs, streams)]
     codes = sorted(code for code, _ in results)
     assert codes in ([0, 0], [0, 2]), results
     for code, (_, err) in results:

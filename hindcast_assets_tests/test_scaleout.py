@@ -185,16 +185,17 @@ def test_a_celery_worker_killed_mid_step_has_its_step_rerun_on_the_other(celery_
            str(runs / "celery"), "--workers", "2", "--executor", "celery"]
     from hindcast_assets.defs.celery import app
 
-    launcher = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # to files, not pipes: a pipe nobody reads while we wait fills, and the launcher blocks on it
+    out, err = tmp_path / "launcher.out", tmp_path / "launcher.err"
+    launcher = subprocess.Popen(cmd, stdout=out.open("w"), stderr=err.open("w"))
     deadline, running, instance = time.monotonic() + 120, None, DagsterInstance.get()
     while running is None and time.monotonic() < deadline and launcher.poll() is None:
         running = _begun_step(app, celery_workers, instance)
-    assert running is not None, "no model step was seen running on a worker"
+    assert running is not None, f"no model step was seen running on a worker; the launcher said: {err.read_text()}"
     killed, step = running
     celery_workers.kill(killed)  # the whole worker, mid-step: its broker connection drops unacknowledged
-    out, err = launcher.communicate(timeout=600)
-    assert launcher.returncode == 0, err
-    rd = RunDir(out.strip().splitlines()[-1])
+    assert launcher.wait(timeout=600) == 0, err.read_text()
+    rd = RunDir(out.read_text().strip().splitlines()[-1])
     assert artefacts(rd) == artefacts(reference)
 
     chunk_runs = [r for k, v in _runs_by_phase(instance).items() if k.startswith("folds") for r in v]

@@ -99,9 +99,13 @@ TINY = {"hindcast": {"first_test_year": 2009, "last_test_year": 2011}, "model": 
         "features": {"regional": {"variables": ["cci"], "geos": BELT}}}
 
 
+MODEL_SETS = ("compare", "ensembles")  # the tiny experiment's are its own: corn_usa's are not merged in
+
+
 def write_config(folder: Path, **overrides) -> Path:
     """corn_usa's config for the tiny inputs (`TINY`, then `overrides` as `conftest.write_config`
-    takes them)."""
+    takes them; compared models and ensembles are TINY's or the overrides', never corn_usa's)."""
     from hindcast_assets_tests.conftest import merged, write_config as corn_usa_config
 
-    return corn_usa_config(folder, **merged(TINY, overrides))
+    raw = merged(TINY, overrides)
+    return corn_usa_config(folder, **raw, replacing=MODEL_SETS)

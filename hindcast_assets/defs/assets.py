@@ -6,8 +6,9 @@ import inspect
 import json
 
 from dagster import (AllPartitionMapping, AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, AssetDep,
-                     AssetExecutionContext, AssetKey, AssetRecordsFilter, AssetsDefinition, BackfillPolicy, DataVersion,
-                     MaterializeResult, MetadataValue, PathMetadataValue, RetryRequested, asset, asset_check)
+                     AssetExecutionContext, AssetKey, AssetRecordsFilter, AssetsDefinition, BackfillPolicy,
+                     CodeReferencesMetadataValue, DataVersion, LocalFileCodeReference, MaterializeResult, MetadataValue,
+                     PathMetadataValue, RetryRequested, asset, asset_check)
 from dagster._core.definitions.data_version import DATA_VERSION_TAG
 
 from hindcast_assets.config import ExperimentConfig
@@ -79,6 +80,15 @@ def code_version(stage: Stage) -> str:
     from the same code and inputs leaves what depends on it fresh (without one, every
     materialisation counts as new and the UI calls everything downstream stale)."""
     return content_hash(inspect.getsource(inspect.getmodule(stage.run)).encode())[:16]
+
+
+def code_references(stage: Stage) -> dict[str, CodeReferencesMetadataValue]:
+    """The UI's "open source" link of a stage asset: the stage function itself, not the generated
+    asset body every stage shares."""
+    run = inspect.unwrap(stage.run)
+    where = LocalFileCodeReference(file_path=inspect.getsourcefile(run), line_number=inspect.getsourcelines(run)[1],
+                                   label=f"{run.__module__}.{run.__qualname__}")
+    return {"dagster/code_references": CodeReferencesMetadataValue(code_references=[where])}
 
 
 def _run_tracked(context, cfg: ExperimentConfig, stage: Stage, run_dir: RunDirResource, source: str,
@@ -176,7 +186,8 @@ def stage_asset(cfg: ExperimentConfig, stage: Stage, deps: list[AssetDep], sourc
     @asset(key=stage_key(cfg, stage.name), group_name=key if stage.group == "hindcast" else f"{key}_forecast",
            deps=deps, partitions_def=partitions, description=stage.description,
            backfill_policy=backfill_policy(cfg, stage, per_fold),
-           code_version=code_version(stage), kinds={"python"}, tags={"hindcast/stage": stage.name})
+           code_version=code_version(stage), kinds={"python"}, tags={"hindcast/stage": stage.name},
+           metadata=code_references(stage))
     def _stage(context: AssetExecutionContext, run_dir: RunDirResource, mlflow: MlflowTracking) -> MaterializeResult:
         view, records, mlflow_run = _run_tracked(context, cfg, stage, run_dir, source, mlflow)
         links = {"mlflow_run": MetadataValue.url(mlflow.tracker().run_url(mlflow_run))}

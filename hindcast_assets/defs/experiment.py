@@ -3,8 +3,12 @@ materialised as one Dagster run: what the code location, the CLI's launcher and 
 op build on. Nothing here reads `configs/`: each experiment is built from its own config."""
 from __future__ import annotations
 
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import yaml
-from dagster import DagsterInstance, Definitions, build_reconstructable_job
+from dagster import BetaWarning, DagsterInstance, Definitions, PreviewWarning, build_reconstructable_job
 
 from hindcast_assets.config import ExperimentConfig, config_from_dict
 from hindcast_assets.core.lease import Lease
@@ -24,24 +28,44 @@ from hindcast_assets.pipeline.table import forecast_stages
 RESOURCES = {"run_dir": RunDirResource(), "mlflow": MlflowTracking()}  # one set, shared by every experiment
 
 
+@contextmanager
+def known_notices_quiet() -> Iterator[None]:
+    """Without Dagster's notices about what this layer chose on purpose: beta and preview APIs
+    (backfill policies, observable sources, partitioned checks, code references) and the hindcast
+    job's mixed backfill policies (per-fold stages in chunks, the rest in one run). Said at every
+    build in every run, fan-out and worker process, they buried what a user must read, and once
+    filled a launcher's stderr pipe until its fan-out children blocked writing to it."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", BetaWarning)
+        warnings.simplefilter("ignore", PreviewWarning)
+        warnings.filterwarnings("ignore", message="Asset job .* materializes assets with varying BackfillPolicies")
+        yield
+
+
 def experiment_definitions(cfg: ExperimentConfig, source: str, executor: Executor | None = None) -> Definitions:
     """The experiment's input and stage assets, their checks and its jobs (`source`: its config
     file, named in errors), with the shared resources and `executor` (default: `Executor.named()`)."""
-    return Definitions(assets=[build_input_assets(cfg), *build_stage_assets(cfg, source)],
-                       asset_checks=[*build_input_checks(cfg), *build_stage_checks(cfg, source)],
-                       jobs=build_jobs(cfg), executor=(executor or Executor.named()).definition(),
-                       resources=RESOURCES)
+    with known_notices_quiet():
+        return Definitions(assets=[build_input_assets(cfg), *build_stage_assets(cfg, source)],
+                           asset_checks=[*build_input_checks(cfg), *build_stage_checks(cfg, source)],
+                           jobs=build_jobs(cfg), executor=(executor or Executor.named()).definition(),
+                           resources=RESOURCES)
+
+
+def _resolved(definitions: Definitions, job_name: str):
+    with known_notices_quiet():
+        return definitions.resolve_job_def(job_name)
 
 
 def job_def(cfg: ExperimentConfig, source: str, job_name: str):
-    return experiment_definitions(cfg, source).resolve_job_def(job_name)
+    return _resolved(experiment_definitions(cfg, source), job_name)
 
 
 def job_for(config_yaml: str, source: str, job_name: str, executor_name: str):
     """One experiment's job from its resolved config: what a Celery worker or a run process
     rebuilds (by module, function and these string arguments) to run its steps."""
     cfg = config_from_dict(yaml.safe_load(config_yaml), source)
-    return experiment_definitions(cfg, source, Executor(executor_name)).resolve_job_def(job_name)
+    return _resolved(experiment_definitions(cfg, source, Executor(executor_name)), job_name)
 
 
 def reconstructable_job(cfg: ExperimentConfig, source: str, job_name: str, executor: Executor):

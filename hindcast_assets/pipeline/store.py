@@ -13,9 +13,9 @@ import os
 import pickle
 import re
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
@@ -270,23 +270,54 @@ def _verified_frame(rd: RunDir, path: UPath) -> pd.DataFrame:
     return frame
 
 
+# the experiment's model ('') or a named model's folder; a model's file (every plugin's is model.*)
+FIELD_PATTERNS = {"member": "(?:[^/]+/)?", "file": r"model\.[^/]+"}
+
+
+@dataclass(frozen=True)
+class FieldDomain:
+    """The values one template field takes under a config, where stages share a template (the
+    base models' folders and the ensembles'; the evaluation's report names and the init-date
+    skill's): with it a run_dir path leads to the one stage that writes it."""
+    name: str  # the template field
+    meaning: str
+    values: Callable[[ExperimentConfig], Collection[str]] = field(repr=False)
+
+
 @dataclass(frozen=True)
 class Artefact:
     template: str
     format: Format
     description: str
+    domain: FieldDomain | None = field(default=None, compare=False)  # a path's value of the field must be one of these
+
+    def within(self, domain: FieldDomain) -> Artefact:
+        """The same files, restricted to `domain` (the share of a template one stage writes)."""
+        return replace(self, domain=domain)
 
     def path(self, rd: RunDir, **fields: Any) -> UPath:
         return rd.root / self.template.format(**fields)
 
-    def pattern(self, field: str = "[^/]+") -> re.Pattern:
-        """The template as a regex, each field a named group matching `field` (by default one
-        path segment; a `{member}` is '' or a folder)."""
-        return re.compile(re.sub(r"\\\{(\w+)\\\}", lambda m: f"(?P<{m[1]}>{field})", re.escape(self.template)))
+    def pattern(self) -> re.Pattern:
+        """The template as a regex, each field a named group: one path segment, or for `{member}`
+        '' or a folder."""
+        seen: set[str] = set()
 
-    def matches(self, path: str) -> bool:
-        """Whether the run_dir-relative `path` is one of this artefact's files."""
-        return self.pattern(r"(?:[^/]+/)?[^/]*").fullmatch(path) is not None
+        def group(found: re.Match) -> str:  # a field named twice (a forecast's season) is the same value twice
+            name = found[1]
+            again = name in seen
+            seen.add(name)
+            return f"(?P={name})" if again else f"(?P<{name}>{FIELD_PATTERNS.get(name, '[^/]+')})"
+
+        return re.compile(re.sub(r"\\\{(\w+)\\\}", group, re.escape(self.template)))
+
+    def matches(self, path: str, cfg: ExperimentConfig | None = None) -> bool:
+        """Whether the run_dir-relative `path` is one of this artefact's files (under `cfg`, also
+        within its field's domain)."""
+        found = self.pattern().fullmatch(path)
+        if found is None or self.domain is None or cfg is None:
+            return found is not None
+        return found[self.domain.name] in self.domain.values(cfg)
 
     def recorded(self, rd: RunDir) -> list[dict[str, str]]:
         """The fields of every file of this artefact the run_dir's manifest records (what a
@@ -338,13 +369,26 @@ INCLUDED_GEOS = Artefact("included_geo_identifiers.txt", LINES, "the geos modell
 DETRENDER = Artefact(f"{MODELS}/detrender.pkl", pickle_format(LinearTrend), "per-geo linear trend")
 FILL_VALUES = Artefact(f"{MODELS}/feature_fill_values.parquet", PARQUET,
                        "per-geo training climatology of each feature")
+
+def _members(names: Callable[[ExperimentConfig], Collection[str]]) -> Callable[[ExperimentConfig], set[str]]:
+    """The `member` values of the models `names` gives: their folders, and the contract paths ('')
+    where the experiment's model is one of them."""
+    return lambda cfg: {member(n) for n in names(cfg)} | ({""} if cfg.model.name in names(cfg) else set())
+
+
+BASE_MEMBERS = FieldDomain("member", "base models", _members(lambda cfg: cfg.base_models))
+ENSEMBLE_MEMBERS = FieldDomain("member", "ensembles", _members(lambda cfg: cfg.ensembles))
 MODEL_FILE = Artefact(f"{MODELS}/{{member}}{{file}}", BYTES,
-                      "the model in its native format (LightGBM text, XGBoost JSON, skops, ensemble JSON)")
+                      "the model in its native format (LightGBM text, XGBoost JSON, skops, ensemble JSON)",
+                      BASE_MEMBERS)
 MODEL_CARD = Artefact(f"{MODELS}/{{member}}model_card.json", JSON,
-                      "model name, file, features, params, training seasons")
-TRAIN_PREDS = Artefact("preds/{key}/{fold}/{member}train_preds.parquet", PARQUET, "in-sample predictions")
+                      "model name, file, features, params, training seasons", BASE_MEMBERS)
+TRAIN_PREDS = Artefact("preds/{key}/{fold}/{member}train_preds.parquet", PARQUET, "in-sample predictions",
+                       BASE_MEMBERS)
 WALK_FORWARD_PREDS = Artefact("preds/{key}/{fold}/{member}walk_forward_preds.parquet", PARQUET,
-                              "out-of-sample predictions of the test season")
+                              "out-of-sample predictions of the test season", BASE_MEMBERS)
+ENSEMBLE_MODEL_FILE, ENSEMBLE_MODEL_CARD, ENSEMBLE_TRAIN_PREDS, ENSEMBLE_WALK_FORWARD_PREDS = (
+    a.within(ENSEMBLE_MEMBERS) for a in (MODEL_FILE, MODEL_CARD, TRAIN_PREDS, WALK_FORWARD_PREDS))
 INNER_NATIONAL = Artefact("preds/{key}/{fold}/inner_national.parquet", PARQUET,
                           "national predictions of the training seasons by refits without their block "
                           "(end of season and each init date): the national intervals' residuals")
@@ -364,8 +408,18 @@ PREDS_BY_INIT_DATE = Artefact("postprocessed/by_init_date/{scope}.parquet", PARQ
                               "every test season re-predicted at each init date (scope geo or national)")
 CONFORMAL_BY_INIT_DATE = Artefact("conformal/by_init_date/{mode}.parquet", PARQUET,
                                   "conformal quantiles calibrated per init month-day, for the forecasts")
-REPORT_TABLE = Artefact("reports/{name}.csv", TEXT, "a skill or coverage table")
-REPORT_PLOT = Artefact("reports/{name}.png", BYTES, "a plot")
+EVALUATION_TABLES = ("skill", "skill_by_fold", "skill_by_geo", "coverage", "model_comparison")
+EVALUATION_PLOTS = ("national_hindcast", "error_by_season", "coverage")
+INIT_DATE_TABLES = ("skill_by_init_date", "yardstick", "seasons")
+INIT_DATE_PLOTS = ("skill_by_init_date",)
+REPORT_TABLE = Artefact("reports/{name}.csv", TEXT, "a skill or coverage table",
+                        FieldDomain("name", ", ".join(EVALUATION_TABLES), lambda cfg: EVALUATION_TABLES))
+REPORT_PLOT = Artefact("reports/{name}.png", BYTES, "a plot",
+                       FieldDomain("name", ", ".join(EVALUATION_PLOTS), lambda cfg: EVALUATION_PLOTS))
+INIT_DATE_TABLE = Artefact("reports/{name}.csv", TEXT, "skill by init date, against the yardstick, season by season",
+                           FieldDomain("name", ", ".join(INIT_DATE_TABLES), lambda cfg: INIT_DATE_TABLES))
+INIT_DATE_PLOT = Artefact("reports/{name}.png", BYTES, "skill by init date",
+                          FieldDomain("name", ", ".join(INIT_DATE_PLOTS), lambda cfg: INIT_DATE_PLOTS))
 REPORT = Artefact("reports/report.md", TEXT, "the readable hindcast report")
 HINDCAST_DELIVERY = Artefact("delivery/{prefix}_{key}_Hindcast_{stamp}.csv", TEXT, "the client CSV of the hindcast")
 FORECAST_INDICES = Artefact(f"{FORECAST}/indices.zarr", ZARR, "the predictor values known at the init date")
@@ -422,7 +476,9 @@ def write_model(rd: RunDir, key: str, fold: str, model: TrainedModel | EnsembleM
                 "params": model.params, **({"name": model.alias} if model.alias else {}), **card}
         data = model.plugin.save(model.estimator)
     where = {"key": key, "fold": fold, "member": member(name)}
-    return [MODEL_FILE.write(rd, data, file=card["file"], **where), MODEL_CARD.write(rd, card, **where)]
+    ensemble = isinstance(model, EnsembleModel)
+    file, card_file = (ENSEMBLE_MODEL_FILE, ENSEMBLE_MODEL_CARD) if ensemble else (MODEL_FILE, MODEL_CARD)
+    return [file.write(rd, data, file=card["file"], **where), card_file.write(rd, card, **where)]
 
 
 def card_name(card: dict) -> str:

@@ -135,8 +135,8 @@ STAGES: tuple[Stage, ...] = (
           "National predictions of the fold's training seasons by refits without their block (end of "
           "season and each init date): the residuals of its national intervals.",
           _up("included_geos"), DATA, when=uses_inner_folds),
-    Stage("ensembles", FOLD, folds.ensembles, (store.MODEL_FILE, store.MODEL_CARD, store.TRAIN_PREDS,
-                                               store.WALK_FORWARD_PREDS),
+    Stage("ensembles", FOLD, folds.ensembles, (store.ENSEMBLE_MODEL_FILE, store.ENSEMBLE_MODEL_CARD,
+                                               store.ENSEMBLE_TRAIN_PREDS, store.ENSEMBLE_WALK_FORWARD_PREDS),
           "Ensembles of the base models' fold predictions (stacking fitted on earlier folds only).",
           _up("model") + _up("fold_preds", all_partitions=True), when=has_ensembles),
     Stage("bias_corrector", FOLD, folds.bias_corrector, (store.BIAS_CORRECTOR,),
@@ -161,7 +161,7 @@ STAGES: tuple[Stage, ...] = (
           _up("features_by_init_date", "inner_national", all_partitions=True) + FITTED + _up("warmup_preds"),
           YIELD_ROWS,
           when=has_skill_by_init),
-    Stage("skill_by_init_date", NONE, evaluation.skill_by_init_date, (store.REPORT_TABLE, store.REPORT_PLOT),
+    Stage("skill_by_init_date", NONE, evaluation.skill_by_init_date, (store.INIT_DATE_TABLE, store.INIT_DATE_PLOT),
           "RMSE, MAPE and interval coverage at each forecast init date, model against trend (and against "
           "the yardstick's forecasts where configured).",
           _up("calibration_by_init_date"), (REFERENCES, YARDSTICK), when=has_skill_by_init),
@@ -239,13 +239,27 @@ def shape_difference(ours: ExperimentConfig, theirs: ExperimentConfig) -> tuple[
     return next(((k, a[k], b[k]) for k in a if a[k] != b[k]), None)
 
 
+def stage_writing(cfg: ExperimentConfig, path: str) -> Stage:
+    """The one stage of `cfg` that writes the run_dir-relative `path` (and so its asset,
+    `<key>/<stage>`, or the asset it checks)."""
+    writers = [s for s in stage_table(cfg) if any(a.matches(path, cfg) for a in s.writes)]
+    if len(writers) != 1:
+        raise LookupError(f"{path}: written by {[s.name for s in writers] or 'no stage'}; one was expected")
+    return writers[0]
+
+
+def _written(artefact) -> str:
+    domain = artefact.domain
+    return f"`{artefact.template}`" + (f" ({domain.name}: {domain.meaning})" if domain else "")
+
+
 def markdown(cfg: ExperimentConfig) -> str:
     """The stage table as docs/architecture.md shows it: stage -> function, partitions, reads, writes."""
     lines = ["| stage (asset `<key>/<stage>`) | function | partitions | reads | writes |", "|---|---|---|---|---|"]
     for s in stage_table(cfg):
         reads = [f"{u.stage}{' (all)' if u.all_partitions else ''}" for u in s.upstream] + [f"*{i}*" for i in s.inputs]
         function = f"`{s.run.__module__.removeprefix('hindcast_assets.')}.{s.run.__name__}`"
-        writes = "<br>".join(f"`{a.template}`" for a in s.writes)
+        writes = "<br>".join(_written(a) for a in s.writes)
         lines.append(f"| `{s.name}` | {function} | {s.partitioning.value} | {', '.join(reads) or '-'} | {writes} |")
     return "\n".join(lines)
 

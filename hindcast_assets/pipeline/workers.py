@@ -78,7 +78,8 @@ atexit.register(stop_workers)
 
 def each_on_workers(fn: Callable, items: Iterable, shared: tuple) -> list:
     """`[fn(*shared, item) for item in items]`, on worker processes when the budget allows more
-    than one thread (and this process may have children: a Celery prefork worker may not).
+    than one thread and this process is not daemonic (a Celery prefork child is: billiard marks
+    it so, tested; it runs its pieces itself).
     `fn` and the items are sent per piece, `shared` once per pool: keep the big inputs there and
     pass the same objects each call. `fn` must be importable by name (a module's function, or a
     `functools.partial` of one)."""

@@ -16,10 +16,16 @@ def _partitions(spec) -> str:
     return type(partitions).__name__ if partitions is not None else "-"
 
 
+def _code_references(spec) -> list:
+    value = spec.metadata.get("dagster/code_references")
+    return value.code_references if value is not None else []
+
+
 def render(defs) -> str:
     """One line per asset, check, job and sensor, sorted: what the UI shows, and where it comes from."""
     repo = defs.get_repository_def()
     assets = [f"asset {spec.key.to_user_string()}  partitions={_partitions(spec)}  stage={spec.tags.get('hindcast/stage', '-')}"
+              f"  code={','.join(r.label for r in _code_references(spec)) or '-'}"
               for spec in defs.resolve_all_asset_specs()]
     checks = [f"check {key.asset_key.to_user_string()}:{key.name}" for key in repo.asset_graph.asset_check_keys]
     jobs = [f"job {job.name}" for job in defs.resolve_all_job_defs() if not job.name.startswith("__")]
@@ -34,3 +40,17 @@ def test_the_code_location_matches_its_snapshot():
     if os.environ.get("UPDATE_SNAPSHOTS"):
         SNAPSHOT.write_text(now)
     assert now == SNAPSHOT.read_text(), "the code location changed: read the diff, then UPDATE_SNAPSHOTS=1"
+
+
+def test_every_stage_asset_links_to_the_def_line_of_its_stage_function():
+    """The UI's source link of a stage asset opens its stage function, not the generated body
+    every stage asset shares."""
+    from hindcast_assets.definitions import defs
+
+    stage_specs = [spec for spec in defs().resolve_all_asset_specs() if "hindcast/stage" in spec.tags]
+    assert stage_specs
+    for spec in stage_specs:
+        (reference,) = _code_references(spec)
+        line = Path(reference.file_path).read_text().splitlines()[reference.line_number - 1]
+        assert line.startswith(f"def {reference.label.rsplit('.', 1)[1]}("), (spec.key, line)
+        assert Path(reference.file_path).name == reference.label.split(".")[-2] + ".py"

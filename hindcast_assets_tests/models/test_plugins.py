@@ -13,6 +13,7 @@ from dagster import DagsterInstance
 import hindcast_assets.models as models
 from hindcast_assets.config import ConfigError, load_config
 from hindcast_assets.core.rundir import RunDir
+from hindcast_assets.pipeline.cpu_share import THREADS_ENV
 from hindcast_assets.pipeline.result import ExperimentResult
 from hindcast_assets.launch.hindcast import run_experiment
 from hindcast_assets_tests.conftest import TEST_INNER, write_config as corn_usa_config
@@ -48,6 +49,7 @@ def extra_models(monkeypatch, tmp_path):
     (folder / "zz_test_median_residual.py").write_text(DROP_IN)
     monkeypatch.setattr(models, "__path__", [*models.__path__, str(folder)])
     monkeypatch.setattr(models, "entry_points", lambda group: [ENTRY_POINT] if group == ENTRY_POINT_GROUP else [])
+    monkeypatch.setenv(THREADS_ENV, "1")  # both patches live in this process only: no worker processes
     models.registry.cache_clear()
     third_party_plugin.FITS.clear()
     yield
@@ -89,14 +91,14 @@ def test_dropped_in_and_entry_point_models_are_trained_saved_and_reported(tmp_pa
 
 def test_every_model_emits_the_same_training_events(tmp_path, tiny_input_dir, extra_models):
     config = write_config(tmp_path, hindcast={"first_test_year": 2011, "last_test_year": 2011},
-                          compare={"shrunk_mean": {}})
+                          compare={name: {} for name in models.registry()})  # built in, dropped in, by entry point
     cfg = load_config(config)
     outcome = run_experiment(cfg, "fit-production", str(tmp_path / "runs"))
     logs = DagsterInstance.get().all_logs(outcome.dagster_run_id)
     lines = [line for e in logs for line in e.user_message.splitlines()]  # a fold's events: JSON lines
     events = [json.loads(line) for line in lines if line.startswith('{"event"')]
     complete = [e for e in events if e["event"] == "training_complete"]
-    assert sorted(e["model"] for e in complete) == sorted(cfg.base_models) and "shrunk_mean" in cfg.base_models
+    assert sorted(e["model"] for e in complete) == sorted(cfg.base_models) == sorted(models.registry())
     assert len({tuple(sorted(e)) for e in complete}) == 1  # identical fields for every model
     assert set(complete[0]) == {"event", "experiment", "fold", "model", "n_rows", "n_features", "seconds", "metrics"}
     assert [e["event"] for e in events].count("training_started") == len(complete)

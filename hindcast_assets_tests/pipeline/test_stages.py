@@ -11,10 +11,15 @@ from hindcast_assets.config import load_config
 from hindcast_assets.core.rundir import content_hash
 from hindcast_assets.pipeline.loop import plain_hindcast
 from hindcast_assets.pipeline.runlog import partition_id, plan_of, read_manifest
-from hindcast_assets.pipeline.table import hindcast_stages
+from hindcast_assets.pipeline.table import hindcast_stages, stage_writing
 from hindcast_assets_tests import tiny
 
 RECORDS = ("manifest.json", "logs/", "metrics/")  # the run records, not artefacts
+
+
+# ridge, a compared ridge on the condition alone, and their blend: every kind of model folder
+WITH_ENSEMBLE = {"model": {"name": "ridge", "params": {}}, "compare": {"ridge_cci": {"model": "ridge", "features": ["cci"]}},
+                 "ensembles": {"blend": {"method": "blend_avg", "members": ["ridge", "ridge_cci"]}}}
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +29,7 @@ def hindcast(tmp_path_factory):
     with pytest.MonkeyPatch.context() as env:
         env.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlflow.db'}")
         env.setenv("INPUT_DATA_DIR", str(tiny.write_inputs(root / "input")))
-        cfg = load_config(tiny.write_config(root, model={"name": "ridge", "params": {}}))
+        cfg = load_config(tiny.write_config(root, **WITH_ENSEMBLE))
         return cfg, plain_hindcast(cfg, str(root / "runs")), root / "input" / tiny.FOLDER
 
 
@@ -35,8 +40,8 @@ def test_every_stage_partition_is_recorded_with_the_files_its_row_declares(hindc
     assert list(manifest.completed) == plan_of(list(stages.values()), cfg.folds)
     for pid, entry in manifest.completed.items():
         assert pid == partition_id(entry["stage"], entry["partition"])  # (production has no test season: some write none)
-        for path in entry["outputs"]:
-            assert any(a.matches(path) for a in stages[entry["stage"]].writes), (pid, path)
+        for path in entry["outputs"]:  # ... and by no other stage: a path leads to its stage and asset
+            assert stage_writing(cfg, path).name == entry["stage"], (pid, path)
     # every file on disk is an output of one stage partition, with the hash the manifest holds
     written = {str(p.relative_to(rd.root)): p for p in rd.root.rglob("*") if p.is_file()}
     artefacts = {p: f for p, f in written.items() if not p.startswith(RECORDS)}
@@ -80,3 +85,15 @@ def test_skill_is_the_error_of_the_postprocessed_predictions(hindcast):
             assert skill.loc[(level, predictor), "rmse"] == pytest.approx(np.sqrt(np.mean(error ** 2)), rel=1e-12)
             assert skill.loc[(level, predictor), "bias"] == pytest.approx(error.mean(), rel=1e-12)
             assert skill.loc[(level, predictor), "n"] == len(rows)
+
+
+@pytest.mark.parametrize("model, writer", [("ridge", "model"), ("blend", "ensembles")])
+def test_the_contract_model_path_leads_to_the_stage_that_fits_the_experiments_model(tmp_path, model, writer):
+    cfg = load_config(tiny.write_config(tmp_path, **{**WITH_ENSEMBLE, "model": {"name": model}}))
+    assert stage_writing(cfg, "models/corn_usa/2010/model_card.json").name == writer
+    assert stage_writing(cfg, "models/corn_usa/2010/ridge_cci/model_card.json").name == "model"
+    assert stage_writing(cfg, "preds/corn_usa/2010/blend/walk_forward_preds.parquet").name == "ensembles"
+    assert stage_writing(cfg, "reports/skill_by_init_date.csv").name == "skill_by_init_date"
+    assert stage_writing(cfg, "reports/skill_by_geo.csv").name == "evaluation"
+    with pytest.raises(LookupError, match="2010/other/model_card.json: written by no stage"):
+        stage_writing(cfg, "models/corn_usa/2010/other/model_card.json")

@@ -61,6 +61,21 @@ def test_one_thread_runs_every_piece_here(threads):
     assert {pid for pid, _, _ in got} == {os.getpid()} and workers._POOL is None
 
 
+def _pieces_in_a_celery_child(_: int) -> tuple[int, set[int], bool]:
+    got = workers.each_on_workers(_where_and_what, range(3), (0,))
+    return os.getpid(), {pid for pid, _, _ in got}, workers._POOL is None
+
+
+def test_a_celery_prefork_child_runs_every_piece_itself(threads):
+    """A Celery worker's prefork child (billiard) is daemonic: it may not start workers of its own."""
+    import billiard
+
+    threads(2)
+    with billiard.Pool(1) as pool:
+        child, ran_in, no_pool = pool.apply(_pieces_in_a_celery_child, (0,))
+    assert ran_in == {child} and child != os.getpid() and no_pool
+
+
 def test_a_failing_piece_raises_its_error_and_stops_the_workers(threads):
     threads(2)
     with pytest.raises(ValueError, match="piece 3 is bad"):

@@ -143,8 +143,8 @@ def skill_by_init_date(view: RunDirView, _: None) -> StageRecord:
     national = store.read_national(store.PREDS_BY_INIT_DATE, rd, c, geo, scope="national")
     sidecars = {m: store.CONFORMAL_BY_INIT_DATE.read(rd, mode=m) for m in c.conformal.modes}
     table = sbi.skill_by_init_date(c, geo, national, sidecars)
-    written = [store.REPORT_TABLE.write(rd, table.to_csv(index=False), name="skill_by_init_date"),
-               store.REPORT_PLOT.write(rd, report.skill_by_init_plot(c, table), name="skill_by_init_date")]
+    written = [store.INIT_DATE_TABLE.write(rd, table.to_csv(index=False), name="skill_by_init_date"),
+               store.INIT_DATE_PLOT.write(rd, report.skill_by_init_plot(c, table), name="skill_by_init_date")]
     metrics = {f"init_{r.init_md}_{r.level}_rmse": float(r.rmse) for r in table.itertuples()}
     tables = {"skill_by_init_date": table}
     yardstick, reference = load_input(c, "yardstick"), load_references(c)
@@ -154,7 +154,7 @@ def skill_by_init_date(view: RunDirView, _: None) -> StageRecord:
     if not national.empty:
         shown = sorted({AUGUST_1, c.forecast.init_dates[-1]} & set(c.forecast.init_dates))
         tables["seasons"] = sbi.season_by_season(national, yardstick, reference, shown)
-    written += [store.REPORT_TABLE.write(rd, tables[name].to_csv(index=False), name=name)
+    written += [store.INIT_DATE_TABLE.write(rd, tables[name].to_csv(index=False), name=name)
                 for name in ("yardstick", "seasons") if name in tables]
     return StageRecord(None, written, len(table), metrics, tables=tables)
 

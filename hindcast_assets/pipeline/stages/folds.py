@@ -155,7 +155,10 @@ def ensembles(view: RunDirView, fold_name: str) -> StageRecord:
     """Each ensemble from its members' fold predictions (fitted on earlier folds only)."""
     cfg, rd, key = view.cfg, view.run_dir, view.key
     earlier = pp.earlier_folds(cfg, fold_name)
-    files = [store.TRAIN_PREDS] + ([] if fold_name == PRODUCTION else [store.WALK_FORWARD_PREDS])
+    # each file the members wrote, and the ensemble's own of it
+    files = {store.TRAIN_PREDS: store.ENSEMBLE_TRAIN_PREDS}
+    if fold_name != PRODUCTION:
+        files[store.WALK_FORWARD_PREDS] = store.ENSEMBLE_WALK_FORWARD_PREDS
     written, metrics, rows = [], {}, 0
     for name, spec in cfg.ensembles.items():
         history = [member_table(_member_preds(view, f, store.WALK_FORWARD_PREDS, spec.members)) for f in earlier]
@@ -163,14 +166,14 @@ def ensembles(view: RunDirView, fold_name: str) -> StageRecord:
                               len(earlier))
         first = store.MODEL_CARD.read(rd, key=key, fold=fold_name, member=store.member(spec.members[0]))
         card = {"fold": fold_name, "calibration_folds": earlier, "train_seasons": first["train_seasons"]}
-        frames = {file: ensemble_predictions(fitted, member_table(_member_preds(view, fold_name, file, spec.members)))
-                  for file in files}
+        frames = {own: ensemble_predictions(fitted, member_table(_member_preds(view, fold_name, members, spec.members)))
+                  for members, own in files.items()}
         for target in _targets(view, name):
             written += store.write_model(rd, key, fold_name, fitted, card, target)
         written += _write_preds(view, fold_name, frames, name)
         rows += sum(len(f) for f in frames.values())
-        if store.WALK_FORWARD_PREDS in frames:
-            metrics |= _wf_metrics(frames[store.WALK_FORWARD_PREDS], name)
+        if store.ENSEMBLE_WALK_FORWARD_PREDS in frames:
+            metrics |= _wf_metrics(frames[store.ENSEMBLE_WALK_FORWARD_PREDS], name)
     return StageRecord(fold_name, written, rows, metrics)
 
 
