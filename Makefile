@@ -41,7 +41,13 @@ install: $(VENV)/.installed $(DAGSTER_HOME)/dagster.yaml $(if $(INPUT_DATA_DIR),
 demo: install  ## full hindcast of configs/corn_usa.yaml on the bundled data; last line = run_dir
 	$(VENV)/bin/hindcast run hindcast --config configs/corn_usa.yaml
 
-test: install
+# Debian's chromium: the report tests open the pages in a real browser (playwright drives it)
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	apt-get install -y --no-install-recommends chromium >/dev/null 2>&1 || \
+	  { apt-get update >/dev/null && apt-get install -y --no-install-recommends chromium >/dev/null; }
+
+test: install $(CHROMIUM)
 	$(VENV)/bin/pytest
 
 dev: install  ## the Dagster UI (and daemon) on http://127.0.0.1:3000; INSTANCE=postgres for the team profile

@@ -61,6 +61,7 @@ class Inputs(_Strict):
 
 class Columns(_Strict):
     geo_id: str = "geo_id"
+    geo_name: str | None = None  # optional yields column naming each geo, for the reports ("Iowa", not "US-19")
     season_year: str = "season_year"
     target: str
     area: str | None = None  # without it geo skill only: no national aggregation (no weights to give)

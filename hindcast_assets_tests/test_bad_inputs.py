@@ -293,6 +293,8 @@ CASES = [
     Case("test seasons outside the data", with_config(hindcast={"first_test_year": 2030, "last_test_year": 2031}),
          C + ": hindcast.last_test_year: test seasons 2030-2031 have no yields in "
              "{input}/us_state_corn/yields.parquet (its last season is 2023)"),
+    Case("a geo with two names", with_edit(YIELDS, _set("geo_name", "Alabama, again")),
+         Y + ": column 'geo_name' (columns.geo_name) names geo 'US-01' ['Alabama', 'Alabama, again']; one name per geo"),
     Case("first test season before the data",
          with_config(hindcast={"first_test_year": 1911, "last_test_year": 2011}),
          Y + ': geos: no geo passes the inclusion rule before 1911'),

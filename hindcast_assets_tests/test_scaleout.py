@@ -122,7 +122,7 @@ def test_a_fanned_out_hindcast_in_process_and_on_celery_is_byte_identical_to_one
                  "--executor", "celery", "--no-reuse"]) == 0
     out, err = capsys.readouterr()
     on_celery = RunDir(out.strip().splitlines()[-1])
-    assert ("2 fold-chunk runs (folds 2006-2008, folds 2009-production), then 1 + 2 fan-in runs, executor celery"
+    assert ("2 fold-chunk runs (folds 2006-2008, folds 2009-production), then 1 + 2 + 1 fan-in runs, executor celery"
             in err)
     assert "stage partitions complete" in err
 
@@ -134,7 +134,7 @@ def test_a_fanned_out_hindcast_in_process_and_on_celery_is_byte_identical_to_one
     phases = _runs_by_phase(instance)
     assert sorted((k, len(v)) for k, v in phases.items()) == [
         ("fan-in: bias_corrector", 2), ("fan-in: calibration_by_init_date", 2), ("fan-in: conformal", 2),
-        ("folds 2006-2008", 2), ("folds 2009-production", 2), ("one run", 1)]
+        ("fan-in: season_report", 2), ("folds 2006-2008", 2), ("folds 2009-production", 2), ("one run", 1)]
     assert all(r.dagster_run.status == DagsterRunStatus.SUCCESS for v in phases.values() for r in v)
     celery_chunks = [r for k in ("folds 2006-2008", "folds 2009-production") for r in phases[k]
                      if r.dagster_run.tags.get("hindcast/run_dir/corn_usa") == str(on_celery)]

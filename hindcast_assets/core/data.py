@@ -184,7 +184,22 @@ def _canonical_yields(cfg: ExperimentConfig) -> pd.DataFrame:
     df = df if cfg.columns.area else df.assign(area=np.nan)
     if cfg.inputs.weights:
         df = df.assign(area=_weights_of(df, load_weights(cfg), cfg.inputs.weights))
-    return df.assign(qc_excluded=_qc_reasons(cfg, df)).drop(columns="qc_flag", errors="ignore")
+    return df.assign(qc_excluded=_qc_reasons(cfg, df)).drop(columns=["qc_flag", "geo_name"], errors="ignore")
+
+
+def geo_names(cfg: ExperimentConfig) -> dict[str, str]:
+    """Each geo's name from the yields' `columns.geo_name` (the geo id where there is none), for
+    what a reader sees; a geo with two names is an error naming the file, the column and the geo."""
+    yields = _conformed(cfg, "yields")
+    if "geo_name" not in yields.columns:
+        return {g: g for g in yields["geo_id"].unique()}
+    names = yields[["geo_id", "geo_name"]].dropna().drop_duplicates()
+    twice = names[names["geo_id"].duplicated()]
+    if not twice.empty:
+        geo = twice["geo_id"].iloc[0]
+        raise InputError(f"{cfg.inputs.yields}: column {cfg.columns.geo_name!r} (columns.geo_name) names geo {geo!r} "
+                         f"{sorted(names.loc[names['geo_id'] == geo, 'geo_name'])}; one name per geo")
+    return {g: names.set_index("geo_id")["geo_name"].get(g, g) for g in yields["geo_id"].unique()}
 
 
 def load_weights(cfg: ExperimentConfig) -> pd.DataFrame | None:

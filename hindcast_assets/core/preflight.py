@@ -8,7 +8,8 @@ from __future__ import annotations
 import pandas as pd
 
 from hindcast_assets.config import ExperimentConfig
-from hindcast_assets.core.data import ExperimentData, InputError, load_experiment_data, load_input, scored_seasons
+from hindcast_assets.core.data import (ExperimentData, InputError, geo_names, load_experiment_data, load_input,
+                                      scored_seasons)
 from hindcast_assets.core.feature_names import monthly_feature_names
 from hindcast_assets.core.features import KEYS, season_feature_table
 from hindcast_assets.core.geos import experiment_geos
@@ -20,6 +21,7 @@ def check_experiment(cfg: ExperimentConfig, source: str) -> None:
     data = load_experiment_data(cfg)
     for name in ("references", "yardstick"):
         load_input(cfg, name)
+    geo_names(cfg)  # one name per geo: the reports name geos by it
     geos = experiment_geos(cfg, data.yields)
     _test_seasons_scored(cfg, data, source)
     _first_fold_trains(cfg, data, source)

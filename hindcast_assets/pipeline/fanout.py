@@ -7,7 +7,8 @@ stages that read only their own fold, run as contiguous chunks of folds side by 
 they run once, beside the first chunk's folds rather than in every chunk or before the fan-in. A
 new stage lands in its phase by what it reads, so the fan-out cannot drift from the table. The
 fan-in splits again (`fan_in_waves`): a head every other fan-in stage reads, then lanes that
-read nothing of each other (the calibration by init date; the intervals and reports).
+read nothing of each other (the calibration by init date; the intervals and reports), then what
+reads both (the season report).
 """
 from __future__ import annotations
 
@@ -58,22 +59,28 @@ def _reads(stages: list[Stage]) -> dict[str, set[str]]:
 def fan_in_waves(fan_in: list[Stage], width: int) -> list[list[list[Stage]]]:
     """The fan-in as waves of stage groups, each group one run, a wave's groups side by side:
     the head (the longest leading run of stages every later one reads), then the rest's
-    independent lanes dealt into at most `width` groups. One wave when there is nothing to
-    run side by side."""
+    independent lanes dealt into at most `width` groups, then the tail: stages that read more
+    than one lane (the season report), which would otherwise merge the lanes into one run. One
+    wave when there is nothing to run side by side."""
     reads = _reads(fan_in)
     cut = 0
     while cut < len(fan_in) and all(fan_in[cut].name in reads[s.name] for s in fan_in[cut + 1:]):
         cut += 1
     head, rest = fan_in[:cut], fan_in[cut:]
     lanes: list[list[Stage]] = []
-    for stage in rest:  # a stage joins the lane of what it reads (lanes it links merge)
+    tail: list[Stage] = []
+    for stage in rest:  # a stage joins the lane of what it reads; one reading several lanes, the tail
         linked = [lane for lane in lanes if any(s.name in reads[stage.name] for s in lane)]
+        if len(linked) > 1 or any(s.name in reads[stage.name] for s in tail):
+            tail.append(stage)
+            continue
         lanes = [lane for lane in lanes if lane not in linked] + [[s for lane in linked for s in lane] + [stage]]
     if width < 2 or len(lanes) < 2:
         return [[fan_in]]
+    lane_stages = [s for s in rest if s not in tail]
     dealt = [{s.name for lane in lanes[i::width] for s in lane} for i in range(min(width, len(lanes)))]
-    groups = [[s for s in rest if s.name in names] for names in dealt]  # table order within a run
-    return ([[head]] if head else []) + [groups]
+    groups = [[s for s in lane_stages if s.name in names] for names in dealt]  # table order within a run
+    return ([[head]] if head else []) + [groups] + ([[tail]] if tail else [])
 
 
 def fold_chunks(folds: list[str], weights: list[float], n: int) -> list[list[str]]:

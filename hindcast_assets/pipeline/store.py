@@ -421,6 +421,7 @@ INIT_DATE_TABLE = Artefact("reports/{name}.csv", TEXT, "skill by init date, agai
 INIT_DATE_PLOT = Artefact("reports/{name}.png", BYTES, "skill by init date",
                           FieldDomain("name", ", ".join(INIT_DATE_PLOTS), lambda cfg: INIT_DATE_PLOTS))
 REPORT = Artefact("reports/report.md", TEXT, "the readable hindcast report")
+REPORT_HTML = Artefact("reports/report.html", TEXT, "the season report: one page, charts drawn offline")
 HINDCAST_DELIVERY = Artefact("delivery/{prefix}_{key}_Hindcast_{stamp}.csv", TEXT, "the client CSV of the hindcast")
 FORECAST_INDICES = Artefact(f"{FORECAST}/indices.zarr", ZARR, "the predictor values known at the init date")
 FORECAST_FEATURES = Artefact(f"{FORECAST}/features/pred.parquet", PARQUET, "features as of the init date")
@@ -431,6 +432,8 @@ FORECAST_DRIFT = Artefact(f"{FORECAST}/reports/drift.json", JSON,
                           "the DriftSummary of the features against the forecasting fold's training rows")
 FORECAST_DRIFT_REPORT = Artefact(f"{FORECAST}/reports/drift.md", TEXT, "the readable drift report")
 FORECAST_DRIFT_PLOT = Artefact(f"{FORECAST}/reports/drift.png", BYTES, "the most drifted features, plotted")
+FORECAST_REPORT_HTML = Artefact(f"{FORECAST}/reports/forecast.html", TEXT,
+                                "the forecast's page: its number and intervals, the season so far, drift, the states")
 FORECAST_DELIVERY = Artefact(f"{FORECAST}/delivery/{{prefix}}_{{key}}_Forecast_{{season}}_{{date}}.csv", TEXT,
                              "the client CSV of the forecast")
 

@@ -165,6 +165,11 @@ STAGES: tuple[Stage, ...] = (
           "RMSE, MAPE and interval coverage at each forecast init date, model against trend (and against "
           "the yardstick's forecasts where configured).",
           _up("calibration_by_init_date"), (REFERENCES, YARDSTICK), when=has_skill_by_init),
+    Stage("season_report", NONE, evaluation.season_report, (store.REPORT_HTML,),
+          "reports/report.html: the headline, each season's national forecast by init date with its "
+          "intervals beside the yardstick's, the national hindcast, the states by name, coverage.",
+          _up("model", all_partitions=True) + _up("national", "evaluation", "calibration_by_init_date"),
+          (*YIELD_ROWS, REFERENCES, YARDSTICK)),
     Stage("forecast_indices", FORECAST, forecast.indices, (store.FORECAST_INDICES,),
           "The season's predictor values known at the init date (nothing on or after it).",
           _up("included_geos"), (INDICES,), when=forecasts_in_season),
@@ -188,6 +193,11 @@ STAGES: tuple[Stage, ...] = (
     Stage("forecast_delivery", FORECAST, forecast.delivery, (store.FORECAST_DELIVERY,),
           "The client CSV of the forecast, same columns as the hindcast delivery.",
           _up("forecast_preds", "forecast_national", "calibration_by_init_date"), when=forecasts_in_season),
+    Stage("forecast_report", FORECAST, forecast.report, (store.FORECAST_REPORT_HTML,),
+          "forecast.html: the national number with its intervals, the season's earlier forecasts beside the "
+          "yardstick's, the drift check's verdict where it has run, the states by name.",
+          _up("forecast_preds", "forecast_national", "calibration_by_init_date") + _up("model", all_partitions=True),
+          (*YIELD_ROWS, YARDSTICK), when=forecasts_in_season),
 )
 
 

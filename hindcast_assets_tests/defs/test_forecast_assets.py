@@ -165,7 +165,7 @@ def test_a_forecast_launched_through_the_asset_job_is_one_finished_mlflow_run(hi
     result = defs.resolve_implicit_global_asset_job_def().execute_in_process(
         instance=instance, asset_selection=keys, partition_key="09-01|2011",
         run_config={"resources": {"run_dir": {"config": {"run_dir": str(hindcast_dir)}}}})
-    assert result.success and len(keys) == 5 and AssetKey(["corn_usa", "forecast_delivery"]) in keys
+    assert result.success and len(keys) == 6 and AssetKey(["corn_usa", "forecast_delivery"]) in keys
     client = MlflowClient()
     tracked = [r for e in client.search_experiments() for r in
                client.search_runs([e.experiment_id], f"tags.dagster_run_id = '{result.run_id}'")]

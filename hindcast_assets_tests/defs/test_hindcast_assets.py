@@ -21,7 +21,8 @@ from hindcast_assets.defs.resources import RANGE_END, RANGE_START
 
 FOLD_FILES = {"detrender.pkl", "feature_fill_values.parquet", "model.txt", "model_card.json", "bias_corrector.pkl",
               "lightgbm"}  # every trained model also has a folder of its own
-REPORTS = {"report.md", "skill.csv", "skill_by_fold.csv", "skill_by_geo.csv", "coverage.csv", "model_comparison.csv",
+REPORTS = {"report.md", "report.html", "skill.csv", "skill_by_fold.csv", "skill_by_geo.csv", "coverage.csv",
+           "model_comparison.csv",
            "national_hindcast.png", "error_by_season.png", "coverage.png", "skill_by_init_date.csv",
            "skill_by_init_date.png", "yardstick.csv", "seasons.csv"}
 PRED_FILES = {"train_preds.parquet", "walk_forward_preds.parquet", "year_data.parquet", "lightgbm",

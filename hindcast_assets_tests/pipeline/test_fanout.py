@@ -26,7 +26,8 @@ def test_the_fan_in_splits_into_a_head_and_independent_lanes():
     plan = _plan("corn_usa")
     assert _names(fan_in_waves(plan.fan_in, 2)) == [
         [["ensembles", "bias_corrector"]],
-        [["conformal", "national", "evaluation", "hindcast_delivery"], ["calibration_by_init_date", "skill_by_init_date"]]]
+        [["conformal", "national", "evaluation", "hindcast_delivery"], ["calibration_by_init_date", "skill_by_init_date"]],
+        [["season_report"]]]  # it reads both lanes: after them, not merging them into one run
     assert _names(fan_in_waves(plan.fan_in, 1)) == [[[s.name for s in plan.fan_in]]]  # one worker: one run
 
 
@@ -36,10 +37,10 @@ def test_no_lane_reads_another_lane_and_every_fan_in_stage_runs_once():
         waves = fan_in_waves(plan.fan_in, 2)
         ran = [s.name for wave in waves for group in wave for s in group]
         assert sorted(ran) == sorted(s.name for s in plan.fan_in), name
-        groups = waves[-1]
-        for group in groups:
-            others = {s.name for g in groups if g is not group for s in g}
-            assert not {u.stage for s in group for u in s.upstream} & others, (name, group)
+        for groups in waves:  # no run reads a run beside it in its wave
+            for group in groups:
+                others = {s.name for g in groups if g is not group for s in g}
+                assert not {u.stage for s in group for u in s.upstream} & others, (name, group)
 
 
 def test_the_warmup_runs_once_beside_the_first_fold_chunk():

@@ -13,7 +13,7 @@ from hindcast_assets.pipeline.runlog import read_manifest
 from hindcast_assets_tests.tiny import write_config
 
 YIELDS = "us_state_corn/yields.parquet"
-STAMPED = ("delivery/", "reports/report.md")  # carry the run_dir's name
+STAMPED = ("delivery/", "reports/report.md", "reports/report.html")  # carry the run_dir's name
 
 
 def _config(folder, last: int, **overrides):
@@ -57,8 +57,8 @@ def test_a_new_season_refits_its_own_fold_and_production_and_copies_the_rest(tmp
     assert not any(origins[f"{s}[{f}]"] for s in fold_stages for f in ("2011", "production"))
     assert _artefacts(challenger) == _artefacts(refit)
     said = ExperimentResult.from_run_dir(challenger).summary().splitlines()[1]
-    # 44 partitions: config, geos, warm-up, 7 fold stages x 5 folds, 6 whole-run stages; 22 copied: 7 x 3 + warm-up
-    assert said.startswith(f"22 of 44 stage partitions copied from {champion.root.name} ") and "--no-reuse" in said
+    # 45 partitions: config, geos, warm-up, 7 fold stages x 5 folds, 7 whole-run stages; 22 copied: 7 x 3 + warm-up
+    assert said.startswith(f"22 of 45 stage partitions copied from {champion.root.name} ") and "--no-reuse" in said
 
 
 def test_a_revised_season_refits_every_fold_that_sees_it(tmp_path, tiny_input_dir):

@@ -3,6 +3,8 @@ national hindcast, evaluation reports, the client CSV, and the hindcast by init 
 per-init-date calibration (what the forecasts' intervals come from)."""
 from __future__ import annotations
 
+import io
+
 import pandas as pd
 
 from hindcast_assets.config import ExperimentConfig
@@ -10,11 +12,12 @@ from hindcast_assets.core import postprocess as pp
 from hindcast_assets.core import report
 from hindcast_assets.core import skill_by_init as sbi
 from hindcast_assets.core.aggregate import NO_NATIONAL
-from hindcast_assets.core.data import load_input, load_references, qc_excluded
+from hindcast_assets.core.data import geo_names, load_input, load_references, qc_excluded
 from hindcast_assets.core.delivery import delivery_frame
 from hindcast_assets.core.evaluation import compare_models, evaluate
 from hindcast_assets.core.inner_folds import END_OF_SEASON, uses_inner_folds
 from hindcast_assets.core.preflight import feature_gaps
+from hindcast_assets.core.season_report import SeasonReport, season_report_html
 from hindcast_assets.core.splits import PRODUCTION
 from hindcast_assets.core.warmup import NO_WARMUP, Warmup, has_warmup
 from hindcast_assets.pipeline import store
@@ -160,3 +163,45 @@ def skill_by_init_date(view: RunDirView, _: None) -> StageRecord:
 
 
 AUGUST_1 = "08-01"  # the season table's in-season date: USDA's first survey-based forecast of the season
+
+
+def _national_by_init_date(view: RunDirView) -> pd.DataFrame:
+    """The national forecast of every test season at each init date, with the intervals that init
+    date's calibration gives (what a forecast made then would have shown); none without them."""
+    c, rd = view.cfg, view.run_dir
+    if not (c.has_skill_by_init and c.has_area):
+        return pd.DataFrame(columns=["init_md", "season_year", "prediction", "trend"])
+    national = store.PREDS_BY_INIT_DATE.read(rd, scope="national")
+    sidecars = {m: store.CONFORMAL_BY_INIT_DATE.read(rd, mode=m) for m in c.conformal.modes}
+    return pd.concat([pp.with_intervals(rows, sbi.for_init(sidecars, md), "national")
+                      for md, rows in national.groupby("init_md")], ignore_index=True)
+
+
+def _facts(view: RunDirView) -> dict[str, str]:
+    c, rd = view.cfg, view.run_dir
+    model = store.card_name(store.MODEL_CARD.read(rd, key=view.key, fold=c.test_folds[-1], member=""))
+    return {"experiment": c.experiment_key, "run_dir": rd.root.name, "model": model,
+            "test seasons": f"{c.test_folds[0]}-{c.test_folds[-1]}",
+            "intervals": f"{c.conformal.modes[0]} conformal, {', '.join(f'{lv:.0%}' for lv in c.conformal.levels)}",
+            "reference": c.reference_name or "-", "yardstick": c.yardstick_name or "-"}
+
+
+def _report_table(artefact: store.Artefact, rd, name: str) -> pd.DataFrame | None:
+    """A report table the run_dir has (verified), as a frame; None where its stage did not write it."""
+    text = artefact.read_optional(rd, name=name)
+    return None if text is None else pd.read_csv(io.StringIO(text))
+
+
+def season_report(view: RunDirView, _: None) -> StageRecord:
+    """reports/report.html: the season as an analyst reads it (core/season_report.py)."""
+    c, rd = view.cfg, view.run_dir
+    geo, national = _postprocessed(view)
+    page = season_report_html(SeasonReport(
+        title=c.description, run_name=rd.root.name, unit=c.unit, mode=c.conformal.modes[0], levels=c.conformal.levels,
+        national=national, by_init=_national_by_init_date(view), geo=geo, names=geo_names(c),
+        yardstick=load_input(c, "yardstick"), yardstick_name=c.yardstick_name or "", reference=load_references(c),
+        skill=_report_table(store.REPORT_TABLE, rd, "skill"),
+        coverage=_report_table(store.REPORT_TABLE, rd, "coverage"),
+        skill_by_init=_report_table(store.INIT_DATE_TABLE, rd, "skill_by_init_date"),
+        against_yardstick=_report_table(store.INIT_DATE_TABLE, rd, "yardstick"), facts=_facts(view)))
+    return StageRecord(None, [store.REPORT_HTML.write(rd, page)], len(national))

@@ -12,12 +12,14 @@ from hindcast_assets.config import feature_columns, regional_feature_columns
 from hindcast_assets.core import forecast as fc
 from hindcast_assets.core import postprocess as pp
 from hindcast_assets.core.aggregate import national_rows
+from hindcast_assets.core.data import geo_names, load_input
 from hindcast_assets.core.delivery import delivery_frame
 from hindcast_assets.core.drift import DriftSummary, drift_markdown, drift_plot_png, drift_severity, measure_drift
 from hindcast_assets.core.features import season_features
 from hindcast_assets.core.indices_store import COLUMNS
 from hindcast_assets.core.predictions import with_actual
 from hindcast_assets.core.season_dates import ForecastDate
+from hindcast_assets.core.season_report import Bands, ForecastReport, forecast_report_html
 from hindcast_assets.pipeline import store
 from hindcast_assets.pipeline.records import CheckVerdict, StageRecord
 from hindcast_assets.pipeline.store import RunDirView
@@ -133,3 +135,34 @@ def delivery(view: RunDirView, at: ForecastDate) -> StageRecord:
     written = store.FORECAST_DELIVERY.write(rd, frame.to_csv(index=False), prefix=view.cfg.delivery_prefix,
                                             key=view.key, **fields)
     return StageRecord(str(at), [written], len(frame))
+
+
+def _so_far(view: RunDirView, at: ForecastDate) -> pd.DataFrame:
+    """This season's national forecasts in the run_dir up to `at`'s, each by its init month-day."""
+    rd, season = view.run_dir, str(at.season_year)
+    dates = sorted(f["date"] for f in store.FORECAST_NATIONAL.recorded(rd)
+                   if f["season"] == season and f["date"] < str(at))
+    frames = [store.FORECAST_NATIONAL.read(rd, season=season, date=d).assign(init_md=d[5:]) for d in dates]
+    now = store.FORECAST_NATIONAL.read(rd, **store.forecast_fields(at)).assign(init_md=str(at.init))
+    return pd.concat([*frames, now], ignore_index=True)
+
+
+def report(view: RunDirView, at: ForecastDate) -> StageRecord:
+    """forecast.html: the number and its intervals, the season so far, drift, the states by name."""
+    c, rd, fields = view.cfg, view.run_dir, store.forecast_fields(at)
+    yardstick = load_input(c, "yardstick")
+    if yardstick is not None:  # as published by this init date's month-day
+        yardstick = yardstick[(yardstick["season_year"] == at.season_year) & (yardstick["init_md"] <= str(at.init))]
+    summary = DriftSummary.from_dict(store.FORECAST_DRIFT.read(rd, **fields)) \
+        if store.FORECAST_DRIFT.exists(rd, **fields) else None
+    drifted = "Drift: not measured yet." if summary is None else \
+        (f"Drift: {summary.n_drifted} of {summary.total} features differ from the training seasons' (KS test); "
+         f"most: {', '.join(summary.drifted()[:5]) or 'none'}.")
+    page = forecast_report_html(ForecastReport(
+        title=f"{c.description or view.key}: forecast of {at.season_year} as of {at}", unit=c.unit,
+        season_year=at.season_year, init_date=str(at), bands=Bands(c.conformal.modes[0], c.conformal.levels),
+        so_far=_so_far(view, at), geo=_with_intervals(view, store.FORECAST_PREDS.read(rd, **fields), at, "geo"),
+        names=geo_names(c), yardstick=yardstick, yardstick_name=c.yardstick_name or "", drift=drifted,
+        facts={"experiment": view.key, "run_dir": rd.root.name, "season": str(at.season_year), "init date": str(at),
+               "fold": store.forecast_fold(rd, view.key, c, at.season_year)}))
+    return StageRecord(str(at), [store.FORECAST_REPORT_HTML.write(rd, page, **fields)], 1)
