@@ -8,14 +8,14 @@ VENV := .venv
 INSTANCE ?= sqlite
 export HINDCAST_INSTANCE := $(INSTANCE)
 export DAGSTER_HOME := $(CURDIR)/.state/$(if $(filter postgres,$(INSTANCE)),dagster-postgres,dagster)
-PROFILE_YAML := $(if $(filter postgres,$(INSTANCE)),deploy/instance/postgres.yaml,dagster.yaml)
+PROFILE_YAML := deploy/instance/$(INSTANCE).yaml
 export UV_PYTHON_DOWNLOADS := never
 # Third-party data lives only in the shared folder; install builds the inputs from it into the
 # git-ignored data/ (scripts/build_inputs.py). With INPUT_DATA_DIR set, your own inputs are used.
 SHARED_DATA ?= ../shared/data
 DATA := data
 
-.PHONY: install inputs demo test dev workers clean bench kill-trials
+.PHONY: install inputs demo test docs dev workers clean bench kill-trials
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -49,6 +49,10 @@ $(CHROMIUM):
 
 test: install $(CHROMIUM)
 	$(VENV)/bin/pytest
+
+docs: install  ## the docs site into .state/site (strict: a broken link or a stale generated page fails)
+	$(VENV)/bin/python scripts/docs_reference.py docs/reference
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
 
 dev: install  ## the Dagster UI (and daemon) on http://127.0.0.1:3000; INSTANCE=postgres for the team profile
 	$(VENV)/bin/python -m hindcast_assets.instance >/dev/null

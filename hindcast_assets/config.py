@@ -50,25 +50,29 @@ class _Strict(BaseModel):
 
 
 class Inputs(_Strict):
-    yields: str
-    indices: str | None = None
-    static_features: str | None = None
-    references: str | None = None
+    """The input files (local paths or fsspec URLs; `${INPUT_DATA_DIR}` and other variables expand)."""
+
+    yields: str  # the target per geo and season (and its area): parquet or csv
+    indices: str | None = None  # dated values per geo (weather): geo_id, date, variable, value
+    static_features: str | None = None  # per geo and season, known before the season starts
+    references: str | None = None  # an official national figure per season, for evaluation only
     yardstick: str | None = None  # another forecaster's national forecasts by init date (season_year, init_md, forecast)
     weights: str | None = None  # national weights when the yields have no area: geo_id[, season_year], weight
     regional: str | None = None  # series of a region, not a geo (date, variable, value): see features.regional
 
 
 class Columns(_Strict):
-    geo_id: str = "geo_id"
+    """The inputs' column names, where they differ from the canonical ones."""
+
+    geo_id: str = "geo_id"  # the region's identifier (text; matched exactly across inputs)
     geo_name: str | None = None  # optional yields column naming each geo, for the reports ("Iowa", not "US-19")
-    season_year: str = "season_year"
-    target: str
+    season_year: str = "season_year"  # the harvest year
+    target: str  # the yields column to predict (e.g. yield_bu_per_acre)
     area: str | None = None  # without it geo skill only: no national aggregation (no weights to give)
-    date: str = "date"
-    variable: str = "variable"
-    value: str = "value"
-    reference_target: str | None = None
+    date: str = "date"  # the indices' date (a period's value is dated at the period's end)
+    variable: str = "variable"  # the indices' variable name (e.g. tmax, prcp)
+    value: str = "value"  # the indices' value
+    reference_target: str | None = None  # the references file's column holding the figure
     vintage: str | None = None  # optional indices column naming each value's source vintage (recorded by forecasts)
     # what a time-stamped input's dates mark (`indices`, `regional`): a value summarising a period is
     # dated at the period's end (core/dating.py); `period_start` converts a file that dates it at the start
@@ -80,9 +84,9 @@ class QcRule(_Strict):
     where the yields file's `column` is true, every row of `seasons`, every row of `geos`.
     Listed in the report. Without a rule a NaN target in a training season is an error."""
 
-    column: str | None = None
-    seasons: list[int] = []
-    geos: list[str] = []
+    column: str | None = None  # a true/false yields column: true rows are excluded
+    seasons: list[int] = []  # seasons excluded entirely (not test seasons)
+    geos: list[str] = []  # geos excluded entirely
 
     @property
     def active(self) -> bool:
@@ -92,15 +96,17 @@ class QcRule(_Strict):
 class GeoRule(_Strict):
     """Which geos enter the experiment, judged on seasons before the first test season."""
 
-    min_seasons: int = Field(10, ge=1)
-    min_area_share: float = Field(0.0, ge=0.0, lt=1.0)
-    judged_on_last_seasons: int = Field(10, ge=1)
+    min_seasons: int = Field(10, ge=1)  # seasons with a yield before the first test season
+    min_area_share: float = Field(0.0, ge=0.0, lt=1.0)  # share of the total area, on the seasons judged
+    judged_on_last_seasons: int = Field(10, ge=1)  # the area share is judged on this many seasons before
 
 
 class DetrendConfig(_Strict):
-    method: Literal["linear"] = "linear"
-    start_year: int | None = None
-    min_seasons: int = Field(10, ge=2)
+    """The per-geo trend the models predict the departure from (and the baseline they are scored against)."""
+
+    method: Literal["linear"] = "linear"  # a least-squares line per geo over its training seasons
+    start_year: int | None = None  # fit the trend on seasons from this year only
+    min_seasons: int = Field(10, ge=2)  # a geo with fewer gets the other geos' median slope through its own level
 
 
 class RegionalFeatures(_Strict):
@@ -108,17 +114,19 @@ class RegionalFeatures(_Strict):
     index of several states) as monthly features over `features.months`: the latest value known
     in each month. They apply to `geos` (default: every geo); other geos get the fill value."""
 
-    variables: list[str] = []
-    geos: list[str] = []
+    variables: list[str] = []  # inputs.regional variables made features
+    geos: list[str] = []  # the geos they apply to (default: every geo)
 
 
 class FeatureConfig(_Strict):
-    as_of: str | None = None
-    months: list[int] = []
-    variables: list[str] = []
+    """What the models see of a season: monthly values of the indices, known by `as_of`."""
+
+    as_of: str | None = None  # month-day the end-of-season features are known by (with months and variables)
+    months: list[int] = []  # the season's months whose values become features (e.g. 5-9)
+    variables: list[str] = []  # the indices variables used
     derived: list[Literal["gdd", "edd", "vpd", "water_balance"]] = []  # monthly, see core/agronomy.py
     preseason: list[str] = []  # indices variables totalled over October-April before the season
-    static: list[str] = []
+    static: list[str] = []  # static_features columns used
     regional: RegionalFeatures = RegionalFeatures()
     anomalies: bool = True  # add each feature's departure from the geo's training climatology
     # a gap in an included geo's weather or static features (a season it has a yield in) is refused;
@@ -188,15 +196,15 @@ class ModelSpec:
 class ModelConfig(_Strict):
     """The experiment's model: a registered model or the name of an ensemble below."""
 
-    name: str = "lightgbm"
-    params: dict[str, Any] = {}
+    name: str = "lightgbm"  # a registered model (lightgbm, xgboost, hist_gbm, ridge, trend, a plugin) or an ensemble
+    params: dict[str, Any] = {}  # the model's parameters, over its defaults
 
 
 class EnsembleConfig(_Strict):
     """A composition of base models; members' fold predictions are made once and reused."""
 
-    method: Literal["blend_avg", "stack_ridge"]
-    members: list[str] = Field(min_length=2)
+    method: Literal["blend_avg", "stack_ridge"]  # equal weights, or ridge weights fitted on earlier folds
+    members: list[str] = Field(min_length=2)  # base models (the model, compared ones, or plugin names)
     alpha: float = Field(1.0, ge=0.0)  # stack_ridge: ridge penalty of the meta-model
     min_folds: int = Field(5, ge=1)  # stack_ridge: fewer earlier folds -> equal weights
 
@@ -205,15 +213,15 @@ class SearchConfig(_Strict):
     """Optional hyperparameter search (Optuna), inside each fold's training seasons only: the
     last `validation_seasons` of them validate, the earlier ones train. Off unless models are named."""
 
-    models: list[str] = []
-    trials: int = Field(20, ge=1, le=500)
-    validation_seasons: int = Field(3, ge=1)
+    models: list[str] = []  # the models whose parameters are searched
+    trials: int = Field(20, ge=1, le=500)  # Optuna trials per fold and model
+    validation_seasons: int = Field(3, ge=1)  # the training seasons' last ones, held out to score a trial
 
 
 class ForecastConfig(_Strict):
     """In-season forecasts: init month-days and the season years that may be forecast."""
 
-    init_dates: list[str] = ["06-01", "07-01", "08-01", "09-01", "10-01"]
+    init_dates: list[str] = ["06-01", "07-01", "08-01", "09-01", "10-01"]  # month-days a forecast is made as of
     first_season_year: int | None = None  # default: the first test season
     last_season_year: int | None = None  # default: the season after the last test season
 
@@ -226,9 +234,9 @@ class ForecastConfig(_Strict):
 
 
 class HindcastConfig(_Strict):
-    first_test_year: int
-    last_test_year: int
-    rolling_window: int | None = Field(None, ge=2)
+    first_test_year: int  # the first season predicted walk-forward
+    last_test_year: int  # the last one; production trains on every season up to it
+    rolling_window: int | None = Field(None, ge=2)  # train on only this many seasons before each test season
     fold_runs: int = Field(2, ge=1)  # a UI backfill splits the per-fold stages into this many runs
 
     @field_validator("last_test_year")
@@ -244,9 +252,9 @@ class HindcastConfig(_Strict):
 class ConformalConfig(_Strict):
     """Intervals from walk-forward residuals; a hindcast fold is calibrated on earlier folds only."""
 
-    modes: list[Literal["absolute", "relative"]] = ["absolute", "relative"]
-    levels: list[float] = [0.8, 0.9]
-    min_folds: int = Field(5, ge=1)
+    modes: list[Literal["absolute", "relative"]] = ["absolute", "relative"]  # residuals in units, or as a share
+    levels: list[float] = [0.8, 0.9]  # the intervals' coverage levels
+    min_folds: int = Field(5, ge=1)  # earlier folds needed before a geo interval is given
     delivery_mode: Literal["absolute", "relative"] | None = None  # default: the first mode
     # national scope: residuals of refits inside each fold's training seasons (core/inner_folds.py),
     # or of earlier folds only (few: no interval for the first folds)
@@ -270,17 +278,19 @@ class ConformalConfig(_Strict):
 
 
 class BiasCorrectionConfig(_Strict):
-    enabled: bool = True
-    min_folds: int = Field(5, ge=1)
+    """Each geo's mean walk-forward error on earlier folds, subtracted from its predictions."""
+
+    enabled: bool = True  # off: predictions as the model makes them
+    min_folds: int = Field(5, ge=1)  # earlier folds needed before a fold is corrected
     shrinkage: float = Field(5.0, ge=0.0)  # pseudo-residuals pulling a geo's bias toward the overall one
 
 
 class AggregationConfig(_Strict):
-    area: Literal["actual", "previous"] = "actual"
+    area: Literal["actual", "previous"] = "actual"  # national weights: the season's own areas, or last season's
 
 
 class MlflowConfig(_Strict):
-    experiment: str | None = None
+    experiment: str | None = None  # the MLflow experiment's name (default: the experiment_key)
 
 
 class DriftConfig(_Strict):
@@ -288,9 +298,9 @@ class DriftConfig(_Strict):
     drifts when its KS test's p-value is below `p_value`; the share of drifted features is a
     WARN above `warn_share` and an ERROR above `error_share` (the forecast features' asset check)."""
 
-    p_value: float = Field(0.05, gt=0.0, lt=1.0)
-    warn_share: float = Field(0.3, ge=0.0, le=1.0)
-    error_share: float = Field(0.5, ge=0.0, le=1.0)
+    p_value: float = Field(0.05, gt=0.0, lt=1.0)  # a feature drifts below this KS p-value
+    warn_share: float = Field(0.3, ge=0.0, le=1.0)  # WARN above this share of drifted features
+    error_share: float = Field(0.5, ge=0.0, le=1.0)  # ERROR above this share
 
     @field_validator("error_share")
     @classmethod
@@ -314,9 +324,9 @@ class LifecycleConfig(_Strict):
 
 
 class ExperimentConfig(_Strict):
-    experiment_key: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
-    description: str = ""
-    unit: str
+    experiment_key: str = Field(pattern=r"^[a-z][a-z0-9_]*$")  # names the asset group, run_dirs and MLflow experiment
+    description: str = ""  # one line on what is predicted from what (the reports' title)
+    unit: str  # the target's unit (e.g. bu/acre)
     inputs: Inputs
     columns: Columns
     reference_name: str | None = None  # what inputs.references holds, as the report names it
@@ -327,14 +337,14 @@ class ExperimentConfig(_Strict):
     features: FeatureConfig = FeatureConfig()
     model: ModelConfig = ModelConfig()
     compare: dict[str, dict[str, Any]] = {}  # other models trained on every fold and reported beside it
-    ensembles: dict[str, EnsembleConfig] = {}
+    ensembles: dict[str, EnsembleConfig] = {}  # named compositions of base models (see ensembles.<name>)
     search: SearchConfig = SearchConfig()
     hindcast: HindcastConfig
     forecast: ForecastConfig = ForecastConfig()
     conformal: ConformalConfig = ConformalConfig()
     bias_correction: BiasCorrectionConfig = BiasCorrectionConfig()
     aggregation: AggregationConfig = AggregationConfig()
-    delivery_prefix: str = Field("Treefera", pattern=r"^[A-Za-z0-9_-]+$")
+    delivery_prefix: str = Field("Treefera", pattern=r"^[A-Za-z0-9_-]+$")  # the delivery files' name prefix
     mlflow: MlflowConfig = MlflowConfig()
     lifecycle: LifecycleConfig = LifecycleConfig()
 

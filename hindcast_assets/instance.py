@@ -15,7 +15,7 @@ from urllib.parse import urlparse
 from hindcast_assets.core.errors import UserError
 from hindcast_assets.paths import PROJECT_ROOT, STATE_DIR
 
-PROFILES = {"sqlite": PROJECT_ROOT / "dagster.yaml", "postgres": PROJECT_ROOT / "deploy" / "instance" / "postgres.yaml"}
+PROFILES = {name: PROJECT_ROOT / "deploy" / "instance" / f"{name}.yaml" for name in ("sqlite", "postgres")}
 HOMES = {"sqlite": STATE_DIR / "dagster", "postgres": STATE_DIR / "dagster-postgres"}
 # SQLAlchemy 2.1 reads a bare postgresql:// as psycopg 3; dagster-postgres brings psycopg2
 DEFAULT_PG_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/hindcast_dagster"

@@ -42,7 +42,10 @@ def stage_key(cfg: ExperimentConfig, stage: str) -> AssetKey:
 
 
 def _deps(cfg: ExperimentConfig, stage: Stage, partitioning: dict[str, Partitioning]) -> list[AssetDep]:
-    config = [] if stage.name == CONFIG_STAGE else [AssetDep(stage_key(cfg, CONFIG_STAGE))]
+    """The stage's declared reads as asset deps. Every stage reads config_resolved.yaml, but only a
+    stage that reads no other stage draws that edge: the rest reach it through what they read, and
+    an edge from the config to every node made the asset graph unreadable at its default zoom."""
+    config = [] if stage.name == CONFIG_STAGE or stage.upstream else [AssetDep(stage_key(cfg, CONFIG_STAGE))]
     deps = []
     for up in stage.upstream:
         other = partitioning[up.stage]
