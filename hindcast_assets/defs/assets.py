@@ -43,8 +43,10 @@ def stage_key(cfg: ExperimentConfig, stage: str) -> AssetKey:
 
 def _deps(cfg: ExperimentConfig, stage: Stage, partitioning: dict[str, Partitioning]) -> list[AssetDep]:
     """The stage's declared reads as asset deps. Every stage reads config_resolved.yaml, but only a
-    stage that reads no other stage draws that edge: the rest reach it through what they read, and
-    an edge from the config to every node made the asset graph unreadable at its default zoom."""
+    stage that reads no other stage draws that edge (written once per run_dir, it is upstream of
+    everything through `included_geos`): an edge from the config to every node made the asset
+    graph unreadable at its default zoom. Input edges stay on every reader: Dagster marks stale
+    only what a changed input feeds directly (tested)."""
     config = [] if stage.name == CONFIG_STAGE or stage.upstream else [AssetDep(stage_key(cfg, CONFIG_STAGE))]
     deps = []
     for up in stage.upstream:

@@ -29,10 +29,11 @@ class Partitioning(str, Enum):
 
 
 # External inputs (DESIGN.md §2), by their config key under `inputs:`.
-YIELDS, INDICES, STATIC, REFERENCES, YARDSTICK, WEIGHTS = (
-    "yields", "indices", "static_features", "references", "yardstick", "weights")
+YIELDS, INDICES, REGIONAL, STATIC, REFERENCES, YARDSTICK, WEIGHTS = (
+    "yields", "indices", "regional", "static_features", "references", "yardstick", "weights")
+WEATHER = (INDICES, REGIONAL)  # dated predictors: per geo, and a region's series (the crop condition)
 YIELD_ROWS = (YIELDS, WEIGHTS)  # the yields rows, their area from the weights where the yields have none
-DATA = (*YIELD_ROWS, INDICES, STATIC)  # what a stage reads when it builds features
+DATA = (*YIELD_ROWS, *WEATHER, STATIC)  # what a stage reads when it builds features
 
 
 @dataclass(frozen=True)
@@ -172,7 +173,7 @@ STAGES: tuple[Stage, ...] = (
           (*YIELD_ROWS, REFERENCES, YARDSTICK)),
     Stage("forecast_indices", FORECAST, forecast.indices, (store.FORECAST_INDICES,),
           "The season's predictor values known at the init date (nothing on or after it).",
-          _up("included_geos"), (INDICES,), when=forecasts_in_season),
+          _up("included_geos"), WEATHER, when=forecasts_in_season),
     Stage("forecast_features", FORECAST, forecast.features, (store.FORECAST_FEATURES,),
           "Features as of the init date, by the hindcast's as-of feature function.",
           _up("included_geos", "forecast_indices"), when=forecasts_in_season),
