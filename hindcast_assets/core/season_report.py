@@ -105,6 +105,7 @@ def init_date_table(report: SeasonReport) -> pd.DataFrame:
     if report.against_yardstick is not None:
         theirs = report.against_yardstick[["init_md", "n_seasons", "rmse", "rmse_yardstick"]]
         table = table.merge(theirs.rename(columns={"rmse": "rmse_same_seasons"}), on="init_md", how="left")
+        table["n_seasons"] = table["n_seasons"].astype("Int64")  # a count, also where the yardstick has none
     return table.assign(init_md=table["init_md"].map(_md_label)).rename(columns={"init_md": "init date"})
 
 
