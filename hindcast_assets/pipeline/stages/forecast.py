@@ -151,8 +151,8 @@ def report(view: RunDirView, at: ForecastDate) -> StageRecord:
     """forecast.html: the number and its intervals, the season so far, drift, the states by name."""
     c, rd, fields = view.cfg, view.run_dir, store.forecast_fields(at)
     yardstick = load_input(c, "yardstick")
-    if yardstick is not None:  # as published by this init date's month-day
-        yardstick = yardstick[(yardstick["season_year"] == at.season_year) & (yardstick["init_md"] <= str(at.init))]
+    if yardstick is not None:  # only reports out by this init date: USDA's come out mid-month of their month-day
+        yardstick = yardstick[(yardstick["season_year"] == at.season_year) & (yardstick["init_md"] < str(at.init))]
     summary = DriftSummary.from_dict(store.FORECAST_DRIFT.read(rd, **fields)) \
         if store.FORECAST_DRIFT.exists(rd, **fields) else None
     drifted = "Drift: not measured yet." if summary is None else \
