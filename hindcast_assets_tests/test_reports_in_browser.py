@@ -73,20 +73,20 @@ def test_a_forecast_page_shows_its_number_and_the_season_so_far(tiny_hindcast, t
 
     copy = tmp_path / tiny_hindcast.root.name
     shutil.copytree(tiny_hindcast.root, copy)
-    for date in ("2011-07-01", "2011-08-01", "2011-09-01"):
-        assert main(["run", "forecast", "--run-dir", str(copy), "--season-year", "2011", "--init-date", date]) == 0
-    page = copy / "forecast" / "2011" / "2011-09-01" / "reports" / "forecast.html"
+    for date in ("2012-07-01", "2012-08-01", "2012-09-01"):  # a season no other test forecasts
+        assert main(["run", "forecast", "--run-dir", str(copy), "--season-year", "2012", "--init-date", date]) == 0
+    page = copy / "forecast" / "2012" / "2012-09-01" / "reports" / "forecast.html"
     shown = opened(page, charts=1)
     assert shown["requests"] == [page.as_uri()] and shown["errors"] == []
     national = pd.read_parquet(page.parents[1] / "postprocessed" / "national.parquet").iloc[0]
-    assert (f"National forecast for 2011 as of 2011-09-01: {national['prediction']:.1f} bu/acre "
+    assert (f"National forecast for 2012 as of 2012-09-01: {national['prediction']:.1f} bu/acre "
             f"(trend {national['trend']:.1f}).") in shown["headline"]
     assert f"80% interval: {national['lower_absolute_80']:.1f} to {national['upper_absolute_80']:.1f}." \
         in shown["headline"]
-    traces = {name: (x, y) for name, x, y in shown["traces"]["chart-season"]}
-    assert traces["our forecast"][0] == ["1 Jul", "1 Aug", "1 Sep"]
+    traces = {name: pd.Series(y, index=x, dtype=float) for name, x, y in shown["traces"]["chart-season"]}
+    assert list(traces["our forecast"].index) == ["1 Jul", "1 Aug", "1 Sep"]  # the season so far
     # USDA's August report was out by 1 September; its September one (out mid-month) was not
     resolved = yaml.safe_load((copy / "config_resolved.yaml").read_text())
-    usda = pd.read_csv(resolved["inputs"]["yardstick"]).query("season_year == 2011").set_index("init_md")["forecast"]
-    drawn = pd.Series(traces[resolved["yardstick_name"]][1], dtype=float)
-    assert drawn.isna().tolist() == [True, False, True] and drawn[1] == usda["08-01"]
+    usda = pd.read_csv(resolved["inputs"]["yardstick"]).query("season_year == 2012").set_index("init_md")["forecast"]
+    drawn = traces[resolved["yardstick_name"]]
+    assert drawn["1 Aug"] == usda["08-01"] and pd.isna(drawn["1 Sep"])
