@@ -153,8 +153,8 @@ def report(view: RunDirView, at: ForecastDate) -> StageRecord:
     yardstick = load_input(c, "yardstick")
     if yardstick is not None:  # only reports out by this init date: USDA's come out mid-month of their month-day
         yardstick = yardstick[(yardstick["season_year"] == at.season_year) & (yardstick["init_md"] < str(at.init))]
-    summary = DriftSummary.from_dict(store.FORECAST_DRIFT.read(rd, **fields)) \
-        if store.FORECAST_DRIFT.exists(rd, **fields) else None
+    drift = store.FORECAST_DRIFT.read_optional(rd, **fields)  # the check may not have run yet
+    summary = None if drift is None else DriftSummary.from_dict(drift)
     drifted = "Drift: not measured yet." if summary is None else \
         (f"Drift: {summary.n_drifted} of {summary.total} features differ from the training seasons' (KS test); "
          f"most: {', '.join(summary.drifted()[:5]) or 'none'}.")
