@@ -199,7 +199,8 @@ def geo_names(cfg: ExperimentConfig) -> dict[str, str]:
         geo = twice["geo_id"].iloc[0]
         raise InputError(f"{cfg.inputs.yields}: column {cfg.columns.geo_name!r} (columns.geo_name) names geo {geo!r} "
                          f"{sorted(names.loc[names['geo_id'] == geo, 'geo_name'])}; one name per geo")
-    return {g: names.set_index("geo_id")["geo_name"].get(g, g) for g in yields["geo_id"].unique()}
+    named = names.set_index("geo_id")["geo_name"]
+    return {g: named.get(g, g) for g in yields["geo_id"].unique()}
 
 
 def load_weights(cfg: ExperimentConfig) -> pd.DataFrame | None:
