@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -11,6 +12,7 @@ from hindcast_assets.core.aggregate import NO_NATIONAL
 from hindcast_assets.core.evaluation import Evaluation
 from hindcast_assets.core.inner_folds import uses_inner_folds
 from hindcast_assets.core.postprocess import interval_columns
+from hindcast_assets.core.season_report import SeasonReport, headline, init_date_table
 
 
 def md_table(frame: pd.DataFrame, digits: int = 2) -> str:
@@ -126,19 +128,56 @@ def _national_intervals(cfg: ExperimentConfig) -> str:
             "season before the test season gives one out-of-sample national residual.")
 
 
-def report_markdown(cfg: ExperimentConfig, ev: Evaluation, run_dir_name: str, comparison: pd.DataFrame,
-                    excluded: pd.DataFrame, gaps: pd.DataFrame | None) -> str:
-    folds = cfg.test_folds
+@dataclass(frozen=True)
+class MarkdownParts:
+    """What report.md shows beyond the season report's frames: the evaluation, the models compared,
+    the QC and gap tables and the season-by-season table."""
+
+    evaluation: Evaluation
+    comparison: pd.DataFrame
+    excluded: pd.DataFrame
+    gaps: pd.DataFrame | None
+    seasons: pd.DataFrame | None  # reports/seasons.csv
+
+
+def _init_date_lines(cfg: ExperimentConfig, page: SeasonReport, parts: MarkdownParts) -> list[str]:
+    table = init_date_table(page)
+    if table.empty:
+        return []
+    lines = ["## Skill by init date", "",
+             f"National RMSE ({page.unit}) of the forecast as it stood at each init date, against the trend's"
+             + (f", and on the seasons both have against {page.yardstick_name}." if page.yardstick is not None
+                else "."), "", md_table(table), ""]
+    if cfg.has_skill_by_init:
+        lines += ["![skill by init date](skill_by_init_date.png)", ""]
+    if parts.seasons is not None:
+        lines += ["### Season by season", "", "Our national forecast at each date beside "
+                  f"{page.yardstick_name or 'the yardstick'}'s, the trend and the final, with each one's error.", "",
+                  md_table(parts.seasons, 1), ""]
+    return lines
+
+
+def _facts_lines(facts: dict[str, str]) -> list[str]:
+    return ["| | |", "|---|---|", *(f"| {k} | {v} |" for k, v in facts.items())]
+
+
+def report_markdown(cfg: ExperimentConfig, page: SeasonReport, parts: MarkdownParts) -> str:
+    """reports/report.md: the season report's headline and tables in markdown, with the
+    evaluation's detail (models compared, by fold and geo, QC, gaps) below."""
+    folds, ev = cfg.test_folds, parts.evaluation
     no_geo, no_nat = ev.no_interval_folds.get("geo", []), ev.no_interval_folds.get("national", [])
     bias = cfg.bias_correction
+    by_geo = ev.by_geo.copy()
+    by_geo.insert(1, "name", by_geo["geo_id"].map(page.names).fillna(by_geo["geo_id"]))
     lines = [
         f"# {cfg.experiment_key}: walk-forward hindcast {folds[0]}-{folds[-1]}",
-        "", f"Run: `{run_dir_name}`. {cfg.description}", "",
+        "", f"Run: `{page.run_name}`. {cfg.description}", "", *(f"**{line}**  " for line in headline(page)), "",
         f"Each season is predicted by a model fitted only on earlier seasons. Unit: {cfg.unit}. "
         f"`model` is bias-corrected ({'on' if bias.enabled else 'off'}, from at least {bias.min_folds} earlier "
         "folds), `model_uncorrected` is the same model without it, `trend` the per-geo linear trend baseline. "
         + _national_sentence(cfg),
         "", "## Skill", "", md_table(ev.headline()), "",
+        *_init_date_lines(cfg, page, parts),
         "## Interval coverage",
         "", f"Conformal intervals calibrated for each season on earlier seasons' walk-forward residuals only "
         f"(at least {cfg.conformal.min_folds} earlier seasons, finite-sample (n+1) rank)." + _warmup_sentence(cfg)
@@ -152,11 +191,12 @@ def report_markdown(cfg: ExperimentConfig, ev: Evaluation, run_dir_name: str, co
         "## Models compared", "",
         f"Every configured model and ensemble on the same folds, without bias correction; coverage of "
         f"{cfg.conformal.modes[0]} geo intervals calibrated on each model's own earlier residuals. "
-        f"The experiment's model is `{cfg.model.name}`.", "", md_table(comparison), "",
+        f"The experiment's model is `{cfg.model.name}`.", "", md_table(parts.comparison), "",
         "## Skill by fold (geo level)", "", md_table(ev.by_fold), "",
-        "## Skill by geo", "", md_table(ev.by_geo), "",
-        "## Excluded rows", "", *_qc_lines(cfg, excluded), "",
-        "## Gaps filled", "", *_gap_lines(cfg, gaps), "",
+        "## Skill by geo", "", md_table(by_geo), "",
+        "## Excluded rows", "", *_qc_lines(cfg, parts.excluded), "",
+        "## Gaps filled", "", *_gap_lines(cfg, parts.gaps), "",
+        "## What this run is", "", *_facts_lines(page.facts), "",
     ]
     return "\n".join(lines)
 

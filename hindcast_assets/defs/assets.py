@@ -14,6 +14,7 @@ from dagster._core.definitions.data_version import DATA_VERSION_TAG
 from hindcast_assets.config import ExperimentConfig
 from hindcast_assets.core.rundir import content_hash
 from hindcast_assets.core.severity import Severity
+from hindcast_assets.defs.groups import STAGE_GROUPS, group_name
 from hindcast_assets.defs.inputs import input_key
 from hindcast_assets.defs.metadata import stage_metadata
 from hindcast_assets.defs.partitions import partitions_def, stage_partition
@@ -188,7 +189,7 @@ def stage_asset(cfg: ExperimentConfig, stage: Stage, deps: list[AssetDep], sourc
     key = cfg.experiment_key
     partitions = partitions_def(cfg, stage.partitioning)
 
-    @asset(key=stage_key(cfg, stage.name), group_name=key if stage.group == "hindcast" else f"{key}_forecast",
+    @asset(key=stage_key(cfg, stage.name), group_name=group_name(cfg, STAGE_GROUPS[stage.group]),
            deps=deps, partitions_def=partitions, description=stage.description,
            backfill_policy=backfill_policy(cfg, stage, per_fold),
            code_version=code_version(stage), kinds={"python"}, tags={"hindcast/stage": stage.name},

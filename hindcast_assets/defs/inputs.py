@@ -11,6 +11,7 @@ from dagster._core.definitions.data_version import DATA_VERSION_TAG
 from hindcast_assets.config import ExperimentConfig
 from hindcast_assets.core.data import configured_inputs, file_version, input_problem
 from hindcast_assets.core.preflight import experiment_problem
+from hindcast_assets.defs.groups import Group, group_name
 from hindcast_assets.paths import config_file
 
 
@@ -20,7 +21,7 @@ def input_key(cfg: ExperimentConfig, name: str) -> AssetKey:
 
 def build_input_assets(cfg: ExperimentConfig):
     inputs = configured_inputs(cfg)
-    specs = [AssetSpec(input_key(cfg, name), group_name=cfg.experiment_key, kinds={"parquet"},
+    specs = [AssetSpec(input_key(cfg, name), group_name=group_name(cfg, Group.INPUTS), kinds={"parquet"},
                        description=f"External input `inputs.{name}`: {url}") for name, url in inputs.items()]
 
     @multi_observable_source_asset(name=f"{cfg.experiment_key}__inputs", specs=specs, can_subset=True)

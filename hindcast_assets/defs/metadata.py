@@ -1,8 +1,9 @@
 """Materialisation metadata: every artefact names its run_dir, path, rows and content hash; a
 run over many partitions carries one table line per partition (Dagster attaches the same
-metadata to each partition of a range run)."""
+metadata to each partition of a range run); tables and plots a stage shows are drawn inline."""
 from __future__ import annotations
 
+import base64
 from collections.abc import Sequence
 
 import pandas as pd
@@ -20,6 +21,12 @@ def partition_table(records: Sequence[StageRecord]) -> pd.DataFrame:
                           "sha256": ", ".join(w.sha256[:12] for w in r.written)} for r in records])
 
 
+def plot_markdown(name: str, png: bytes) -> MetadataValue:
+    """A PNG drawn in the UI's metadata panel: markdown with the image inline (a data: URL), so it
+    shows wherever the event log is read, with no file server."""
+    return MetadataValue.md(f"![{name}](data:image/png;base64,{base64.b64encode(png).decode()})")
+
+
 def stage_metadata(run_dir: RunDir, records: Sequence[StageRecord]) -> dict:
     written = [w for r in records for w in r.written]
     meta = {"run_dir": MetadataValue.path(str(run_dir)), "rows": sum(r.rows for r in records),
@@ -32,5 +39,7 @@ def stage_metadata(run_dir: RunDir, records: Sequence[StageRecord]) -> dict:
         meta |= {"partitions": MetadataValue.md(md_table(partition_table(records), 3)), "n_partitions": len(records)}
     for record in records:
         meta |= {name: MetadataValue.md(md_table(table)) for name, table in record.tables.items()}
+        tail = f"_{record.partition}" if len(records) > 1 else ""  # each partition's plot of a range run
+        meta |= {f"plot_{name}{tail}": plot_markdown(name, png) for name, png in record.plots.items()}
     events = [e for r in records for e in r.events]
     return meta | ({"training_events": MetadataValue.json(events)} if events else {})

@@ -18,6 +18,7 @@ class StageRecord:
     metrics: dict[str, float] = field(default_factory=dict)  # tracked in MLflow, shown per partition
     events: list[dict] = field(default_factory=list)  # structured training events
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)  # shown in the UI
+    plots: dict[str, bytes] = field(default_factory=dict)  # PNG images shown in the UI
     note: str = ""  # one line of context for the partition (which fold forecast it, ...)
     already_complete: bool = False  # read back from the manifest, not made by this run
 

@@ -149,8 +149,8 @@ STAGES: tuple[Stage, ...] = (
     Stage("national", NONE, evaluation.national, (store.POSTPROCESSED,),
           "Bias-corrected geo and area-weighted national hindcast with intervals.",
           FINAL_FOLD_PREDS + _up("bias_corrector", all_partitions=True) + _up("conformal"), YIELD_ROWS),
-    Stage("evaluation", NONE, evaluation.evaluation, (store.REPORT_TABLE, store.REPORT_PLOT, store.REPORT),
-          "Skill (model, uncorrected model, trend), coverage, models compared, plots and reports/report.md.",
+    Stage("evaluation", NONE, evaluation.evaluation, (store.REPORT_TABLE, store.REPORT_PLOT),
+          "Skill (model, uncorrected model, trend), coverage, models compared and their plots.",
           FINAL_FOLD_PREDS + _up("national"), (*YIELD_ROWS, REFERENCES)),
     Stage("hindcast_delivery", NONE, evaluation.hindcast_delivery, (store.HINDCAST_DELIVERY,),
           "The client CSV: season x geo plus NATIONAL rows with intervals.",
@@ -166,10 +166,12 @@ STAGES: tuple[Stage, ...] = (
           "RMSE, MAPE and interval coverage at each forecast init date, model against trend (and against "
           "the yardstick's forecasts where configured).",
           _up("calibration_by_init_date"), (REFERENCES, YARDSTICK), when=has_skill_by_init),
-    Stage("season_report", NONE, evaluation.season_report, (store.REPORT_HTML,),
+    Stage("season_report", NONE, evaluation.season_report, (store.REPORT_HTML, store.REPORT),
           "reports/report.html: the headline, each season's national forecast by init date with its "
-          "intervals beside the yardstick's, the national hindcast, the states by name, coverage.",
-          _up("model", all_partitions=True) + _up("national", "evaluation", "calibration_by_init_date"),
+          "intervals beside the yardstick's, the national hindcast, the states by name, coverage; "
+          "reports/report.md: the same headline and tables with the evaluation's detail.",
+          _up("model", all_partitions=True) + _up("national", "evaluation", "calibration_by_init_date",
+                                                  "skill_by_init_date"),
           (*YIELD_ROWS, REFERENCES, YARDSTICK)),
     Stage("forecast_indices", FORECAST, forecast.indices, (store.FORECAST_INDICES,),
           "The season's predictor values known at the init date (nothing on or after it).",
@@ -192,7 +194,7 @@ STAGES: tuple[Stage, ...] = (
           _up("forecast_preds", "calibration_by_init_date"), YIELD_ROWS,
           when=lambda cfg: forecasts_in_season(cfg) and cfg.has_area),
     Stage("forecast_delivery", FORECAST, forecast.delivery, (store.FORECAST_DELIVERY,),
-          "The client CSV of the forecast, same columns as the hindcast delivery.",
+          "The client CSV of the forecast: the hindcast delivery's columns and the day it was made.",
           _up("forecast_preds", "forecast_national", "calibration_by_init_date"), when=forecasts_in_season),
     Stage("forecast_report", FORECAST, forecast.report, (store.FORECAST_REPORT_HTML,),
           "forecast.html: the national number with its intervals, the season's earlier forecasts beside the "

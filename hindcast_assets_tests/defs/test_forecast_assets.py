@@ -2,6 +2,7 @@
 five files, nothing known before it happened, production-only run_dirs, and the errors a user gets."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pandas as pd
@@ -25,7 +26,9 @@ def hindcast_dir(tiny_hindcast) -> RunDir:
 
 
 def test_a_forecast_partition_writes_the_five_files(hindcast_dir):
+    before = dt.datetime.now(dt.timezone.utc).date().isoformat()
     run_forecast(str(hindcast_dir), 2011, "2011-08-01")
+    made = {before, dt.datetime.now(dt.timezone.utc).date().isoformat()}  # the run may cross midnight
     folder = hindcast_dir.root / "forecast" / "2011" / "2011-08-01"
     for name in FILES:
         assert (folder / name).exists(), name
@@ -38,7 +41,9 @@ def test_a_forecast_partition_writes_the_five_files(hindcast_dir):
     forecast = ExperimentResult.from_run_dir(str(hindcast_dir)).forecasts[(2011, "2011-08-01")]
     assert forecast.national["prediction"].iloc[0] == national["prediction"] and len(forecast.geo) == len(preds)
     csv = pd.read_csv(folder / FILES[-1])
-    assert list(csv.columns[:3]) == ["season_year", "geo_id", "prediction"] and csv["geo_id"].iloc[-1] == "NATIONAL"
+    assert list(csv.columns[:5]) == ["season_year", "geo_id", "init_date", "forecast_date", "prediction"]
+    assert set(csv["init_date"]) == {"2011-08-01"} and set(csv["forecast_date"]) <= made
+    assert csv["geo_id"].iloc[-1] == "NATIONAL" and csv["trend"].notna().all()
 
 
 def test_nothing_dated_on_or_after_the_init_date_reaches_the_forecast(tiny_config, tiny_input_dir, tmp_path):

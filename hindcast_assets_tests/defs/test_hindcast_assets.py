@@ -3,6 +3,7 @@ experiment, tiny.py; a trend-only run on Brazil's real soybeans): layout, metada
 execution, the run_dir rule, staleness and input checks."""
 from __future__ import annotations
 
+import base64
 import re
 
 import pandas as pd
@@ -84,6 +85,10 @@ def test_one_range_run_writes_every_fold_in_the_rundir_layout(tiny_config, tmp_p
     assert _files(rd.root / "postprocessed") == {"geo.parquet", "national.parquet", "by_init_date"}
     assert _files(rd.root / "reports") == REPORTS
     assert _files(rd.root / "delivery") == {"Treefera_corn_usa_Hindcast_run.csv"}
+    markdown = (rd.root / "reports" / "report.md").read_text()  # the season report's headline and sections
+    assert "**At the end of the season our national number missed the final by" in markdown
+    assert "## Skill by init date" in markdown and "rmse_yardstick" in markdown and "### Season by season" in markdown
+    assert "| US-19    | Iowa " in markdown  # geos by name
     national = store.POSTPROCESSED.read(rd, scope="national")
     assert national["season_year"].tolist() == [2009, 2010, 2011] and set(national["geo_id"]) == {"NATIONAL"}
     # at the end-of-season init date (the features' own as_of) the forecast path is the hindcast path
@@ -104,6 +109,11 @@ def test_one_range_run_writes_every_fold_in_the_rundir_layout(tiny_config, tmp_p
     assert MlflowTracking().tracker().client.get_run(mlflow_run).info.experiment_id == experiment_id
     table = meta["partitions"].value.splitlines()
     assert "| 2011 " in meta["partitions"].value and len({line.count("|") for line in table}) == 1  # well formed
+    # the plots are drawn in the materialisation's metadata: the PNG the run_dir holds, inline
+    (evaluation,) = instance.fetch_materializations(AssetKey(["corn_usa", "evaluation"]), limit=1).records
+    shown = evaluation.asset_materialization.metadata["plot_national_hindcast"].value
+    png = base64.b64decode(re.fullmatch(r"!\[national_hindcast\]\(data:image/png;base64,(.+)\)", shown)[1])
+    assert png == (rd.root / "reports" / "national_hindcast.png").read_bytes()
 
     # a no-op fit_production after the range run leaves nothing stale: the range gave all its
     # partitions one data version (dagster#34013) and the no-op keeps it
@@ -195,8 +205,11 @@ def test_every_config_is_its_own_group_with_its_jobs_and_inputs():
     from hindcast_assets.definitions import defs
 
     defs = defs()
-    groups = {spec.group_name for spec in defs.resolve_all_asset_specs()}
-    assert {"corn_usa", "corn_usa_county", "soybeans_bra", "corn_usa_forecast"} <= groups
+    groups = {spec.key.path[-1]: spec.group_name for spec in defs.resolve_all_asset_specs()
+              if spec.key.path[0] == "corn_usa"}
+    assert (groups["model"], groups["forecast_preds"], groups["yields"]) == ("corn_usa", "corn_usa_forecast",
+                                                                             "corn_usa_inputs")
+    assert {s.group_name for s in defs.resolve_all_asset_specs()} >= {"corn_usa_county", "soybeans_bra"}
     jobs = {j.name for j in defs.resolve_all_job_defs()}
     for key in ["corn_usa", "corn_usa_county", "soybeans_bra"]:
         assert {f"{key}__hindcast", f"{key}__fit_production"} <= jobs

@@ -13,7 +13,7 @@ from hindcast_assets.core import report
 from hindcast_assets.core import skill_by_init as sbi
 from hindcast_assets.core.aggregate import NO_NATIONAL
 from hindcast_assets.core.data import geo_names, load_input, load_references, qc_excluded
-from hindcast_assets.core.delivery import delivery_frame
+from hindcast_assets.core.delivery import Issue, delivery_frame
 from hindcast_assets.core.evaluation import compare_models, evaluate
 from hindcast_assets.core.inner_folds import END_OF_SEASON, uses_inner_folds
 from hindcast_assets.core.preflight import feature_gaps
@@ -86,7 +86,7 @@ def _postprocessed(view: RunDirView) -> tuple[pd.DataFrame, pd.DataFrame]:
 def evaluation(view: RunDirView, _: None) -> StageRecord:
     rd, c, key = view.run_dir, view.cfg, view.key
     geo, nat = _postprocessed(view)
-    ev = evaluate(geo, nat, c.conformal.modes, c.conformal.levels, load_references(c))
+    ev = _evaluated(view, geo, nat)
     comparison = compare_models(c, {m: store.read_walk_forward(rd, key, c.test_folds, m) for m in c.model_names},
                                 view.data.yields)
     tables = {"skill": ev.headline(), "skill_by_fold": ev.by_fold, "skill_by_geo": ev.by_geo,
@@ -96,21 +96,19 @@ def evaluation(view: RunDirView, _: None) -> StageRecord:
         if c.has_area else {}
     plots["coverage"] = report.coverage_plot(ev.coverage)
     written += [store.REPORT_PLOT.write(rd, png, name=name) for name, png in plots.items()]
-    gaps = feature_gaps(c, view.data, view.geos) if c.features.fill_gaps else None
-    written.append(store.REPORT.write(rd, report.report_markdown(c, ev, rd.root.name, comparison, qc_excluded(c),
-                                                                 gaps)))
     metrics = {f"{r.level.replace(' ', '_')}_{m}_{r.predictor}": float(getattr(r, m))
                for r in ev.headline().itertuples() for m in ("rmse", "mape")}
     metrics |= {f"coverage_{r.scope}_{r.mode}_{round(r.level * 100)}": float(r.coverage)
                 for r in ev.coverage.itertuples()}
     shown = {name: tables[name] for name in ("skill", "model_comparison", "coverage")}
-    return StageRecord(None, written, len(geo), metrics, tables=shown)
+    return StageRecord(None, written, len(geo), metrics, tables=shown, plots=plots)
 
 
 def hindcast_delivery(view: RunDirView, _: None) -> StageRecord:
     rd, key = view.run_dir, view.key
     model = store.card_name(store.MODEL_CARD.read(rd, key=key, fold=view.cfg.test_folds[-1], member=""))
-    frame = delivery_frame(view.cfg, *_postprocessed(view), model, rd.root.name, store.run_created_at(rd))
+    frame = delivery_frame(view.cfg, *_postprocessed(view), model, rd.root.name, store.run_created_at(rd),
+                           Issue(view.cfg.features.as_of or ""))
     written = store.HINDCAST_DELIVERY.write(rd, frame.to_csv(index=False), prefix=view.cfg.delivery_prefix,
                                             key=key, stamp=store.run_stamp(rd))
     return StageRecord(None, [written], len(frame))
@@ -146,8 +144,9 @@ def skill_by_init_date(view: RunDirView, _: None) -> StageRecord:
     national = store.read_national(store.PREDS_BY_INIT_DATE, rd, c, geo, scope="national")
     sidecars = {m: store.CONFORMAL_BY_INIT_DATE.read(rd, mode=m) for m in c.conformal.modes}
     table = sbi.skill_by_init_date(c, geo, national, sidecars)
+    plots = {"skill_by_init_date": report.skill_by_init_plot(c, table)}
     written = [store.INIT_DATE_TABLE.write(rd, table.to_csv(index=False), name="skill_by_init_date"),
-               store.INIT_DATE_PLOT.write(rd, report.skill_by_init_plot(c, table), name="skill_by_init_date")]
+               *(store.INIT_DATE_PLOT.write(rd, png, name=name) for name, png in plots.items())]
     metrics = {f"init_{r.init_md}_{r.level}_rmse": float(r.rmse) for r in table.itertuples()}
     tables = {"skill_by_init_date": table}
     yardstick, reference = load_input(c, "yardstick"), load_references(c)
@@ -159,7 +158,7 @@ def skill_by_init_date(view: RunDirView, _: None) -> StageRecord:
         tables["seasons"] = sbi.season_by_season(national, yardstick, reference, shown)
     written += [store.INIT_DATE_TABLE.write(rd, tables[name].to_csv(index=False), name=name)
                 for name in ("yardstick", "seasons") if name in tables]
-    return StageRecord(None, written, len(table), metrics, tables=tables)
+    return StageRecord(None, written, len(table), metrics, tables=tables, plots=plots)
 
 
 AUGUST_1 = "08-01"  # the season table's in-season date: USDA's first survey-based forecast of the season
@@ -192,16 +191,28 @@ def _report_table(artefact: store.Artefact, rd, name: str) -> pd.DataFrame | Non
     return None if text is None else pd.read_csv(io.StringIO(text))
 
 
+def _evaluated(view: RunDirView, geo: pd.DataFrame, national: pd.DataFrame):
+    c = view.cfg
+    return evaluate(geo, national, c.conformal.modes, c.conformal.levels, load_references(c))
+
+
 def season_report(view: RunDirView, _: None) -> StageRecord:
-    """reports/report.html: the season as an analyst reads it (core/season_report.py)."""
+    """reports/report.html, the season as an analyst reads it (core/season_report.py), and
+    reports/report.md, its headline and tables with the evaluation's detail."""
     c, rd = view.cfg, view.run_dir
     geo, national = _postprocessed(view)
-    page = season_report_html(SeasonReport(
+    page = SeasonReport(
         title=c.description, run_name=rd.root.name, unit=c.unit, mode=c.conformal.modes[0], levels=c.conformal.levels,
         national=national, by_init=_national_by_init_date(view), geo=geo, names=geo_names(c),
         yardstick=load_input(c, "yardstick"), yardstick_name=c.yardstick_name or "", reference=load_references(c),
         skill=_report_table(store.REPORT_TABLE, rd, "skill"),
         coverage=_report_table(store.REPORT_TABLE, rd, "coverage"),
         skill_by_init=_report_table(store.INIT_DATE_TABLE, rd, "skill_by_init_date"),
-        against_yardstick=_report_table(store.INIT_DATE_TABLE, rd, "yardstick"), facts=_facts(view)))
-    return StageRecord(None, [store.REPORT_HTML.write(rd, page)], len(national))
+        against_yardstick=_report_table(store.INIT_DATE_TABLE, rd, "yardstick"), facts=_facts(view))
+    parts = report.MarkdownParts(
+        _evaluated(view, geo, national), _report_table(store.REPORT_TABLE, rd, "model_comparison"), qc_excluded(c),
+        feature_gaps(c, view.data, view.geos) if c.features.fill_gaps else None,
+        _report_table(store.INIT_DATE_TABLE, rd, "seasons"))
+    written = [store.REPORT_HTML.write(rd, season_report_html(page)),
+               store.REPORT.write(rd, report.report_markdown(c, page, parts))]
+    return StageRecord(None, written, len(national))

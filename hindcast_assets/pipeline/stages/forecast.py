@@ -5,6 +5,8 @@ only from the calibration for the forecast's init month-day (`calibration_by_ini
 run_dir without it (a production-only fit) gives forecasts without intervals, and says so."""
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pandas as pd
 
@@ -13,7 +15,7 @@ from hindcast_assets.core import forecast as fc
 from hindcast_assets.core import postprocess as pp
 from hindcast_assets.core.aggregate import national_rows
 from hindcast_assets.core.data import geo_names, load_input
-from hindcast_assets.core.delivery import delivery_frame
+from hindcast_assets.core.delivery import Issue, delivery_frame
 from hindcast_assets.core.drift import DriftSummary, drift_markdown, drift_plot_png, drift_severity, measure_drift
 from hindcast_assets.core.features import season_features
 from hindcast_assets.core.indices_store import COLUMNS
@@ -61,12 +63,14 @@ def drift(view: RunDirView, at: ForecastDate) -> StageRecord:
     rules = cfg.lifecycle.drift
     markdown = drift_markdown(summary, title, f"{len(trained)} training seasons of fold {fold}",
                               f"season {at.season_year} as of {at}", rules.warn_share, rules.error_share)
+    plot = drift_plot_png(reference, current, summary, title)
     written = [store.FORECAST_DRIFT_REPORT.write(rd, markdown, **fields),
-               store.FORECAST_DRIFT_PLOT.write(rd, drift_plot_png(reference, current, summary, title), **fields),
+               store.FORECAST_DRIFT_PLOT.write(rd, plot, **fields),
                store.FORECAST_DRIFT.write(rd, summary.to_dict(), **fields)]  # last: the check reads it
     return StageRecord(str(at), written, summary.total, {"drift_share": summary.dataset_drift_score,
                                                          "n_drifted": float(summary.n_drifted)},
-                       note=f"{summary.n_drifted} of {summary.total} features drifted against fold {fold}")
+                       note=f"{summary.n_drifted} of {summary.total} features drifted against fold {fold}",
+                       plots={"drift": plot})
 
 
 def drift_verdict(view: RunDirView, at: ForecastDate) -> CheckVerdict:
@@ -130,8 +134,9 @@ def delivery(view: RunDirView, at: ForecastDate) -> StageRecord:
     rd, fields = view.run_dir, store.forecast_fields(at)
     geo = _with_intervals(view, store.FORECAST_PREDS.read(rd, **fields), at, "geo")
     national = store.read_national(store.FORECAST_NATIONAL, rd, view.cfg, geo, **fields)
-    frame = delivery_frame(view.cfg, geo, national, geo["model"].iloc[0],
-                           rd.root.name, store.run_created_at(rd))
+    made = dt.datetime.now(dt.timezone.utc).date().isoformat()  # the day this forecast was made
+    frame = delivery_frame(view.cfg, geo, national, geo["model"].iloc[0], rd.root.name, store.run_created_at(rd),
+                           Issue(str(at.init), made))
     written = store.FORECAST_DELIVERY.write(rd, frame.to_csv(index=False), prefix=view.cfg.delivery_prefix,
                                             key=view.key, **fields)
     return StageRecord(str(at), [written], len(frame))
