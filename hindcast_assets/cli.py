@@ -252,6 +252,18 @@ def cmd_season(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from hindcast_assets.config import load_config
+    from hindcast_assets.pipeline.ingest import ingest_nass, ingest_noaa
+
+    pull = {"noaa": ingest_noaa, "nass": ingest_nass}[args.source](load_config(args.config), args.url)
+    vintages = "; ".join(f"{variable} {', '.join(kept)}" for variable, kept in pull.vintages.items())
+    fetched = ", ".join(pull.fetched) or "nothing new"
+    print(f"fetched: {fetched}; vintages in use: {vintages}", file=sys.stderr)
+    print(pull.current)
+    return 0
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -327,6 +339,14 @@ def parser() -> argparse.ArgumentParser:
     season.add_argument("--season-year", type=int, help="one season (default: every forecast made)")
     season.add_argument("--csv", action="store_true", help="print CSV instead of a table")
     season.set_defaults(func=cmd_season)
+    ingest = sub.add_parser("ingest", help="pull source data into the config's input folder, every vintage kept")
+    ingest.add_argument("source", choices=["noaa", "nass"],
+                        help="noaa: NOAA nClimDiv statewide monthly weather (inputs.indices); nass: USDA NASS Quick "
+                             "Stats state corn yields and harvested acres (inputs.yields; key in $NASS_API_KEY)")
+    ingest.add_argument("--config", required=True, help="the experiment whose input the pull writes")
+    ingest.add_argument("--url", help="the source's base URL (default $HINDCAST_NOAA_URL or $HINDCAST_NASS_URL, "
+                                      "else the public one)")
+    ingest.set_defaults(func=cmd_ingest)
     show = sub.add_parser("show", help="what ExperimentResult.from_run_dir sees in a run_dir")
     show.add_argument("run_dir")
     show.set_defaults(func=cmd_show)

@@ -323,6 +323,15 @@ class LifecycleConfig(_Strict):
     retrain: RetrainConfig = RetrainConfig()
 
 
+class IngestConfig(_Strict):
+    """Where `hindcast ingest` and the UI's ingest asset pull an input from (docs/guide/ingest.md)."""
+
+    indices: Literal["noaa_nclimdiv"] | None = None  # noaa_nclimdiv: NOAA's statewide monthly weather (geo ids US-<FIPS>)
+    yields: Literal["nass_quickstats"] | None = None  # nass_quickstats: NASS's state corn yields and acres (NASS_API_KEY)
+    schedule: str = "0 6 10 * *"  # cron of the UI's ingest schedule (NOAA releases about a week into the month)
+    publication_lag_days: int = Field(10, ge=0)  # days after a month ends before its weather is published
+
+
 class ExperimentConfig(_Strict):
     experiment_key: str = Field(pattern=r"^[a-z][a-z0-9_]*$")  # names the asset group, run_dirs and MLflow experiment
     description: str = ""  # one line on what is predicted from what (the reports' title)
@@ -347,6 +356,7 @@ class ExperimentConfig(_Strict):
     delivery_prefix: str = Field("Treefera", pattern=r"^[A-Za-z0-9_-]+$")  # the delivery files' name prefix
     mlflow: MlflowConfig = MlflowConfig()
     lifecycle: LifecycleConfig = LifecycleConfig()
+    ingest: IngestConfig = IngestConfig()  # where inputs are pulled from (none: files you provide)
 
     @model_validator(mode="after")
     def _consistent(self) -> ExperimentConfig:

@@ -15,6 +15,7 @@ from hindcast_assets.config import ExperimentConfig, config_files, load_config
 from hindcast_assets.core.errors import UserError
 from hindcast_assets.defs.deployment import Executor
 from hindcast_assets.defs.experiment import experiment_definitions, known_notices_quiet
+from hindcast_assets.defs.ingest import build_ingest
 from hindcast_assets.defs.lifecycle import build_retrain_job, build_retrain_sensor
 from hindcast_assets.defs.sensors import build_forecast_sensor, build_mlflow_closers
 from hindcast_assets.paths import CONFIGS_DIR, config_file
@@ -29,7 +30,7 @@ def _experiment(cfg: ExperimentConfig, source: str, executor: Executor | None) -
     if forecast_stages(cfg) and cfg.inputs.indices:
         sensors.append(build_forecast_sensor(cfg))
     lifecycle = Definitions(jobs=[build_retrain_job(cfg, source)], sensors=sensors)
-    return Definitions.merge(experiment_definitions(cfg, source, executor), lifecycle)
+    return Definitions.merge(experiment_definitions(cfg, source, executor), lifecycle, build_ingest(cfg))
 
 
 def build_definitions(configs: Sequence[ExperimentConfig], sources: Sequence[str] | None = None,

@@ -506,7 +506,24 @@ def render_doc() -> str:
         "|---|---|---|",
         *rows,
         "",
+        *_bad_pull_lines(),
     ])
+
+
+def _bad_pull_lines() -> list[str]:
+    from hindcast_assets_tests.test_ingest import BAD_PULLS
+
+    return ["## Bad pulls",
+            "",
+            "`hindcast ingest noaa` checks a pulled file before it keeps it, and the input it assembles by the",
+            "rules above before it makes it current. Every row is a test (`hindcast_assets_tests/test_ingest.py`,",
+            "against a loopback server publishing NOAA's own format): one line on stderr that contains the text",
+            "shown, exit code 2, nothing of the bad pull kept, and the last good input still current.",
+            "",
+            "| # | case | the line says |",
+            "|---|---|---|",
+            *(f"| {i} | {c.name} | `{c.says}` |" for i, c in enumerate(BAD_PULLS, 1)),
+            ""]
 
 
 def test_the_docs_list_every_case_with_its_message():

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from hindcast_assets.pipeline.ingest import write_input
+
 MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
 VARIABLES = ["tavg", "tmax", "tmin", "prcp"]
 # nClimDiv vintages of weather_monthly.csv, by variable (us_state_corn_1950_2023/SOURCE.md, Origin 3)
@@ -34,7 +36,7 @@ def month_end(year: pd.Series, month: pd.Series) -> pd.Series:
 
 def write(df: pd.DataFrame, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    df.reset_index(drop=True).to_parquet(path, index=False, compression="zstd")
+    write_input(df, path)  # as `hindcast ingest` writes an input: the same rows give the same bytes
     print(f"{path}: {len(df)} rows, {path.stat().st_size / 1e3:.0f} kB")
 
 

@@ -12,3 +12,7 @@ class UserError(Exception):
 
 class PreflightError(UserError, ValueError):
     """The experiment or run_dir cannot run honestly; raised before anything is written."""
+
+
+class PullError(UserError, ValueError):
+    """A pull from a source that cannot be used; the message names the source, the file and the field."""

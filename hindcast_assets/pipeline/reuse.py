@@ -24,11 +24,11 @@ from hindcast_assets.pipeline.table import Partitioning, Stage, partition_id, st
 from hindcast_assets.pipeline.versions import pipeline_version
 
 # Config fields no reusable stage reads: what a run_dir reports, where it delivers, how far its
-# hindcast and forecasts go (a fold's own test season is its partition), and the input paths
-# (their rows are hashed instead).
+# hindcast and forecasts go (a fold's own test season is its partition), and the input paths and
+# where they are pulled from (their rows are hashed instead).
 NOT_READ_BY_FOLDS = ("description", "reference_name", "yardstick_name", "hindcast.last_test_year",
                      "hindcast.fold_runs", "forecast.first_season_year", "forecast.last_season_year",
-                     "delivery_prefix", "mlflow", "lifecycle", "inputs")
+                     "delivery_prefix", "mlflow", "lifecycle", "inputs", "ingest")
 
 
 def _without(resolved: dict, dotted: tuple[str, ...]) -> dict:

@@ -1,0 +1,91 @@
+"""The ingest in the UI (docs/guide/ingest.md): for each source an experiment's config names
+(`ingest.indices`, `ingest.yields`), an asset in its inputs' group (`<key>/ingest_weather`,
+`<key>/ingest_yields`) that pulls it (`pipeline/ingest.py`, as `hindcast ingest` does) and records
+the new data versions of the inputs; the weather's checks its freshness. A job `<key>__ingest` and
+a schedule, stopped until a user starts it. A bad pull fails the run with its one line and leaves
+the last good input current."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+from dagster import (AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetKey, DefaultScheduleStatus,
+                     Definitions, MaterializeResult, MetadataValue, ScheduleDefinition, asset,
+                     define_asset_job)
+
+from hindcast_assets.config import ExperimentConfig
+from hindcast_assets.core.freshness import staleness, weather_needed
+from hindcast_assets.defs.groups import Group, group_name
+from hindcast_assets.defs.inputs import observe_inputs
+from hindcast_assets.defs.resources import experiment_tags
+from hindcast_assets.pipeline.ingest import Pull, ingest_nass, ingest_noaa
+
+FRESH = "weather_fresh"
+
+
+def ingest_job_name(key: str) -> str:
+    return f"{key}__ingest"
+
+
+def complete_through(indices: pd.DataFrame) -> dt.date:
+    """The last day every variable reaches (a forecast reads them all)."""
+    return indices.groupby("variable")["date"].max().min().date()
+
+
+def freshness_check(cfg: ExperimentConfig, newest: dt.date, today: dt.date) -> AssetCheckResult:
+    """WARN when the weather ends before the month the newest forecast due today needs."""
+    lag = cfg.ingest.publication_lag_days
+    problem = staleness(newest, weather_needed(cfg.forecast.init_dates, today, lag), lag)
+    return AssetCheckResult(check_name=FRESH, passed=problem is None, severity=AssetCheckSeverity.WARN,
+                            description=problem or f"the weather reaches {newest.isoformat()}",
+                            metadata={"newest": newest.isoformat()})
+
+
+def _pull_metadata(pull: Pull) -> dict:
+    return {"path": MetadataValue.path(str(pull.current)), "fetched": ", ".join(pull.fetched) or "none",
+            "vintages": MetadataValue.json(pull.vintages)}
+
+
+def _weather_asset(cfg: ExperimentConfig):
+    key = AssetKey([cfg.experiment_key, "ingest_weather"])
+
+    @asset(key=key, group_name=group_name(cfg, Group.INPUTS), kinds={"python"},
+           check_specs=[AssetCheckSpec(FRESH, asset=key, description="Weather through the month the newest "
+                                                                      "forecast due today needs")],
+           description=f"Pulls NOAA nClimDiv statewide monthly weather (every vintage kept) and rebuilds "
+                       f"inputs.indices ({cfg.inputs.indices}).")
+    def ingest_weather(context) -> MaterializeResult:
+        pull = ingest_noaa(cfg)
+        observe_inputs(context.instance, cfg)  # the inputs' data versions: the rebuilt file's content hash
+        newest = complete_through(pd.read_parquet(pull.current, columns=["date", "variable"]))
+        return MaterializeResult(metadata=_pull_metadata(pull) | {"newest": newest.isoformat()},
+                                 check_results=[freshness_check(cfg, newest, dt.date.today())])
+
+    return ingest_weather
+
+
+def _yields_asset(cfg: ExperimentConfig):
+    @asset(key=AssetKey([cfg.experiment_key, "ingest_yields"]), group_name=group_name(cfg, Group.INPUTS),
+           kinds={"python"}, description=f"Pulls NASS Quick Stats state corn yields and harvested acres (every "
+                                         f"vintage kept; key in $NASS_API_KEY) and rebuilds inputs.yields "
+                                         f"({cfg.inputs.yields}); new final yields reach the retrain sensor.")
+    def ingest_yields(context) -> MaterializeResult:
+        pull = ingest_nass(cfg)
+        observe_inputs(context.instance, cfg)
+        return MaterializeResult(metadata=_pull_metadata(pull))
+
+    return ingest_yields
+
+
+def build_ingest(cfg: ExperimentConfig) -> Definitions:
+    """The experiment's ingest assets, job and schedule; nothing when its config names no source."""
+    assets = [make(cfg) for source, make in ((cfg.ingest.indices, _weather_asset), (cfg.ingest.yields, _yields_asset))
+              if source is not None]
+    if not assets:
+        return Definitions()
+    job = define_asset_job(ingest_job_name(cfg.experiment_key), assets, tags=experiment_tags(cfg.experiment_key),
+                           description=f"{cfg.experiment_key}: pull the configured sources and rebuild their inputs.")
+    schedule = ScheduleDefinition(name=f"{cfg.experiment_key}__ingest_schedule", job=job,
+                                  cron_schedule=cfg.ingest.schedule, default_status=DefaultScheduleStatus.STOPPED,
+                                  description=f"{cfg.experiment_key}: the monthly pull (ingest.schedule)")
+    return Definitions(assets=assets, jobs=[job], schedules=[schedule])
