@@ -16,7 +16,9 @@ from hindcast_assets.core.season_report import SeasonReport, headline, init_date
 
 
 def md_table(frame: pd.DataFrame, digits: int = 2) -> str:
-    return frame.to_markdown(index=False, floatfmt=f".{digits}f")
+    """A markdown table; a missing value is an empty cell (not nan or <NA>)."""
+    shown = frame.astype(object).where(frame.notna(), None)
+    return shown.to_markdown(index=False, floatfmt=f".{digits}f", missingval="")
 
 
 def _png(fig) -> bytes:
@@ -151,8 +153,8 @@ def _init_date_lines(cfg: ExperimentConfig, page: SeasonReport, parts: MarkdownP
     if cfg.has_skill_by_init:
         lines += ["![skill by init date](skill_by_init_date.png)", ""]
     if parts.seasons is not None:
-        lines += ["### Season by season", "", "Our national forecast at each date beside "
-                  f"{page.yardstick_name or 'the yardstick'}'s, the trend and the final, with each one's error.", "",
+        lines += ["### Season by season", "", "Our national forecast at each date beside the yardstick's "
+                  f"({page.yardstick_name or '-'}), the trend and the final, with each one's error.", "",
                   md_table(parts.seasons, 1), ""]
     return lines
 
