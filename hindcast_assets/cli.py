@@ -260,7 +260,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     vintages = "; ".join(f"{variable} {', '.join(kept)}" for variable, kept in pull.vintages.items())
     fetched = ", ".join(pull.fetched) or "nothing new"
     print(f"fetched: {fetched}; vintages in use: {vintages}", file=sys.stderr)
-    print(pull.current)
+    for path in pull.inputs.values():
+        print(path)
     return 0
 
 
@@ -341,8 +342,9 @@ def parser() -> argparse.ArgumentParser:
     season.set_defaults(func=cmd_season)
     ingest = sub.add_parser("ingest", help="pull source data into the config's input folder, every vintage kept")
     ingest.add_argument("source", choices=["noaa", "nass"],
-                        help="noaa: NOAA nClimDiv statewide monthly weather (inputs.indices); nass: USDA NASS Quick "
-                             "Stats state corn yields and harvested acres (inputs.yields; key in $NASS_API_KEY)")
+                        help="noaa: NOAA nClimDiv statewide monthly weather (inputs.indices); nass: from USDA NASS Quick "
+                             "Stats what the config's ingest section names: state corn yields and acres "
+                             "(inputs.yields), USDA's national forecasts (inputs.yardstick); key in $NASS_API_KEY")
     ingest.add_argument("--config", required=True, help="the experiment whose input the pull writes")
     ingest.add_argument("--url", help="the source's base URL (default $HINDCAST_NOAA_URL or $HINDCAST_NASS_URL, "
                                       "else the public one)")

@@ -323,11 +323,15 @@ class LifecycleConfig(_Strict):
     retrain: RetrainConfig = RetrainConfig()
 
 
+NOAA_NCLIMDIV, NASS_QUICKSTATS = "noaa_nclimdiv", "nass_quickstats"  # the sources `hindcast ingest` pulls
+
+
 class IngestConfig(_Strict):
     """Where `hindcast ingest` and the UI's ingest asset pull an input from (docs/guide/ingest.md)."""
 
-    indices: Literal["noaa_nclimdiv"] | None = None  # noaa_nclimdiv: NOAA's statewide monthly weather (geo ids US-<FIPS>)
-    yields: Literal["nass_quickstats"] | None = None  # nass_quickstats: NASS's state corn yields and acres (NASS_API_KEY)
+    indices: Literal[NOAA_NCLIMDIV] | None = None  # noaa_nclimdiv: NOAA's statewide monthly weather (geo ids US-<FIPS>)
+    yields: Literal[NASS_QUICKSTATS] | None = None  # nass_quickstats: NASS's state corn yields and acres (NASS_API_KEY)
+    yardstick: Literal[NASS_QUICKSTATS] | None = None  # nass_quickstats: USDA's Aug-Nov national corn yield forecasts
     schedule: str = "0 6 10 * *"  # cron of the UI's ingest schedule (NOAA releases about a week into the month)
     publication_lag_days: int = Field(10, ge=0)  # days after a month ends before its weather is published
 

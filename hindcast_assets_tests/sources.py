@@ -3,8 +3,8 @@ data (`../shared/data/us_state_corn_1950_2023/`):
 
 - NOAA: a directory listing of nClimDiv statewide files in NOAA's exact fixed-width format (the
   deg C and mm of the shared files turned back into the deg F and inches they came from);
-- NASS: Quick Stats' `api_GET` answering the state corn yield and harvested-acres queries with
-  its JSON shape (`{"data": [record, ...]}`, figures as printed text), refusing a wrong key with 401.
+- NASS: Quick Stats' `api_GET` answering the state corn yield and harvested-acres queries and the
+  national yield query (USDA's August-November forecasts and the finals) with its JSON shape (`{"data": [record, ...]}`, figures as printed text), refusing a wrong key with 401.
 
 Tests publish vintages and break responses on purpose; the real client code talks to it over HTTP."""
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from hindcast_assets.core.nclimdiv import ELEMENTS, GEO_PREFIX, STATE_FIPS, ClimdivFile, Element
-from hindcast_assets.core.quickstats import STATE_CORN, Query
+from hindcast_assets.core.quickstats import NATIONAL_YIELD, STATE_CORN, Query
 from hindcast_assets.core.season_report import US_TILES
 from hindcast_assets.paths import PROJECT_ROOT
 
@@ -101,22 +101,45 @@ def shared_yields() -> pd.DataFrame:
     return pd.read_csv(SHARED / "yields.csv", dtype={"geo_id": str})
 
 
+def shared_forecasts() -> pd.DataFrame:
+    """USDA's August-November national forecasts, 1995-2025 (the live seasons' too)."""
+    past = pd.read_csv(SHARED / "usda_forecasts.csv", dtype={"init_md": str})
+    live = pd.read_csv(SHARED / "usda_live_seasons_2024_2025.csv", dtype={"init_md": str})
+    return pd.concat([past, live[live["kind"] == "forecast"]], ignore_index=True)
+
+
+def national_records(forecasts: pd.DataFrame, finals: pd.DataFrame, load_time: str) -> list[dict]:
+    """Quick Stats' national corn yield records: a forecast per report month (`YEAR - AUG
+    FORECAST` ...) and the final (`YEAR`), as its JSON gives them."""
+    query, base = NATIONAL_YIELD, {"state_fips_code": "99", "state_ansi": "", "state_alpha": "US",
+                                   "state_name": "US TOTAL", "location_desc": "US TOTAL"}
+    rows = [(int(r.season_year), f"YEAR - {r.report_month.upper()} FORECAST", r.forecast) for r in forecasts.itertuples()]
+    rows += [(int(r.season_year), "YEAR", r.yield_bu_per_acre) for r in finals.itertuples()]
+    return [{**dict(query.filters), **base, "short_desc": f"CORN, GRAIN - YIELD, MEASURED IN BU / ACRE",
+             "year": year, "reference_period_desc": period, "freq_desc": "ANNUAL", "load_time": load_time,
+             "Value": f"{value:.1f}", "CV (%)": ""} for year, period, value in rows]
+
+
 @dataclass
 class QuickStats:
     """What the Quick Stats endpoint answers: records per query, built from `yields`; `change`
     rewrites a query's records (or its whole body) to break a response on purpose."""
 
     yields: pd.DataFrame
+    forecasts: pd.DataFrame
+    finals: pd.DataFrame  # the national final per season (season_year, yield_bu_per_acre)
     load_time: str = QUICKSTATS_LOAD_TIME
     change: dict[str, object] = field(default_factory=dict)  # query column -> records -> records | bytes
 
     def answer(self, params: dict[str, str]) -> tuple[int, bytes]:
         if params.get("key") != QUICKSTATS_KEY:
             return 401, json.dumps({"error": ["unauthorized"]}).encode()
-        query = next((q for q in STATE_CORN if all(params.get(k) == v for k, v in q.filters)), None)
+        query = next((q for q in (*STATE_CORN, NATIONAL_YIELD) if all(params.get(k) == v for k, v in q.filters)),
+                     None)
         if query is None:
             return 400, json.dumps({"error": ["bad request - invalid query"]}).encode()
-        records = [quickstats_record(r, query, self.load_time) for r in self.yields.itertuples()]
+        records = (national_records(self.forecasts, self.finals, self.load_time) if query is NATIONAL_YIELD else
+                   [quickstats_record(r, query, self.load_time) for r in self.yields.itertuples()])
         changed = self.change.get(query.column, lambda rs: rs)(records)
         return 200, changed if isinstance(changed, bytes) else json.dumps({"data": changed}).encode()
 

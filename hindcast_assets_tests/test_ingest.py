@@ -21,8 +21,8 @@ from hindcast_assets.core.nclimdiv import ELEMENTS, ClimdivFile
 from hindcast_assets.paths import BUNDLED_DATA_DIR, CONFIGS_DIR
 from hindcast_assets.pipeline.ingest import (BACKOFF_ENV, NASS_KEY_ENV, NASS_URL_ENV, NOAA_URL_ENV, VINTAGES, Http, ingest_nass,
                                              ingest_noaa)
-from hindcast_assets_tests.sources import (QUICKSTATS_KEY, QuickStats, SourceServer, climdiv_files, climdiv_text,
-                                           shared_weather, shared_yields, start_server)
+from hindcast_assets_tests.sources import (QUICKSTATS_KEY, SHARED, QuickStats, SourceServer, climdiv_files,
+                                           climdiv_text, shared_forecasts, shared_weather, shared_yields, start_server)
 
 pytestmark = pytest.mark.ingest
 FAST = Http(attempts=3, backoff_s=0.01)
@@ -51,16 +51,17 @@ def files(weather) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def yields() -> pd.DataFrame:
-    return shared_yields()
+def nass() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """What NASS publishes here: the state yields and acres, USDA's forecasts, the national finals."""
+    return shared_yields(), shared_forecasts(), pd.read_csv(SHARED / "national.csv")
 
 
 @pytest.fixture
-def server(files, yields):
+def server(files, nass):
     server = start_server()
     for variable, vintage in MAIN.items():
         server.publish_climdiv(_name(variable, vintage), files[_name(variable, vintage)])
-    server.published.quickstats = QuickStats(yields)
+    server.published.quickstats = QuickStats(*nass)
     yield server
     server.close()
 
@@ -81,7 +82,7 @@ def test_pulls_of_each_published_vintage_rebuild_the_bundled_weather_byte_for_by
     cfg = load_config(CONFIGS_DIR / "corn_usa.yaml")
     first = ingest_noaa(cfg, server.climdiv_url, FAST)
     assert sorted(first.fetched) == sorted(_name(v, d) for v, d in MAIN.items())
-    assert first.current == corn_inputs / "indices.parquet"
+    assert first.inputs == {"indices": corn_inputs / "indices.parquet"}
     for variable, vintage in LATER.items():  # NOAA's September files: temperatures to August 2026
         server.publish_climdiv(_name(variable, vintage), files[_name(variable, vintage)])
     second = ingest_noaa(cfg, server.climdiv_url, FAST)
@@ -185,6 +186,8 @@ NASS_PULLS = [
             "Wyoming 2023: the same state and year twice", "nass"),
     BadPull("Quick Stats: a yield without acres", _quickstats("harvested_acres", lambda rs: _iowa_2012(rs, "(D)")),
             "Iowa 2012: a yield and not the other", "nass"),
+    BadPull("Quick Stats: a forecast month twice", _quickstats("forecast", lambda rs: rs + rs[:1]),
+            "1995 Aug: the same season and month twice", "nass"),
     BadPull("Quick Stats: a missing state", _quickstats("yield_bu_per_acre", lambda rs: [
         r for r in rs if r["state_name"] != "IOWA"]), "Iowa 1950: harvested acres and not the other", "nass"),
 ]
@@ -238,10 +241,18 @@ def test_a_pull_from_quick_stats_rebuilds_the_bundled_yields_byte_for_byte_and_n
         server, corn_inputs):
     cfg = load_config(CONFIGS_DIR / "corn_usa.yaml")
     (corn_inputs / "yields.parquet").unlink()
+    (corn_inputs / "usda_forecasts.csv").unlink()
     pull = ingest_nass(cfg, server.quickstats_url, FAST)
-    assert pull.fetched == ["corn_yield_bu_per_acre-20240229.json", "corn_harvested_acres-20240229.json"]
-    assert pull.vintages == {"yields": ["quickstats-20240229"]}
+    assert pull.fetched == ["corn_yield_bu_per_acre-20240229.json", "corn_harvested_acres-20240229.json",
+                            "corn_forecast-20240229.json"]
+    assert pull.vintages == {"yields": ["quickstats-20240229"], "yardstick": ["quickstats-20240229"]}
     assert _sha(corn_inputs / "yields.parquet") == _sha(BUNDLED_DATA_DIR / CORN / "yields.parquet")
+    # USDA's forecasts: the bundled numbers, season by season and month by month (the bundled file
+    # also has each report's release date, which Quick Stats does not give)
+    pulled = pd.read_csv(corn_inputs / "usda_forecasts.csv", dtype={"init_md": str})
+    bundled = pd.read_csv(BUNDLED_DATA_DIR / CORN / "usda_forecasts.csv", dtype={"init_md": str})
+    assert pulled.equals(bundled[list(pulled.columns)])
+    assert list(pulled.columns) == ["season_year", "report_month", "init_md", "forecast"] and len(pulled) == len(bundled)
     record = json.loads((corn_inputs / VINTAGES / "quickstats" / (pull.fetched[0] + ".json")).read_text())
     assert record["source"].startswith(server.quickstats_url + "api_GET/?key=***&source_desc=SURVEY")
     written = [p.read_bytes() for p in corn_inputs.rglob("*") if p.is_file()]
@@ -261,7 +272,7 @@ def test_without_a_key_quick_stats_is_not_asked(server, corn_inputs, monkeypatch
 def test_a_server_error_then_the_answer_is_a_good_quick_stats_pull(server, corn_inputs):
     server.fail_quickstats(503)
     ingest_nass(load_config(CONFIGS_DIR / "corn_usa.yaml"), server.quickstats_url, FAST)
-    assert len(server.published.requests) == 3  # the yields twice, the acres once
+    assert len(server.published.requests) == 4  # the yields twice, the acres and the forecasts once
 
 
 def test_the_ui_ingest_pulls_both_sources_records_the_inputs_data_versions_and_checks_freshness(server, corn_inputs, monkeypatch):
@@ -281,8 +292,9 @@ def test_the_ui_ingest_pulls_both_sources_records_the_inputs_data_versions_and_c
     assert result.success
     current = corn_inputs / "indices.parquet"
     (record,) = instance.fetch_materializations(AssetKey(["corn_usa", "ingest_weather"]), limit=5).records
-    (pulled,) = instance.fetch_materializations(AssetKey(["corn_usa", "ingest_yields"]), limit=5).records
-    assert pulled.asset_materialization.metadata["vintages"].value == {"yields": ["quickstats-20240229"]}
+    (pulled,) = instance.fetch_materializations(AssetKey(["corn_usa", "ingest_nass"]), limit=5).records
+    assert pulled.asset_materialization.metadata["vintages"].value == {"yields": ["quickstats-20240229"],
+                                                                       "yardstick": ["quickstats-20240229"]}
     assert record.asset_materialization.metadata["vintages"].value["tavg"] == ["nclimdiv-20260205"]
     seen = instance.fetch_observations(AssetKey(["corn_usa", "indices"]), limit=1).records[0]  # the newest
     assert seen.asset_observation.tags[DATA_VERSION_TAG] == file_version(str(current))

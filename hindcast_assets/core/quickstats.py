@@ -107,3 +107,35 @@ def newest_load(data: bytes) -> str:
     times = [r.get("load_time", "") for r in _records(data, "")]
     newest = max((t for t in times if t), default="")
     return re.sub(r"\D", "", newest[:10]) or "00000000"
+
+
+NATIONAL_YIELD = Query("forecast", (("source_desc", "SURVEY"), ("sector_desc", "CROPS"), ("commodity_desc", "CORN"),
+                                    ("util_practice_desc", "GRAIN"), ("agg_level_desc", "NATIONAL"),
+                                    ("statisticcat_desc", "YIELD"), ("unit_desc", "BU / ACRE")))
+FORECAST_PERIOD = re.compile(r"YEAR - (AUG|SEP|OCT|NOV) FORECAST")
+FORECAST_MONTHS = {"AUG": 8, "SEP": 9, "OCT": 10, "NOV": 11}
+YARDSTICK_COLUMNS = ["season_year", "report_month", "init_md", "forecast"]
+
+
+def national_forecasts(data: bytes, source: str) -> pd.DataFrame:
+    """USDA's August-November national yield forecasts (reference periods `YEAR - AUG FORECAST`
+    ...), each dated by its report's month (`init_md` 08-01 ...); the other periods (the
+    final `YEAR`) left out. One figure per season and month."""
+    rows = []
+    for i, record in enumerate(_records(data, source)):
+        period = FORECAST_PERIOD.fullmatch(str(record.get("reference_period_desc", "")))
+        if period is None:
+            continue
+        where = f"{source}: record {i + 1}"
+        figure = _figure(str(record.get("Value", "")), f"{where} ({record.get('year')} {period[1]})")
+        if figure is not None:
+            month = FORECAST_MONTHS[period[1]]
+            rows.append((int(record["year"]), period[1].title(), f"{month:02d}-01", figure))
+    frame = pd.DataFrame(rows, columns=YARDSTICK_COLUMNS)
+    if frame.empty:
+        raise PullError(f"{source}: no national forecasts (reference periods YEAR - AUG..NOV FORECAST)")
+    twice = frame.duplicated(["season_year", "init_md"])
+    if twice.any():
+        row = frame[twice].iloc[0]
+        raise PullError(f"{source}: {row['season_year']} {row['report_month']}: the same season and month twice")
+    return frame.sort_values(["season_year", "init_md"])

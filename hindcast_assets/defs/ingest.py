@@ -1,7 +1,7 @@
 """The ingest in the UI (docs/guide/ingest.md): for each source an experiment's config names
-(`ingest.indices`, `ingest.yields`), an asset in its inputs' group (`<key>/ingest_weather`,
-`<key>/ingest_yields`) that pulls it (`pipeline/ingest.py`, as `hindcast ingest` does) and records
-the new data versions of the inputs; the weather's checks its freshness. A job `<key>__ingest` and
+(`ingest.indices`; `ingest.yields`, `ingest.yardstick`), an asset in its inputs' group
+(`<key>/ingest_weather`, `<key>/ingest_nass`) that pulls it (`pipeline/ingest.py`, as `hindcast
+ingest` does) and records the new data versions of the inputs; the weather's checks its freshness. A job `<key>__ingest` and
 a schedule, stopped until a user starts it. A bad pull fails the run with its one line and leaves
 the last good input current."""
 from __future__ import annotations
@@ -42,7 +42,8 @@ def freshness_check(cfg: ExperimentConfig, newest: dt.date, today: dt.date) -> A
 
 
 def _pull_metadata(pull: Pull) -> dict:
-    return {"path": MetadataValue.path(str(pull.current)), "fetched": ", ".join(pull.fetched) or "none",
+    return {**{f"path_{name}": MetadataValue.path(str(path)) for name, path in pull.inputs.items()},
+            "fetched": ", ".join(pull.fetched) or "none",
             "vintages": MetadataValue.json(pull.vintages)}
 
 
@@ -57,29 +58,31 @@ def _weather_asset(cfg: ExperimentConfig):
     def ingest_weather(context) -> MaterializeResult:
         pull = ingest_noaa(cfg)
         observe_inputs(context.instance, cfg)  # the inputs' data versions: the rebuilt file's content hash
-        newest = complete_through(pd.read_parquet(pull.current, columns=["date", "variable"]))
+        newest = complete_through(pd.read_parquet(pull.inputs["indices"], columns=["date", "variable"]))
         return MaterializeResult(metadata=_pull_metadata(pull) | {"newest": newest.isoformat()},
                                  check_results=[freshness_check(cfg, newest, dt.date.today())])
 
     return ingest_weather
 
 
-def _yields_asset(cfg: ExperimentConfig):
-    @asset(key=AssetKey([cfg.experiment_key, "ingest_yields"]), group_name=group_name(cfg, Group.INPUTS),
-           kinds={"python"}, description=f"Pulls NASS Quick Stats state corn yields and harvested acres (every "
-                                         f"vintage kept; key in $NASS_API_KEY) and rebuilds inputs.yields "
-                                         f"({cfg.inputs.yields}); new final yields reach the retrain sensor.")
-    def ingest_yields(context) -> MaterializeResult:
+def _nass_asset(cfg: ExperimentConfig):
+    @asset(key=AssetKey([cfg.experiment_key, "ingest_nass"]), group_name=group_name(cfg, Group.INPUTS),
+           kinds={"python"}, description="Pulls from NASS Quick Stats what ingest names (state corn yields and "
+                                         "acres, USDA's national forecasts; every vintage kept; key in "
+                                         "$NASS_API_KEY) and rebuilds those inputs; new final yields reach the "
+                                         "retrain sensor.")
+    def ingest_nass_asset(context) -> MaterializeResult:
         pull = ingest_nass(cfg)
         observe_inputs(context.instance, cfg)
         return MaterializeResult(metadata=_pull_metadata(pull))
 
-    return ingest_yields
+    return ingest_nass_asset
 
 
 def build_ingest(cfg: ExperimentConfig) -> Definitions:
     """The experiment's ingest assets, job and schedule; nothing when its config names no source."""
-    assets = [make(cfg) for source, make in ((cfg.ingest.indices, _weather_asset), (cfg.ingest.yields, _yields_asset))
+    nass = cfg.ingest.yields or cfg.ingest.yardstick
+    assets = [make(cfg) for source, make in ((cfg.ingest.indices, _weather_asset), (nass, _nass_asset))
               if source is not None]
     if not assets:
         return Definitions()

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from hindcast_assets.config import ExperimentConfig
+from hindcast_assets.config import NASS_QUICKSTATS, NOAA_NCLIMDIV, ExperimentConfig
 from hindcast_assets.core import nclimdiv, quickstats
 from hindcast_assets.core.data import InputError, input_problem
 from hindcast_assets.core.errors import PullError
@@ -39,8 +39,12 @@ INPUT_PARQUET = {"index": False, "compression": "zstd"}  # how every input file 
 
 
 def write_input(frame: pd.DataFrame, path: Path) -> None:
-    """An input parquet, byte-identical for the same rows in the same environment."""
-    frame.reset_index(drop=True).to_parquet(path, **INPUT_PARQUET)
+    """An input file (CSV where its name says so, else parquet), byte-identical for the same rows
+    in the same environment."""
+    if path.suffix == ".csv":
+        frame.to_csv(path, index=False)
+    else:
+        frame.reset_index(drop=True).to_parquet(path, **INPUT_PARQUET)
 
 
 @dataclass(frozen=True)
@@ -123,19 +127,22 @@ def listed_files(listing: str) -> list[ClimdivFile]:
     return [newest[v] for v in nclimdiv.ELEMENTS if v in newest]
 
 
-def kept_files(folder: Path, up_to: str | None = None) -> list[ClimdivFile]:
-    """Every kept statewide file (of vintages up to `up_to`, YYYYMMDD, when given)."""
-    files = [f for p in sorted(folder.glob("climdiv-*")) if (f := ClimdivFile.parse(p.name))]
-    return [f for f in files if up_to is None or f.vintage <= up_to]
+def kept_files(folder: Path) -> list[ClimdivFile]:
+    """Every kept statewide file."""
+    return [f for p in sorted(folder.glob("climdiv-*")) if (f := ClimdivFile.parse(p.name))]
 
 
 @dataclass(frozen=True)
 class Pull:
-    """What an ingest did: the files it fetched new, the current input file and its vintages."""
+    """What an ingest did: the files it fetched new, the inputs it made current and the
+    vintages in use (by variable for the weather, by input for the others)."""
 
     fetched: list[str]
-    current: Path
-    vintages: dict[str, list[str]]  # variable -> vintages its rows came from
+    inputs: dict[str, Path]
+    vintages: dict[str, list[str]]
+
+    def __add__(self, other: Pull) -> Pull:
+        return Pull(self.fetched + other.fetched, self.inputs | other.inputs, self.vintages | other.vintages)
 
 
 def _geos(cfg: ExperimentConfig) -> set[str] | None:
@@ -152,7 +159,7 @@ def _make_current(cfg: ExperimentConfig, name: str, frame: pd.DataFrame, current
                   new: list[Fetched]) -> None:
     """Write `frame` beside `current` and check it by the config's rules for input `name`; only
     then keep the pull's new files and make it current (a refused pull leaves nothing behind)."""
-    candidate = current.with_name(f".{current.name}.candidate")
+    candidate = current.with_name(f".{current.stem}.candidate{current.suffix}")  # read as the input is
     current.parent.mkdir(parents=True, exist_ok=True)
     write_input(frame, candidate)
     inputs = cfg.inputs.model_copy(update={name: str(candidate)})
@@ -180,6 +187,9 @@ def _input_path(cfg: ExperimentConfig, name: str) -> Path:
 def ingest_noaa(cfg: ExperimentConfig, base_url: str | None = None, http: Http | None = None) -> Pull:
     """Fetch NOAA's newest statewide files not kept yet, and rebuild the config's indices file
     from every vintage kept and fetched."""
+    if cfg.ingest.indices != NOAA_NCLIMDIV:
+        raise PullError(f"ingest.indices: {cfg.ingest.indices or 'not set'}: the config does not say its indices "
+                        f"come from NOAA ({NOAA_NCLIMDIV})")
     http = http or Http()
     base = (base_url or os.environ.get(NOAA_URL_ENV) or NOAA_URL).rstrip("/") + "/"
     current = _input_path(cfg, "indices")
@@ -206,24 +216,18 @@ def _kept_text(folder: Path, f: ClimdivFile) -> str:
     return data.decode("ascii")
 
 
-def _rebuild_indices(cfg: ExperimentConfig, new: list[Fetched], up_to: str | None = None) -> Pull:
-    """The config's indices file from the kept files (of vintages up to `up_to`) and the `new`
-    ones, each checked, made current."""
+def _rebuild_indices(cfg: ExperimentConfig, new: list[Fetched]) -> Pull:
+    """The config's indices file from the kept files and the `new` ones, each checked, made current."""
     current, geos = _input_path(cfg, "indices"), _geos(cfg)
     folder = current.parent / VINTAGES / "nclimdiv"
-    texts = {f: (_kept_text(folder, f), str(folder / f.name)) for f in kept_files(folder, up_to)}
+    texts = {f: (_kept_text(folder, f), str(folder / f.name)) for f in kept_files(folder)}
     texts |= {ClimdivFile.parse(n.name): (n.data.decode("ascii", "replace"), n.url) for n in new}
     if not texts:
-        raise PullError(f"{folder}: no kept nClimDiv file{f' of a vintage up to {up_to}' if up_to else ''}")
+        raise PullError(f"{folder}: no kept nClimDiv file")
     indices = nclimdiv.assemble([nclimdiv.read_climdiv(text, f, where, geos) for f, (text, where) in texts.items()])
     _make_current(cfg, "indices", indices, current, folder, new)
     vintages = indices.groupby("variable")["vintage"].unique()
-    return Pull([n.name for n in new], current, {v: sorted(vintages[v]) for v in vintages.index})
-
-
-def rebuild_indices(cfg: ExperimentConfig, up_to: str | None = None) -> Pull:
-    """The config's indices file as it stood with the vintages kept up to `up_to` (YYYYMMDD)."""
-    return _rebuild_indices(cfg, [], up_to)
+    return Pull([n.name for n in new], {"indices": current}, {v: sorted(vintages[v]) for v in vintages.index})
 
 
 def _nass_key() -> str:
@@ -242,21 +246,50 @@ def _yields_columns(cfg: ExperimentConfig, frame: pd.DataFrame) -> pd.DataFrame:
     return frame[[k for k, v in names.items() if v]].rename(columns=names)
 
 
-def ingest_nass(cfg: ExperimentConfig, base_url: str | None = None, http: Http | None = None) -> Pull:
-    """Fetch NASS's state corn yields and harvested acres from Quick Stats, keep each response
-    under the date NASS last loaded it, and rebuild the config's yields file from them."""
-    http, key = http or Http(), _nass_key()
-    base = (base_url or os.environ.get(NASS_URL_ENV) or NASS_URL).rstrip("/") + "/"
+def _quickstats_get(http: Http, base: str, key: str, query: quickstats.Query, what: str) -> tuple[bytes, Fetched]:
+    """A Quick Stats answer, and the file it is kept as: named by the date NASS last loaded it."""
+    url = base + "api_GET/?" + urllib.parse.urlencode({"key": key, **dict(query.filters), "format": "JSON"})
+    data = http.get(url, f"NASS Quick Stats {what}")
+    vintage = quickstats.newest_load(data)
+    return data, Fetched(f"corn_{query.column}-{vintage}.json", data, url, f"quickstats-{vintage}")
+
+
+def _nass_yields(cfg: ExperimentConfig, http: Http, base: str, key: str) -> Pull:
     current = _input_path(cfg, "yields")
     folder, frames, pulled = current.parent / VINTAGES / "quickstats", {}, []
     for query in quickstats.STATE_CORN:
-        url = base + "api_GET/?" + urllib.parse.urlencode({"key": key, **dict(query.filters), "format": "JSON"})
-        data = http.get(url, f"NASS Quick Stats {query.statistic.lower()}")
-        frames[query.column] = quickstats.read_state_figures(data, query, _public(url))
-        vintage = quickstats.newest_load(data)
-        pulled.append(Fetched(f"corn_{query.column}-{vintage}.json", data, url, f"quickstats-{vintage}"))
+        data, fetched = _quickstats_get(http, base, key, query, query.statistic.lower())
+        frames[query.column] = quickstats.read_state_figures(data, query, _public(fetched.url))
+        pulled.append(fetched)
     yields = quickstats.state_yields(frames[quickstats.YIELD.column], frames[quickstats.AREA.column],
                                      "NASS Quick Stats")
     new = [f for f in pulled if _new(folder, f)]
     _make_current(cfg, "yields", _yields_columns(cfg, yields), current, folder, new)
-    return Pull([f.name for f in new], current, {"yields": sorted({f.vintage for f in pulled})})
+    return Pull([f.name for f in new], {"yields": current}, {"yields": sorted({f.vintage for f in pulled})})
+
+
+def _nass_forecasts(cfg: ExperimentConfig, http: Http, base: str, key: str) -> Pull:
+    current = _input_path(cfg, "yardstick")
+    folder = current.parent / VINTAGES / "quickstats"
+    data, fetched = _quickstats_get(http, base, key, quickstats.NATIONAL_YIELD, "national forecasts")
+    forecasts = quickstats.national_forecasts(data, _public(fetched.url))
+    new = [fetched] if _new(folder, fetched) else []
+    _make_current(cfg, "yardstick", forecasts.rename(columns={"season_year": cfg.columns.season_year}), current,
+                  folder, new)
+    return Pull([f.name for f in new], {"yardstick": current}, {"yardstick": [fetched.vintage]})
+
+
+NASS_PULLS = {"yields": _nass_yields, "yardstick": _nass_forecasts}  # by input, where ingest.<input> names NASS
+
+
+def ingest_nass(cfg: ExperimentConfig, base_url: str | None = None, http: Http | None = None) -> Pull:
+    """Fetch from Quick Stats what the config's `ingest` section names (the state corn yields and
+    acres, USDA's national forecasts), keep each response, and rebuild those inputs from them."""
+    names = [name for name in NASS_PULLS if getattr(cfg.ingest, name) == NASS_QUICKSTATS]
+    if not names:
+        raise PullError(f"ingest: the config names no Quick Stats source (ingest.yields or ingest.yardstick: "
+                        f"{NASS_QUICKSTATS})")
+    http, key = http or Http(), _nass_key()
+    base = (base_url or os.environ.get(NASS_URL_ENV) or NASS_URL).rstrip("/") + "/"
+    pulls = [NASS_PULLS[name](cfg, http, base, key) for name in names]
+    return sum(pulls[1:], pulls[0])
