@@ -132,14 +132,15 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from hindcast_assets.launch.replay import replay
 
     _ensure_dagster_home()
-    for arrival in replay(args.run_dir, args.season_year):
+    for arrival in replay(args.run_dir, args.season_year, args.vintages):
         made = []
         for init, row in arrival.forecasts:
             lower = sorted(c for c in row.index if c.startswith("lower_"))
             interval = (f" [{row[lower[0]]:.1f}, {row[lower[0].replace('lower_', 'upper_')]:.1f}]"
                         if lower and pd.notna(row[lower[0]]) else "")
             made.append(f"{init}: {row['prediction']:.1f}{interval}")
-        print(f"data through {arrival.data_through}: {'; '.join(made) or 'no new forecast'}")
+        published = f"vintage {arrival.vintage}, " if arrival.vintage else ""
+        print(f"{published}data through {arrival.data_through}: {'; '.join(made) or 'no new forecast'}")
     print(args.run_dir)
     return 0
 
@@ -304,6 +305,9 @@ def parser() -> argparse.ArgumentParser:
     replay = sub.add_parser("replay", help="replay a past season's data month by month through the sensor")
     replay.add_argument("--run-dir", required=True, help="a run_dir with models (e.g. from `run hindcast`)")
     replay.add_argument("--season-year", required=True, type=int)
+    replay.add_argument("--vintages", help="a folder of kept nClimDiv files (`hindcast ingest noaa` keeps them in "
+                                           "<input folder>/vintages/nclimdiv): replay each vintage as published, "
+                                           "the forecasts reading it; default: the final data, a month at a time")
     replay.set_defaults(func=cmd_replay)
     seasons = sub.add_parser("replay-seasons", help="season rollover: the champion on yields through --first, "
                                                     "then each later season's final yields land and the flow decides")

@@ -332,6 +332,7 @@ class IngestConfig(_Strict):
     indices: Literal[NOAA_NCLIMDIV] | None = None  # noaa_nclimdiv: NOAA's statewide monthly weather (geo ids US-<FIPS>)
     yields: Literal[NASS_QUICKSTATS] | None = None  # nass_quickstats: NASS's state corn yields and acres (NASS_API_KEY)
     yardstick: Literal[NASS_QUICKSTATS] | None = None  # nass_quickstats: USDA's Aug-Nov national corn yield forecasts
+    regional: Literal[NASS_QUICKSTATS] | None = None  # nass_quickstats: the Corn Belt's weekly corn condition index
     schedule: str = "0 6 10 * *"  # cron of the UI's ingest schedule (NOAA releases about a week into the month)
     publication_lag_days: int = Field(10, ge=0)  # days after a month ends before its weather is published
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from hindcast_assets.core.nclimdiv import ELEMENTS, GEO_PREFIX, STATE_FIPS, ClimdivFile, Element
-from hindcast_assets.core.quickstats import NATIONAL_YIELD, STATE_CORN, Query
+from hindcast_assets.core.quickstats import CORN_BELT, NATIONAL_YIELD, RATINGS, STATE_CONDITION, STATE_CORN, Query
 from hindcast_assets.core.season_report import US_TILES
 from hindcast_assets.paths import PROJECT_ROOT
 
@@ -120,6 +120,29 @@ def national_records(forecasts: pd.DataFrame, finals: pd.DataFrame, load_time: s
              "Value": f"{value:.1f}", "CV (%)": ""} for year, period, value in rows]
 
 
+def shared_condition() -> pd.DataFrame:
+    """The bundled Corn Belt condition's weeks that all 8 states reported."""
+    weekly = pd.read_csv(SHARED / "crop_condition_weekly.csv")
+    return weekly[weekly["states_reporting"] == len(CORN_BELT)]
+
+
+def emulated_shares(ge_pct: float) -> dict[str, int]:
+    """Whole-percent ratings with the week's good-or-excellent share (the shared data hold only
+    the 8-state aggregate, not each state's ratings: every state gets these)."""
+    ge = round(ge_pct)
+    rest = 100 - ge
+    fair, poor = round(rest * 0.6), round(rest * 0.3)
+    return dict(zip(RATINGS, (round(ge * 0.3), ge - round(ge * 0.3), fair, poor, rest - fair - poor)))
+
+
+def condition_records(weeks: pd.DataFrame, fips: str, name: str, load_time: str) -> list[dict]:
+    """One state's weekly ratings as Quick Stats' JSON gives them, a record per rating."""
+    return [{**dict(STATE_CONDITION.filters), "unit_desc": rating, "state_fips_code": fips,
+             "state_alpha": US_TILES[fips][0], "state_name": name.upper(), "year": int(w.year), "reference_period_desc": f"WEEK #{int(w.week):02d}",
+             "week_ending": w.week_ending, "load_time": load_time, "Value": str(share)}
+            for w in weeks.itertuples() for rating, share in emulated_shares(w.ge_pct).items()]
+
+
 @dataclass
 class QuickStats:
     """What the Quick Stats endpoint answers: records per query, built from `yields`; `change`
@@ -128,18 +151,26 @@ class QuickStats:
     yields: pd.DataFrame
     forecasts: pd.DataFrame
     finals: pd.DataFrame  # the national final per season (season_year, yield_bu_per_acre)
+    condition: pd.DataFrame  # the weeks all 8 Corn Belt states reported (week_ending, year, week, ge_pct)
     load_time: str = QUICKSTATS_LOAD_TIME
     change: dict[str, object] = field(default_factory=dict)  # query column -> records -> records | bytes
 
     def answer(self, params: dict[str, str]) -> tuple[int, bytes]:
         if params.get("key") != QUICKSTATS_KEY:
             return 401, json.dumps({"error": ["unauthorized"]}).encode()
-        query = next((q for q in (*STATE_CORN, NATIONAL_YIELD) if all(params.get(k) == v for k, v in q.filters)),
-                     None)
+        query = next((q for q in (*STATE_CORN, NATIONAL_YIELD, STATE_CONDITION)
+                      if all(params.get(k) == v for k, v in q.filters)), None)
         if query is None:
             return 400, json.dumps({"error": ["bad request - invalid query"]}).encode()
-        records = (national_records(self.forecasts, self.finals, self.load_time) if query is NATIONAL_YIELD else
-                   [quickstats_record(r, query, self.load_time) for r in self.yields.itertuples()])
+        if query is STATE_CONDITION:
+            fips = params.get("state_fips_code", "")
+            query = Query(f"condition_{fips}", query.filters)
+            names = dict(zip(self.yields["geo_id"], self.yields["geo_name"]))
+            records = condition_records(self.condition, fips, names[f"{GEO_PREFIX}{fips}"], self.load_time)
+        elif query is NATIONAL_YIELD:
+            records = national_records(self.forecasts, self.finals, self.load_time)
+        else:
+            records = [quickstats_record(r, query, self.load_time) for r in self.yields.itertuples()]
         changed = self.change.get(query.column, lambda rs: rs)(records)
         return 200, changed if isinstance(changed, bytes) else json.dumps({"data": changed}).encode()
 

@@ -18,11 +18,13 @@ import pytest
 from hindcast_assets.cli import main
 from hindcast_assets.config import load_config
 from hindcast_assets.core.nclimdiv import ELEMENTS, ClimdivFile
+from hindcast_assets.core.quickstats import CORN_BELT
 from hindcast_assets.paths import BUNDLED_DATA_DIR, CONFIGS_DIR
 from hindcast_assets.pipeline.ingest import (BACKOFF_ENV, NASS_KEY_ENV, NASS_URL_ENV, NOAA_URL_ENV, VINTAGES, Http, ingest_nass,
                                              ingest_noaa)
 from hindcast_assets_tests.sources import (QUICKSTATS_KEY, SHARED, QuickStats, SourceServer, climdiv_files,
-                                           climdiv_text, shared_forecasts, shared_weather, shared_yields, start_server)
+                                           climdiv_text, shared_condition, shared_forecasts, shared_weather, shared_yields,
+                                           start_server)
 
 pytestmark = pytest.mark.ingest
 FAST = Http(attempts=3, backoff_s=0.01)
@@ -51,9 +53,10 @@ def files(weather) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def nass() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """What NASS publishes here: the state yields and acres, USDA's forecasts, the national finals."""
-    return shared_yields(), shared_forecasts(), pd.read_csv(SHARED / "national.csv")
+def nass() -> tuple[pd.DataFrame, ...]:
+    """What NASS publishes here: the state yields and acres, USDA's forecasts, the national finals,
+    the Corn Belt's weekly condition (each state's ratings emulated: `sources.emulated_shares`)."""
+    return shared_yields(), shared_forecasts(), pd.read_csv(SHARED / "national.csv"), shared_condition()
 
 
 @pytest.fixture
@@ -68,10 +71,11 @@ def server(files, nass):
 
 @pytest.fixture
 def corn_inputs(tmp_path, monkeypatch) -> Path:
-    """A user's input folder: the bundled corn inputs but the weather and the yields (which the
-    pulls write; the yields are there for the weather's first pull, which needs their states)."""
+    """A user's input folder: a copy of the bundled corn inputs, which the pulls rewrite (the
+    weather's first pull checks its states against the yields, the condition's rules read the
+    weather)."""
     folder = tmp_path / "input" / CORN
-    shutil.copytree(BUNDLED_DATA_DIR / CORN, folder, ignore=shutil.ignore_patterns("indices.parquet"))
+    shutil.copytree(BUNDLED_DATA_DIR / CORN, folder)
     monkeypatch.setenv("INPUT_DATA_DIR", str(tmp_path / "input"))
     monkeypatch.setenv(BACKOFF_ENV, "0.01")
     monkeypatch.setenv(NASS_KEY_ENV, QUICKSTATS_KEY)
@@ -188,6 +192,10 @@ NASS_PULLS = [
             "Iowa 2012: a yield and not the other", "nass"),
     BadPull("Quick Stats: a forecast month twice", _quickstats("forecast", lambda rs: rs + rs[:1]),
             "1995 Aug: the same season and month twice", "nass"),
+    BadPull("Quick Stats: a duplicate week", _quickstats("condition_19", lambda rs: rs + rs[:1]),
+            "US-19 week ending 1986-06-01: PCT EXCELLENT twice", "nass"),
+    BadPull("Quick Stats: a week in the future", _quickstats("condition_17", lambda rs: rs[:-1] + [
+        {**rs[-1], "week_ending": "2099-01-04"}]), "week_ending 2099-01-04 is after today", "nass"),
     BadPull("Quick Stats: a missing state", _quickstats("yield_bu_per_acre", lambda rs: [
         r for r in rs if r["state_name"] != "IOWA"]), "Iowa 1950: harvested acres and not the other", "nass"),
 ]
@@ -242,10 +250,12 @@ def test_a_pull_from_quick_stats_rebuilds_the_bundled_yields_byte_for_byte_and_n
     cfg = load_config(CONFIGS_DIR / "corn_usa.yaml")
     (corn_inputs / "yields.parquet").unlink()
     (corn_inputs / "usda_forecasts.csv").unlink()
+    (corn_inputs / "crop_condition.parquet").unlink()
     pull = ingest_nass(cfg, server.quickstats_url, FAST)
-    assert pull.fetched == ["corn_yield_bu_per_acre-20240229.json", "corn_harvested_acres-20240229.json",
-                            "corn_forecast-20240229.json"]
-    assert pull.vintages == {"yields": ["quickstats-20240229"], "yardstick": ["quickstats-20240229"]}
+    assert pull.fetched[:3] == ["corn_yield_bu_per_acre-20240229.json", "corn_harvested_acres-20240229.json",
+                                "corn_forecast-20240229.json"]
+    assert pull.fetched[3:] == [f"corn_condition_{geo[3:]}-20240229.json" for geo in CORN_BELT]  # a request per state
+    assert pull.vintages == {v: ["quickstats-20240229"] for v in ("yields", "yardstick", "regional")}
     assert _sha(corn_inputs / "yields.parquet") == _sha(BUNDLED_DATA_DIR / CORN / "yields.parquet")
     # USDA's forecasts: the bundled numbers, season by season and month by month (the bundled file
     # also has each report's release date, which Quick Stats does not give)
@@ -253,6 +263,13 @@ def test_a_pull_from_quick_stats_rebuilds_the_bundled_yields_byte_for_byte_and_n
     bundled = pd.read_csv(BUNDLED_DATA_DIR / CORN / "usda_forecasts.csv", dtype={"init_md": str})
     assert pulled.equals(bundled[list(pulled.columns)])
     assert list(pulled.columns) == ["season_year", "report_month", "init_md", "forecast"] and len(pulled) == len(bundled)
+    # the condition index: the bundled weeks, its good-or-excellent share within the emulated
+    # ratings' rounding to whole percent (the shared data hold no state's own ratings)
+    condition = pd.read_parquet(corn_inputs / "crop_condition.parquet").pivot(index="date", columns="variable",
+                                                                             values="value")
+    bundled = pd.read_parquet(BUNDLED_DATA_DIR / CORN / "crop_condition.parquet").pivot(
+        index="date", columns="variable", values="value")
+    assert condition.index.equals(bundled.index) and (condition["ge_pct"] - bundled["ge_pct"]).abs().max() <= 0.5
     record = json.loads((corn_inputs / VINTAGES / "quickstats" / (pull.fetched[0] + ".json")).read_text())
     assert record["source"].startswith(server.quickstats_url + "api_GET/?key=***&source_desc=SURVEY")
     written = [p.read_bytes() for p in corn_inputs.rglob("*") if p.is_file()]
@@ -272,7 +289,7 @@ def test_without_a_key_quick_stats_is_not_asked(server, corn_inputs, monkeypatch
 def test_a_server_error_then_the_answer_is_a_good_quick_stats_pull(server, corn_inputs):
     server.fail_quickstats(503)
     ingest_nass(load_config(CONFIGS_DIR / "corn_usa.yaml"), server.quickstats_url, FAST)
-    assert len(server.published.requests) == 4  # the yields twice, the acres and the forecasts once
+    assert len(server.published.requests) == 12  # the yields twice; the acres, the forecasts, 8 states' condition once
 
 
 def test_the_ui_ingest_pulls_both_sources_records_the_inputs_data_versions_and_checks_freshness(server, corn_inputs, monkeypatch):
@@ -293,8 +310,8 @@ def test_the_ui_ingest_pulls_both_sources_records_the_inputs_data_versions_and_c
     current = corn_inputs / "indices.parquet"
     (record,) = instance.fetch_materializations(AssetKey(["corn_usa", "ingest_weather"]), limit=5).records
     (pulled,) = instance.fetch_materializations(AssetKey(["corn_usa", "ingest_nass"]), limit=5).records
-    assert pulled.asset_materialization.metadata["vintages"].value == {"yields": ["quickstats-20240229"],
-                                                                       "yardstick": ["quickstats-20240229"]}
+    assert pulled.asset_materialization.metadata["vintages"].value == {
+        name: ["quickstats-20240229"] for name in ("yields", "yardstick", "regional")}
     assert record.asset_materialization.metadata["vintages"].value["tavg"] == ["nclimdiv-20260205"]
     seen = instance.fetch_observations(AssetKey(["corn_usa", "indices"]), limit=1).records[0]  # the newest
     assert seen.asset_observation.tags[DATA_VERSION_TAG] == file_version(str(current))
@@ -312,3 +329,46 @@ def test_the_ui_ingest_pulls_both_sources_records_the_inputs_data_versions_and_c
     (failure,) = [e for e in failed.all_events if e.event_type_value == "STEP_FAILURE"]
     error = failure.event_specific_data.error.cause  # the step's own error, under Dagster's wrapper
     assert error.cls_name == "PullError" and "line 1: 2 monthly values, not 12" in error.message
+
+
+IN_SEASON = ["20250610", "20250710", "20250810", "20250910"]  # NOAA's releases during the 2025 season
+
+
+def _as_of(weather: dict[str, pd.DataFrame], variable: str, vintage: str) -> str:
+    """A statewide file as if NOAA had published it on `vintage`: every month ending before the
+    vintage's month. The values are the shared files' (later vintages'): the shared data hold no
+    release made during 2025, so these stand in for them with final values."""
+    rows = pd.concat([frame for key, frame in weather.items() if key.startswith(f"{variable}@")])
+    rows = rows.drop_duplicates(["geo_id", "year", "month"], keep="last")
+    cutoff = pd.Timestamp(f"{vintage[:6]}01")
+    return climdiv_text(rows[pd.to_datetime(rows[["year", "month"]].assign(day=1)) < cutoff], ELEMENTS[variable])
+
+
+def test_a_replay_of_the_2025_vintages_makes_each_init_date_once_and_each_forecast_names_its_vintage(
+        small_hindcast, server, weather, corn_inputs, tmp_path, capsys):
+    from hindcast_assets.core.rundir import RunDir
+    from hindcast_assets.core.season_dates import ForecastDate
+    from hindcast_assets.pipeline import store
+
+    cfg = load_config(CONFIGS_DIR / "corn_usa.yaml")
+    for variable, vintage in MAIN.items():  # NOAA as it stood during the 2025 season
+        server.withdraw_climdiv(_name(variable, vintage))
+    for vintage in IN_SEASON:  # the user pulls each release as it comes out
+        for variable in ELEMENTS:
+            server.publish_climdiv(_name(variable, vintage), _as_of(weather, variable, vintage))
+        assert ingest_noaa(cfg, server.climdiv_url, FAST).vintages["tmax"] == [f"nclimdiv-{vintage}"]
+    run_dir = tmp_path / "run"
+    shutil.copytree(small_hindcast.root, run_dir, ignore=shutil.ignore_patterns("forecast"))
+    kept = corn_inputs / VINTAGES / "nclimdiv"
+    assert main(["replay", "--run-dir", str(run_dir), "--season-year", "2025", "--vintages", str(kept)]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out[-1] == str(run_dir) and len(out) == 5
+    for line, vintage, month in zip(out, IN_SEASON, ("05-31", "06-30", "07-31", "08-31")):
+        init = f"2025-{int(vintage[4:6]):02d}-01"
+        assert line.startswith(f"vintage {vintage}, data through 2025-{month}: {init}: "), line
+        assert line.count(": ") == 2  # exactly one forecast made at each release
+    made = sorted(p.name for p in (run_dir / "forecast" / "2025").iterdir())
+    assert made == ["2025-06-01", "2025-07-01", "2025-08-01", "2025-09-01"]
+    for vintage, init in zip(IN_SEASON, made):
+        used = store.forecast_vintages(RunDir(str(run_dir)), ForecastDate.parse(init, 2025))
+        assert {variable: used[variable] for variable in ELEMENTS} == {v: [f"nclimdiv-{vintage}"] for v in ELEMENTS}

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from hindcast_assets.core.errors import PullError
+from hindcast_assets.core.pulls import unique_rows
 
 
 @dataclass(frozen=True)
@@ -127,12 +128,8 @@ def read_climdiv(text: str, file: ClimdivFile, source: str, geos: set[str] | Non
 
 
 def _check_complete(frame: pd.DataFrame, file: ClimdivFile, source: str, geos: set[str] | None) -> None:
-    if frame.empty:
-        raise PullError(f"{source}: no state lines (an empty or cut file)")
-    twice = frame.duplicated(["geo_id", "year", "month"])
-    if twice.any():
-        row = frame[twice].iloc[0]
-        raise PullError(f"{source}: {row['geo_id']} {row['year']}: the same state and year twice")
+    unique_rows(frame, source, "no state lines (an empty or cut file)", ["geo_id", "year", "month"],
+                lambda row: f"{row['geo_id']} {row['year']}: the same state and year twice")
     missing = sorted((geos or set()) - set(frame["geo_id"]))
     if missing:
         raise PullError(f"{source}: no lines for {', '.join(missing)} (the yields have them)")

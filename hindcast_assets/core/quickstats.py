@@ -1,5 +1,6 @@
 """USDA NASS Quick Stats (`https://quickstats.nass.usda.gov/api/api_GET/`, JSON): the state corn
-yields and harvested acres, read into the project's `yields` layout.
+yields and harvested acres (the `yields` layout), USDA's national August-November forecasts (the
+`yardstick`) and the weekly state condition ratings, as the Corn Belt's condition index (`regional`).
 
 A response is `{"data": [record, ...]}`, one record per state and year with text fields
 (`state_fips_code`, `state_name`, `year`, `statisticcat_desc`, `unit_desc`, `load_time`, ...) and
@@ -8,6 +9,7 @@ its figure in `Value` as printed ("2,443,000"; "(D)" where withheld to protect a
 Pure: bytes in, frames out (`pipeline/ingest.py` fetches and stores)."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from dataclasses import dataclass
@@ -16,6 +18,7 @@ import pandas as pd
 
 from hindcast_assets.core.errors import PullError
 from hindcast_assets.core.nclimdiv import GEO_PREFIX
+from hindcast_assets.core.pulls import unique_rows
 
 WITHHELD = {"(D)", "(Z)", "(NA)", "(X)", "(S)", "(H)", "(L)"}  # Quick Stats' codes for a figure not given
 
@@ -80,14 +83,9 @@ def read_state_figures(data: bytes, query: Query, source: str) -> pd.DataFrame:
         figure = _figure(str(value), f"{where} ({name.title()} {year})")
         if figure is not None:
             rows.append((f"{GEO_PREFIX}{int(fips):02d}", name.title(), year, figure))
-    frame = pd.DataFrame(rows, columns=["geo_id", "geo_name", "season_year", query.column])
-    if frame.empty:
-        raise PullError(f"{source}: no state figures (an empty or cut response)")
-    twice = frame.duplicated(["geo_id", "season_year"])
-    if twice.any():
-        row = frame[twice].iloc[0]
-        raise PullError(f"{source}: {row['geo_name']} {row['season_year']}: the same state and year twice")
-    return frame
+    return unique_rows(pd.DataFrame(rows, columns=["geo_id", "geo_name", "season_year", query.column]), source,
+                       "no state figures (an empty or cut response)", ["geo_id", "season_year"],
+                       lambda row: f"{row['geo_name']} {row['season_year']}: the same state and year twice")
 
 
 def state_yields(yields: pd.DataFrame, area: pd.DataFrame, source: str) -> pd.DataFrame:
@@ -131,11 +129,67 @@ def national_forecasts(data: bytes, source: str) -> pd.DataFrame:
         if figure is not None:
             month = FORECAST_MONTHS[period[1]]
             rows.append((int(record["year"]), period[1].title(), f"{month:02d}-01", figure))
-    frame = pd.DataFrame(rows, columns=YARDSTICK_COLUMNS)
-    if frame.empty:
-        raise PullError(f"{source}: no national forecasts (reference periods YEAR - AUG..NOV FORECAST)")
-    twice = frame.duplicated(["season_year", "init_md"])
-    if twice.any():
-        row = frame[twice].iloc[0]
-        raise PullError(f"{source}: {row['season_year']} {row['report_month']}: the same season and month twice")
+    frame = unique_rows(pd.DataFrame(rows, columns=YARDSTICK_COLUMNS), source,
+                        "no national forecasts (reference periods YEAR - AUG..NOV FORECAST)", ["season_year", "init_md"],
+                        lambda row: f"{row['season_year']} {row['report_month']}: the same season and month twice")
     return frame.sort_values(["season_year", "init_md"])
+
+
+# -- weekly crop condition -------------------------------------------------------------------------
+
+STATE_CONDITION = Query("condition", (("source_desc", "SURVEY"), ("sector_desc", "CROPS"), ("commodity_desc", "CORN"),
+                                      ("statisticcat_desc", "CONDITION"), ("agg_level_desc", "STATE"),
+                                      ("freq_desc", "WEEKLY")))
+# a rating's weight in the condition index (K-State's: excellent 1 ... very poor 0)
+RATINGS = {"PCT EXCELLENT": 1.0, "PCT GOOD": 0.75, "PCT FAIR": 0.5, "PCT POOR": 0.25, "PCT VERY POOR": 0.0}
+GOOD_OR_EXCELLENT = ("PCT EXCELLENT", "PCT GOOD")
+# The Corn Belt index of the bundled crop condition: 8 states at fixed production shares
+# (data/us_state_corn/SOURCE.md, Origin 4), renormalised over the states that report a week.
+CORN_BELT = {"US-19": 0.17, "US-17": 0.16, "US-31": 0.11, "US-27": 0.10, "US-18": 0.08, "US-39": 0.06,
+             "US-29": 0.06, "US-46": 0.06}
+SHARES_SUM = (95.0, 105.0)  # a state-week whose ratings sum outside this is not used (rounding, a cut record)
+
+
+def state_ratings(data: bytes, source: str, today: dt.date) -> pd.DataFrame:
+    """Weekly condition ratings per state: `geo_id, week_ending, rating, share` (percent); one
+    share per state, week and rating; no week after `today`."""
+    rows = []
+    for i, record in enumerate(_records(data, source)):
+        where = f"{source}: record {i + 1}"
+        rating = record.get("unit_desc")
+        if rating not in RATINGS:
+            raise PullError(f"{where}: unit_desc {rating!r} is not a condition rating ({', '.join(RATINGS)})")
+        try:
+            week = dt.date.fromisoformat(str(record["week_ending"]))
+        except (KeyError, ValueError):
+            raise PullError(f"{where}: week_ending {record.get('week_ending')!r} is not a date") from None
+        if week > today:
+            raise PullError(f"{where}: week_ending {week} is after today ({today})")
+        share = _figure(str(record.get("Value", "")), f"{where} ({record.get('state_name', '?').title()} {week})")
+        if share is not None:
+            rows.append((f"{GEO_PREFIX}{int(record['state_fips_code']):02d}", pd.Timestamp(week), rating, share))
+    return unique_rows(pd.DataFrame(rows, columns=["geo_id", "week_ending", "rating", "share"]), source,
+                       "no condition ratings (an empty or cut response)", ["geo_id", "week_ending", "rating"],
+                       lambda row: f"{row['geo_id']} week ending {row['week_ending'].date()}: {row['rating']} twice")
+
+
+def corn_belt_condition(ratings: pd.DataFrame) -> pd.DataFrame:
+    """The regional series `date, variable, value`: per week (dated at its end, a Sunday) the
+    condition index (`cci`, 0-100) and the good-or-excellent share (`ge_pct`) of the Corn Belt's
+    8 states, weighted by their production shares; only weeks all 8 report, as the bundled series."""
+    wide = ratings[ratings["geo_id"].isin(CORN_BELT)].pivot_table(
+        index=["geo_id", "week_ending"], columns="rating", values="share", aggfunc="first").reindex(
+        columns=list(RATINGS)).fillna(0.0)
+    total = wide.sum(axis=1)
+    wide = wide[total.between(*SHARES_SUM)]
+    total = total[wide.index]
+    state = pd.DataFrame({"cci": (wide * pd.Series(RATINGS)).sum(axis=1) / total * 100,
+                          "ge_pct": wide[list(GOOD_OR_EXCELLENT)].sum(axis=1) / total * 100}).reset_index()
+    state["weight"] = state["geo_id"].map(CORN_BELT)
+    full = state.groupby("week_ending").filter(lambda week: len(week) == len(CORN_BELT))
+    weekly = full.groupby("week_ending").apply(
+        lambda w: pd.Series({v: (w[v] * w["weight"]).sum() / w["weight"].sum() for v in ("cci", "ge_pct")}),
+        include_groups=False)
+    long = weekly.round(2).reset_index().melt(id_vars="week_ending", var_name="variable")
+    return long.rename(columns={"week_ending": "date"})[["date", "variable", "value"]].sort_values(
+        ["variable", "date"]).reset_index(drop=True)

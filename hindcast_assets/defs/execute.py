@@ -74,22 +74,23 @@ def run_tags(cfg: ExperimentConfig, rd: RunDir) -> dict[str, str]:
     return {run_dir_tag(cfg.experiment_key): str(rd), **worker_tags()}
 
 
-def run_dir_config(rd: RunDir | str, tracking: bool = False, quiet: bool = True) -> dict:
+def run_dir_config(rd: RunDir | str, tracking: bool = False, quiet: bool = True, indices: str | None = None) -> dict:
     """The run config of a run writing `rd` (`tracking`: with this process's MLflow store, for
     runs whose steps run in other processes; `quiet`: errors only on the console, for the
-    launcher's runs, not the UI's)."""
-    resources = {"run_dir": {"config": {"run_dir": str(rd)}}}
+    launcher's runs, not the UI's; `indices`: a file read instead of the config's)."""
+    resources = {"run_dir": {"config": {"run_dir": str(rd), **({"indices": indices} if indices else {})}}}
     if tracking:
         resources["mlflow"] = {"config": {"tracking_uri": mlflow_tracking_uri()}}
     return {**(QUIET if quiet else {}), "resources": resources}
 
 
-def execute_in_process(instance, job, cfg: ExperimentConfig, rd: RunDir, lease: Lease, **kwargs):
-    """One in-process Dagster run of `job` writing `rd` as the writer holding `lease`; raises
-    RunFailed with the cause."""
+def execute_in_process(instance, job, cfg: ExperimentConfig, rd: RunDir, lease: Lease, indices: str | None = None,
+                       **kwargs):
+    """One in-process Dagster run of `job` writing `rd` as the writer holding `lease` (reading
+    `indices` instead of the config's where given); raises RunFailed with the cause."""
     tags = {**run_tags(cfg, rd), LEASE_TAG: lease.run_id, **kwargs.pop("tags", {})}
     with runs_closed_on_failure(instance, tags) as tags:
-        result = job.execute_in_process(instance=instance, run_config=run_dir_config(rd), tags=tags,
+        result = job.execute_in_process(instance=instance, run_config=run_dir_config(rd, indices=indices), tags=tags,
                                         raise_on_error=False, **kwargs)
         if not result.success:
             raise RunFailed(f"dagster run {result.run_id} failed (run_dir {rd}): {first_cause(result)}")

@@ -68,9 +68,9 @@ def _weather_asset(cfg: ExperimentConfig):
 def _nass_asset(cfg: ExperimentConfig):
     @asset(key=AssetKey([cfg.experiment_key, "ingest_nass"]), group_name=group_name(cfg, Group.INPUTS),
            kinds={"python"}, description="Pulls from NASS Quick Stats what ingest names (state corn yields and "
-                                         "acres, USDA's national forecasts; every vintage kept; key in "
-                                         "$NASS_API_KEY) and rebuilds those inputs; new final yields reach the "
-                                         "retrain sensor.")
+                                         "acres, USDA's national forecasts, the weekly condition; every vintage "
+                                         "kept; key in $NASS_API_KEY) and rebuilds those inputs; new final yields "
+                                         "reach the retrain sensor.")
     def ingest_nass_asset(context) -> MaterializeResult:
         pull = ingest_nass(cfg)
         observe_inputs(context.instance, cfg)
@@ -81,7 +81,7 @@ def _nass_asset(cfg: ExperimentConfig):
 
 def build_ingest(cfg: ExperimentConfig) -> Definitions:
     """The experiment's ingest assets, job and schedule; nothing when its config names no source."""
-    nass = cfg.ingest.yields or cfg.ingest.yardstick
+    nass = cfg.ingest.yields or cfg.ingest.yardstick or cfg.ingest.regional
     assets = [make(cfg) for source, make in ((cfg.ingest.indices, _weather_asset), (nass, _nass_asset))
               if source is not None]
     if not assets:

@@ -70,6 +70,8 @@ class RunDirResource(ConfigurableResource):
     run_dir: str = Field("", description="run_dir to write to; empty = the run's tag, else the experiment's "
                                          "current run_dir")
     runs_dir: str = Field("", description="folder of run_dirs and current pointers; empty = ${INPUT_DATA_DIR}/runs")
+    indices: str = Field("", description="an indices file the stages read instead of the run_dir config's (a "
+                                         "replay of a vintage as published); empty = the config's")
     _resolved: dict[str, RunDir] = PrivateAttr(default_factory=dict)
     _context: Any = PrivateAttr(default=None)
     _leases: list = PrivateAttr(default_factory=list)
@@ -127,7 +129,7 @@ class RunDirResource(ConfigurableResource):
                     f"{source} and {store.CONFIG.path(rd)} differ in {key} ({ours!r} vs {held!r}), which shapes the "
                     f"asset graph: run `hindcast run hindcast --config {source}` for a run_dir of this config, or "
                     "restore the config the run_dir was made with")
-        return RunDirView(rd, launched_with=cfg)
+        return RunDirView(rd, launched_with=cfg, indices=self.indices or None)
 
 
 class MlflowTracking(ConfigurableResource):

@@ -23,13 +23,15 @@ def run_forecast(run_dir: str, season_year: int, init_date: str) -> RunDir:
     return run_forecasts(run_dir, [ForecastDate.parse(init_date, season_year)])
 
 
-def run_forecasts(run_dir: str, dates: list[ForecastDate]) -> RunDir:
-    """Forecasts of `dates` into an existing run_dir, every one validated before the first runs."""
+def run_forecasts(run_dir: str, dates: list[ForecastDate], indices_file: str | None = None) -> RunDir:
+    """Forecasts of `dates` into an existing run_dir, every one validated before the first runs
+    (`indices_file`: read instead of the config's indices, as a replay of a vintage does)."""
     rd = RunDir(run_dir)
     rd.refuse_any_link()
     cfg = store.read_config(rd)
     key, manifest = cfg.experiment_key, read_manifest(rd)
-    indices = load_input(cfg, "indices") if cfg.inputs.indices else None
+    read = store.with_indices(cfg, indices_file) if indices_file else cfg
+    indices = load_input(read, "indices") if read.inputs.indices else None
     geos = store.INCLUDED_GEOS.read(rd) if indices is not None else []
     for at in dates:
         if at.season_year not in cfg.forecast_season_years:
@@ -42,11 +44,11 @@ def run_forecasts(run_dir: str, dates: list[ForecastDate]) -> RunDir:
                                  f"{', '.join(missing)}, which the run never finished; run `hindcast resume {rd}`")
         store.read_fold_models(rd, key, fold)  # one clear error
         if indices is not None:
-            require_season_data(indices, cfg.inputs.indices, geos, at)
+            require_season_data(indices, read.inputs.indices, geos, at)
     with launch_lease(rd) as lease:
         instance = observed_instance(cfg)
         job = job_def(cfg, str(store.CONFIG.path(rd)), forecast_job_name(key))
         add_partitions(instance, init_date_partitions_name(key), sorted({str(d.init) for d in dates}))
         for at in dates:
-            execute_in_process(instance, job, cfg, rd, lease, partition_key=forecast_key(at))
+            execute_in_process(instance, job, cfg, rd, lease, indices_file, partition_key=forecast_key(at))
     return rd

@@ -9,6 +9,7 @@ import os
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 from dagster import DagsterInstance, RunRequest, SensorResult, build_sensor_context
@@ -25,6 +26,7 @@ from hindcast_assets.defs.sensors import build_forecast_sensor
 from hindcast_assets.launch.forecast import run_forecasts
 from hindcast_assets.launch.hindcast import run_experiment
 from hindcast_assets.pipeline import store
+from hindcast_assets.pipeline.ingest import indices_as_published, write_input
 from hindcast_assets.pipeline.lifecycle import RetrainingResult, load_champion
 from hindcast_assets.pipeline.registry import CHAMPION, ModelVersion, Registry
 
@@ -33,36 +35,54 @@ from hindcast_assets.pipeline.registry import CHAMPION, ModelVersion, Registry
 class Arrival:
     data_through: dt.date
     forecasts: list[tuple[str, pd.Series]]  # (forecast date, national row) made at this arrival
+    vintage: str | None = None  # YYYYMMDD of the published vintage that arrived (a replay of vintages)
 
 
-def replay(run_dir: str, season_year: int) -> Iterator[Arrival]:
-    """`hindcast replay`: a past season's monthly data arrive one month at a time and the forecast
-    sensor decides what to run. The sensor watches a replay copy of the indices table (holding
-    only what has "arrived") and points at `run_dir` as the experiment's current one; the
-    forecasts read the run_dir's inputs truncated at the init date, exactly as in production."""
+def _monthly(indices: str, season_year: int) -> Iterator[tuple[None, dt.date, pd.DataFrame]]:
+    """The season's final data arriving a month at a time: (no vintage, through, rows)."""
+    full = pd.read_parquet(indices)
+    for month in range(1, 13):
+        through = pd.Timestamp(season_year, month, 1) + pd.offsets.MonthEnd(0)
+        yield None, through.date(), full[full["date"] <= through]
+
+
+def _published(folder: str, season_year: int) -> Iterator[tuple[str, dt.date, pd.DataFrame]]:
+    """The season's data as each kept vintage published it (those whose newest month is in the
+    season): (vintage, its newest date, rows)."""
+    for vintage, indices in indices_as_published(Path(folder)):
+        newest = indices["date"].max().date()
+        if newest.year == season_year:
+            yield vintage, newest, indices
+
+
+def replay(run_dir: str, season_year: int, vintages: str | None = None) -> Iterator[Arrival]:
+    """`hindcast replay`: a season's data arrive and the forecast sensor decides what to run. The
+    sensor watches a replay copy of the indices table holding only what has "arrived" and points
+    at `run_dir` as the experiment's current one. Without `vintages`, the final data arrive a
+    month at a time and the forecasts read the run_dir's inputs truncated at the init date, as in
+    production; with `vintages` (a folder of kept nClimDiv files), each vintage arrives as it was
+    published and the forecasts read it, so each names the vintage it used."""
     rd = RunDir(run_dir)
     cfg = store.read_config(rd)
     if cfg.inputs.indices is None:
         raise PreflightError(f"{store.CONFIG.path(rd)}: inputs.indices: nothing arrives in season to replay")
-    full = pd.read_parquet(cfg.inputs.indices)
+    arrivals = _published(vintages, season_year) if vintages else _monthly(cfg.inputs.indices, season_year)
     with tempfile.TemporaryDirectory(prefix="hindcast_replay_") as scratch:
         arrived = f"{scratch}/indices.parquet"
-        replay_cfg = cfg.model_copy(update={"inputs": cfg.inputs.model_copy(update={"indices": arrived})})
         set_current(f"{scratch}/runs", cfg.experiment_key, rd)
-        sensor = build_forecast_sensor(replay_cfg, runs_dir=f"{scratch}/runs")
+        sensor = build_forecast_sensor(store.with_indices(cfg, arrived), runs_dir=f"{scratch}/runs")
         instance, cursor = DagsterInstance.get(), None
-        for month in range(1, 13):
-            through = (pd.Timestamp(season_year, month, 1) + pd.offsets.MonthEnd(0)).date()
-            full[full["date"] <= pd.Timestamp(through)].to_parquet(arrived, index=False)
+        for vintage, through, indices in arrivals:
+            write_input(indices, Path(arrived))
             result = sensor(build_sensor_context(instance=instance, cursor=cursor))
             made = []
             if isinstance(result, SensorResult):
                 cursor = result.cursor
                 dates = [forecast_date(r.partition_key) for r in result.run_requests]
-                run_forecasts(run_dir, dates)
+                run_forecasts(run_dir, dates, arrived if vintages else None)
                 nationals = {str(at): store.FORECAST_NATIONAL.read(rd, **store.forecast_fields(at)) for at in dates}
                 made = [(at, rows.iloc[0]) for at, rows in nationals.items() if not rows.empty]
-            yield Arrival(through, made)
+            yield Arrival(through, made, vintage)
 
 
 def retrain(cfg: ExperimentConfig, source: str, runs_dir: str, force: bool) -> RetrainingResult:

@@ -17,6 +17,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.client import HTTPException
 from pathlib import Path
@@ -216,6 +217,16 @@ def _kept_text(folder: Path, f: ClimdivFile) -> str:
     return data.decode("ascii")
 
 
+def indices_as_published(folder: Path) -> Iterator[tuple[str, pd.DataFrame]]:
+    """The indices as they stood at each kept vintage (YYYYMMDD, oldest first): the files of that
+    vintage and older, assembled as a pull then made them (what `hindcast replay --vintages` replays)."""
+    frames = {f: nclimdiv.read_climdiv(_kept_text(folder, f), f, str(folder / f.name)) for f in kept_files(folder)}
+    if not frames:
+        raise PullError(f"{folder}: no kept nClimDiv file (pull them with `hindcast ingest noaa`)")
+    for vintage in sorted({f.vintage for f in frames}):
+        yield vintage, nclimdiv.assemble([frame for f, frame in frames.items() if f.vintage <= vintage])
+
+
 def _rebuild_indices(cfg: ExperimentConfig, new: list[Fetched]) -> Pull:
     """The config's indices file from the kept files and the `new` ones, each checked, made current."""
     current, geos = _input_path(cfg, "indices"), _geos(cfg)
@@ -279,7 +290,26 @@ def _nass_forecasts(cfg: ExperimentConfig, http: Http, base: str, key: str) -> P
     return Pull([f.name for f in new], {"yardstick": current}, {"yardstick": [fetched.vintage]})
 
 
-NASS_PULLS = {"yields": _nass_yields, "yardstick": _nass_forecasts}  # by input, where ingest.<input> names NASS
+def _nass_condition(cfg: ExperimentConfig, http: Http, base: str, key: str) -> Pull:
+    """The Corn Belt's weekly condition index from each of its states' ratings (a request per
+    state keeps each answer under Quick Stats' 50,000 records)."""
+    current = _input_path(cfg, "regional")
+    folder, today, frames, pulled = current.parent / VINTAGES / "quickstats", dt.date.today(), [], []
+    for geo in quickstats.CORN_BELT:
+        fips = geo.removeprefix(nclimdiv.GEO_PREFIX)
+        query = quickstats.Query(f"condition_{fips}", (*quickstats.STATE_CONDITION.filters, ("state_fips_code", fips)))
+        data, fetched = _quickstats_get(http, base, key, query, f"condition of {geo}")
+        frames.append(quickstats.state_ratings(data, _public(fetched.url), today))
+        pulled.append(fetched)
+    index = quickstats.corn_belt_condition(pd.concat(frames, ignore_index=True))
+    c = cfg.columns
+    new = [f for f in pulled if _new(folder, f)]
+    _make_current(cfg, "regional", index.rename(columns={"date": c.date, "variable": c.variable, "value": c.value}),
+                  current, folder, new)
+    return Pull([f.name for f in new], {"regional": current}, {"regional": sorted({f.vintage for f in pulled})})
+
+
+NASS_PULLS = {"yields": _nass_yields, "yardstick": _nass_forecasts, "regional": _nass_condition}  # by input
 
 
 def ingest_nass(cfg: ExperimentConfig, base_url: str | None = None, http: Http | None = None) -> Pull:
@@ -287,8 +317,8 @@ def ingest_nass(cfg: ExperimentConfig, base_url: str | None = None, http: Http |
     acres, USDA's national forecasts), keep each response, and rebuild those inputs from them."""
     names = [name for name in NASS_PULLS if getattr(cfg.ingest, name) == NASS_QUICKSTATS]
     if not names:
-        raise PullError(f"ingest: the config names no Quick Stats source (ingest.yields or ingest.yardstick: "
-                        f"{NASS_QUICKSTATS})")
+        raise PullError(f"ingest: the config names no Quick Stats source (ingest.yields, ingest.yardstick or "
+                        f"ingest.regional: {NASS_QUICKSTATS})")
     http, key = http or Http(), _nass_key()
     base = (base_url or os.environ.get(NASS_URL_ENV) or NASS_URL).rstrip("/") + "/"
     pulls = [NASS_PULLS[name](cfg, http, base, key) for name in names]

@@ -545,6 +545,11 @@ def forecast_vintages(rd: RunDir, at: ForecastDate) -> dict[str, list[str]]:
     return read_indices(path)[1].get("vintages", {})
 
 
+def with_indices(cfg: ExperimentConfig, indices: str) -> ExperimentConfig:
+    """`cfg` reading its indices from `indices` (a replay's vintage as published)."""
+    return cfg.model_copy(update={"inputs": cfg.inputs.model_copy(update={"indices": indices})})
+
+
 def read_config(rd: RunDir) -> ExperimentConfig:
     try:
         return CONFIG.read(rd)
@@ -559,10 +564,15 @@ class RunDirView:
 
     run_dir: RunDir
     launched_with: ExperimentConfig | None = None
+    indices: str | None = None  # an indices file read instead of the config's (a replay's vintage as published)
 
     @cached_property
     def cfg(self) -> ExperimentConfig:
         return read_config(self.run_dir)
+
+    @property
+    def indices_url(self) -> str | None:
+        return self.indices or self.cfg.inputs.indices
 
     @property
     def key(self) -> str:
@@ -570,7 +580,9 @@ class RunDirView:
 
     @cached_property
     def data(self) -> ExperimentData:
-        return load_experiment_data(self.cfg)
+        if self.indices is None:
+            return load_experiment_data(self.cfg)
+        return load_experiment_data(with_indices(self.cfg, self.indices))
 
     @cached_property
     def geos(self) -> list[str]:

@@ -14,7 +14,7 @@ from hindcast_assets.core import skill_by_init as sbi
 from hindcast_assets.core.aggregate import NO_NATIONAL
 from hindcast_assets.core.data import geo_names, load_input, load_references, qc_excluded
 from hindcast_assets.core.delivery import Issue, delivery_frame
-from hindcast_assets.core.evaluation import compare_models, evaluate
+from hindcast_assets.core.evaluation import Evaluation, compare_models, evaluate
 from hindcast_assets.core.inner_folds import END_OF_SEASON, uses_inner_folds
 from hindcast_assets.core.preflight import feature_gaps
 from hindcast_assets.core.season_report import SeasonReport, season_report_html
@@ -191,7 +191,8 @@ def _report_table(artefact: store.Artefact, rd, name: str) -> pd.DataFrame | Non
     return None if text is None else pd.read_csv(io.StringIO(text))
 
 
-def _evaluated(view: RunDirView, geo: pd.DataFrame, national: pd.DataFrame):
+def _evaluated(view: RunDirView, geo: pd.DataFrame, national: pd.DataFrame) -> Evaluation:
+    """Skill and coverage of the postprocessed rows (against the config's reference figures)."""
     c = view.cfg
     return evaluate(geo, national, c.conformal.modes, c.conformal.levels, load_references(c))
 

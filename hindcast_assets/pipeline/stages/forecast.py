@@ -30,7 +30,7 @@ from hindcast_assets.pipeline.store import RunDirView
 def indices(view: RunDirView, at: ForecastDate) -> StageRecord:
     source = view.data.indices
     if source is not None:
-        fc.require_season_data(source, view.cfg.inputs.indices, view.geos, at)
+        fc.require_season_data(source, view.indices_url, view.geos, at)
     known = (fc.indices_known_at(source, view.geos, at) if source is not None
              else pd.DataFrame(columns=list(COLUMNS)).astype({"date": "datetime64[ns]"}))
     attrs = {"season_year": at.season_year, "init_date": str(at)}
