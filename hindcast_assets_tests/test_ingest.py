@@ -297,8 +297,10 @@ def test_the_ui_ingest_pulls_both_sources_records_the_inputs_data_versions_and_c
     from dagster._core.definitions.data_version import DATA_VERSION_TAG
 
     from hindcast_assets.core.data import file_version
+    from hindcast_assets.core.freshness import complete_through
     from hindcast_assets.definitions import build_definitions
-    from hindcast_assets.defs.ingest import complete_through, freshness_check, ingest_job_name
+    from hindcast_assets.defs.ingest import (CONDITION, CONDITION_FRESH, WEATHER_FRESH, freshness_check,
+                                             ingest_job_name, weather_cadence)
 
     monkeypatch.setenv(NOAA_URL_ENV, server.climdiv_url)
     monkeypatch.setenv(NASS_URL_ENV, server.quickstats_url)
@@ -315,11 +317,13 @@ def test_the_ui_ingest_pulls_both_sources_records_the_inputs_data_versions_and_c
     assert record.asset_materialization.metadata["vintages"].value["tavg"] == ["nclimdiv-20260205"]
     seen = instance.fetch_observations(AssetKey(["corn_usa", "indices"]), limit=1).records[0]  # the newest
     assert seen.asset_observation.tags[DATA_VERSION_TAG] == file_version(str(current))
-    (check,) = result.get_asset_check_evaluations()
-    newest = complete_through(pd.read_parquet(current))
-    assert newest.isoformat() == "2024-11-30"  # tmax and tmin of the 2024-12-05 vintage end in November
-    expected = freshness_check(cfg, newest, dt.date.today())
-    assert (check.passed, check.description) == (expected.passed, expected.description)
+    checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
+    assert complete_through(pd.read_parquet(current)).isoformat() == "2024-11-30"  # tmax, tmin of 2024-12-05
+    today = dt.date.today()
+    for name, cadence, series in [(WEATHER_FRESH, weather_cadence(cfg), current),
+                                  (CONDITION_FRESH, CONDITION, corn_inputs / "crop_condition.parquet")]:
+        expected = freshness_check(cfg, name, cadence, pd.read_parquet(series), today)
+        assert (checks[name].passed, checks[name].description) == (expected.passed, expected.description)
     # a bad pull fails the run with its line, and the input stays as it was
     before = _sha(current)
     server.publish_climdiv(BAD, "not a climdiv file\n")

@@ -147,6 +147,7 @@ GOOD_OR_EXCELLENT = ("PCT EXCELLENT", "PCT GOOD")
 # (data/us_state_corn/SOURCE.md, Origin 4), renormalised over the states that report a week.
 CORN_BELT = {"US-19": 0.17, "US-17": 0.16, "US-31": 0.11, "US-27": 0.10, "US-18": 0.08, "US-39": 0.06,
              "US-29": 0.06, "US-46": 0.06}
+WEEKLY_LAG_DAYS = 1  # NASS's Crop Progress gives a week's ratings the Monday after its Sunday
 SHARES_SUM = (95.0, 105.0)  # a state-week whose ratings sum outside this is not used (rounding, a cut record)
 
 

@@ -1,7 +1,7 @@
 """The ingest in the UI (docs/guide/ingest.md): for each source an experiment's config names
 (`ingest.indices`; `ingest.yields`, `ingest.yardstick`), an asset in its inputs' group
 (`<key>/ingest_weather`, `<key>/ingest_nass`) that pulls it (`pipeline/ingest.py`, as `hindcast
-ingest` does) and records the new data versions of the inputs; the weather's checks its freshness. A job `<key>__ingest` and
+ingest` does) and records the new data versions of the inputs; the weather's and the condition's freshness are checked. A job `<key>__ingest` and
 a schedule, stopped until a user starts it. A bad pull fails the run with its one line and leaves
 the last good input current."""
 from __future__ import annotations
@@ -14,31 +14,40 @@ from dagster import (AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, Asset
                      define_asset_job)
 
 from hindcast_assets.config import ExperimentConfig
-from hindcast_assets.core.freshness import staleness, weather_needed
+from hindcast_assets.core import quickstats
+from hindcast_assets.core.freshness import Cadence, complete_through, needed, staleness
 from hindcast_assets.defs.groups import Group, group_name
 from hindcast_assets.defs.inputs import observe_inputs
 from hindcast_assets.defs.resources import experiment_tags
 from hindcast_assets.pipeline.ingest import Pull, ingest_nass, ingest_noaa
 
-FRESH = "weather_fresh"
+WEATHER_FRESH, CONDITION_FRESH = "weather_fresh", "condition_fresh"
+CONDITION = Cadence("crop condition", quickstats.WEEKLY_LAG_DAYS, slack_days=6)  # weekly, dated at the Sunday
 
 
 def ingest_job_name(key: str) -> str:
     return f"{key}__ingest"
 
 
-def complete_through(indices: pd.DataFrame) -> dt.date:
-    """The last day every variable reaches (a forecast reads them all)."""
-    return indices.groupby("variable")["date"].max().min().date()
+def weather_cadence(cfg: ExperimentConfig) -> Cadence:
+    return Cadence("weather", cfg.ingest.publication_lag_days)
 
 
-def freshness_check(cfg: ExperimentConfig, newest: dt.date, today: dt.date) -> AssetCheckResult:
-    """WARN when the weather ends before the month the newest forecast due today needs."""
-    lag = cfg.ingest.publication_lag_days
-    problem = staleness(newest, weather_needed(cfg.forecast.init_dates, today, lag), lag)
-    return AssetCheckResult(check_name=FRESH, passed=problem is None, severity=AssetCheckSeverity.WARN,
-                            description=problem or f"the weather reaches {newest.isoformat()}",
+def freshness_check(cfg: ExperimentConfig, name: str, cadence: Cadence, series: pd.DataFrame,
+                    today: dt.date) -> AssetCheckResult:
+    """WARN when a series (long `date, variable, value`) ends before the newest forecast due
+    today needs it."""
+    newest = complete_through(series)
+    problem = staleness(cadence, newest, needed(cadence, cfg.forecast.init_dates, today))
+    return AssetCheckResult(check_name=name, passed=problem is None, severity=AssetCheckSeverity.WARN,
+                            description=problem or f"the {cadence.name} reaches {newest.isoformat()}",
                             metadata={"newest": newest.isoformat()})
+
+
+def _long(cfg: ExperimentConfig, path) -> pd.DataFrame:
+    """An input of dated values under the canonical column names."""
+    c = cfg.columns
+    return pd.read_parquet(path).rename(columns={c.date: "date", c.variable: "variable", c.value: "value"})
 
 
 def _pull_metadata(pull: Pull) -> dict:
@@ -51,22 +60,27 @@ def _weather_asset(cfg: ExperimentConfig):
     key = AssetKey([cfg.experiment_key, "ingest_weather"])
 
     @asset(key=key, group_name=group_name(cfg, Group.INPUTS), kinds={"python"},
-           check_specs=[AssetCheckSpec(FRESH, asset=key, description="Weather through the month the newest "
-                                                                      "forecast due today needs")],
+           check_specs=[AssetCheckSpec(WEATHER_FRESH, asset=key, description="Weather through the month the "
+                                                                              "newest forecast due today needs")],
            description=f"Pulls NOAA nClimDiv statewide monthly weather (every vintage kept) and rebuilds "
                        f"inputs.indices ({cfg.inputs.indices}).")
     def ingest_weather(context) -> MaterializeResult:
         pull = ingest_noaa(cfg)
         observe_inputs(context.instance, cfg)  # the inputs' data versions: the rebuilt file's content hash
-        newest = complete_through(pd.read_parquet(pull.inputs["indices"], columns=["date", "variable"]))
-        return MaterializeResult(metadata=_pull_metadata(pull) | {"newest": newest.isoformat()},
-                                 check_results=[freshness_check(cfg, newest, dt.date.today())])
+        check = freshness_check(cfg, WEATHER_FRESH, weather_cadence(cfg), _long(cfg, pull.inputs["indices"]),
+                                dt.date.today())
+        return MaterializeResult(metadata=_pull_metadata(pull), check_results=[check])
 
     return ingest_weather
 
 
 def _nass_asset(cfg: ExperimentConfig):
-    @asset(key=AssetKey([cfg.experiment_key, "ingest_nass"]), group_name=group_name(cfg, Group.INPUTS),
+    key = AssetKey([cfg.experiment_key, "ingest_nass"])
+    checks = [AssetCheckSpec(CONDITION_FRESH, asset=key, description="Crop condition through the week the newest "
+                                                                      "forecast due today needs")] \
+        if cfg.ingest.regional else []
+
+    @asset(key=key, group_name=group_name(cfg, Group.INPUTS), check_specs=checks,
            kinds={"python"}, description="Pulls from NASS Quick Stats what ingest names (state corn yields and "
                                          "acres, USDA's national forecasts, the weekly condition; every vintage "
                                          "kept; key in $NASS_API_KEY) and rebuilds those inputs; new final yields "
@@ -74,7 +88,9 @@ def _nass_asset(cfg: ExperimentConfig):
     def ingest_nass_asset(context) -> MaterializeResult:
         pull = ingest_nass(cfg)
         observe_inputs(context.instance, cfg)
-        return MaterializeResult(metadata=_pull_metadata(pull))
+        fresh = [freshness_check(cfg, CONDITION_FRESH, CONDITION, _long(cfg, pull.inputs["regional"]),
+                                 dt.date.today())] if checks else []
+        return MaterializeResult(metadata=_pull_metadata(pull), check_results=fresh)
 
     return ingest_nass_asset
 
