@@ -28,6 +28,9 @@ from hindcast_assets.pipeline.table import forecast_stages
 RESOURCES = {"run_dir": RunDirResource(), "mlflow": MlflowTracking()}  # one set, shared by every experiment
 
 
+MIXED_BACKFILL_POLICIES = "Asset job .* materializes assets with varying BackfillPolicies"  # Dagster's notice
+
+
 @contextmanager
 def known_notices_quiet() -> Iterator[None]:
     """Without Dagster's notices about what this layer chose on purpose: beta and preview APIs
@@ -38,7 +41,7 @@ def known_notices_quiet() -> Iterator[None]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", BetaWarning)
         warnings.simplefilter("ignore", PreviewWarning)
-        warnings.filterwarnings("ignore", message="Asset job .* materializes assets with varying BackfillPolicies")
+        warnings.filterwarnings("ignore", message=MIXED_BACKFILL_POLICIES)
         yield
 
 
