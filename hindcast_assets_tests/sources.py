@@ -115,7 +115,7 @@ def national_records(forecasts: pd.DataFrame, finals: pd.DataFrame, load_time: s
                                    "state_name": "US TOTAL", "location_desc": "US TOTAL"}
     rows = [(int(r.season_year), f"YEAR - {r.report_month.upper()} FORECAST", r.forecast) for r in forecasts.itertuples()]
     rows += [(int(r.season_year), "YEAR", r.yield_bu_per_acre) for r in finals.itertuples()]
-    return [{**dict(query.filters), **base, "short_desc": f"CORN, GRAIN - YIELD, MEASURED IN BU / ACRE",
+    return [{**dict(query.filters), **base, "short_desc": "CORN, GRAIN - YIELD, MEASURED IN BU / ACRE",
              "year": year, "reference_period_desc": period, "freq_desc": "ANNUAL", "load_time": load_time,
              "Value": f"{value:.1f}", "CV (%)": ""} for year, period, value in rows]
 

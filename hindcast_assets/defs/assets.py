@@ -186,7 +186,6 @@ def backfill_policy(cfg: ExperimentConfig, stage: Stage, per_fold: bool) -> Back
 
 def stage_asset(cfg: ExperimentConfig, stage: Stage, deps: list[AssetDep], source: str,
                 per_fold: bool = False) -> AssetsDefinition:
-    key = cfg.experiment_key
     partitions = partitions_def(cfg, stage.partitioning)
 
     @asset(key=stage_key(cfg, stage.name), group_name=group_name(cfg, STAGE_GROUPS[stage.group]),

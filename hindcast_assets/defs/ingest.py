@@ -1,9 +1,9 @@
-"""The ingest in the UI (docs/guide/ingest.md): for each source an experiment's config names
-(`ingest.indices`; `ingest.yields`, `ingest.yardstick`), an asset in its inputs' group
-(`<key>/ingest_weather`, `<key>/ingest_nass`) that pulls it (`pipeline/ingest.py`, as `hindcast
-ingest` does) and records the new data versions of the inputs; the weather's and the condition's freshness are checked. A job `<key>__ingest` and
-a schedule, stopped until a user starts it. A bad pull fails the run with its one line and leaves
-the last good input current."""
+"""The ingest in the UI (docs/guide/ingest.md): for the sources an experiment's config names
+(`ingest.indices`; `ingest.yields`, `ingest.yardstick`, `ingest.regional`), an asset each in its
+inputs' group (`<key>/ingest_weather`, `<key>/ingest_nass`) that pulls them (`pipeline/ingest.py`,
+as `hindcast ingest` does), records the inputs' new data versions and checks the weather's and the
+condition's freshness; a job `<key>__ingest` and a schedule, stopped until a user starts it. A bad
+pull fails the run with its one line and leaves the last good input current."""
 from __future__ import annotations
 
 import datetime as dt
