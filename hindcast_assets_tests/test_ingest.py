@@ -349,30 +349,30 @@ def _as_of(weather: dict[str, pd.DataFrame], variable: str, vintage: str) -> str
 
 
 def test_a_replay_of_the_2025_vintages_makes_each_init_date_once_and_each_forecast_names_its_vintage(
-        small_hindcast, server, weather, corn_inputs, tmp_path, capsys):
-    from hindcast_assets.core.rundir import RunDir
+        small_config, input_dir, server, weather, tmp_path, capsys):
+    """A production model of its own (a shared run_dir's manifest holds other tests' forecasts)."""
     from hindcast_assets.core.season_dates import ForecastDate
+    from hindcast_assets.launch.hindcast import run_experiment
     from hindcast_assets.pipeline import store
 
-    cfg = load_config(CONFIGS_DIR / "corn_usa.yaml")
+    run_dir = run_experiment(load_config(small_config), "fit-production", str(tmp_path / "runs")).run_dir
+    cfg = load_config(CONFIGS_DIR / "corn_usa.yaml")  # its inputs: the same copy, which the pulls rewrite
     for variable, vintage in MAIN.items():  # NOAA as it stood during the 2025 season
         server.withdraw_climdiv(_name(variable, vintage))
     for vintage in IN_SEASON:  # the user pulls each release as it comes out
         for variable in ELEMENTS:
             server.publish_climdiv(_name(variable, vintage), _as_of(weather, variable, vintage))
         assert ingest_noaa(cfg, server.climdiv_url, FAST).vintages["tmax"] == [f"nclimdiv-{vintage}"]
-    run_dir = tmp_path / "run"
-    shutil.copytree(small_hindcast.root, run_dir, ignore=shutil.ignore_patterns("forecast"))
-    kept = corn_inputs / VINTAGES / "nclimdiv"
-    assert main(["replay", "--run-dir", str(run_dir), "--season-year", "2025", "--vintages", str(kept)]) == 0
+    kept = input_dir / CORN / VINTAGES / "nclimdiv"
+    assert main(["replay", "--run-dir", str(run_dir.root), "--season-year", "2025", "--vintages", str(kept)]) == 0
     out = capsys.readouterr().out.strip().splitlines()
-    assert out[-1] == str(run_dir) and len(out) == 5
+    assert out[-1] == str(run_dir.root) and len(out) == 5
     for line, vintage, month in zip(out, IN_SEASON, ("05-31", "06-30", "07-31", "08-31")):
         init = f"2025-{int(vintage[4:6]):02d}-01"
         assert line.startswith(f"vintage {vintage}, data through 2025-{month}: {init}: "), line
         assert line.count(": ") == 2  # exactly one forecast made at each release
-    made = sorted(p.name for p in (run_dir / "forecast" / "2025").iterdir())
+    made = sorted(p.name for p in (run_dir.root / "forecast" / "2025").iterdir())
     assert made == ["2025-06-01", "2025-07-01", "2025-08-01", "2025-09-01"]
     for vintage, init in zip(IN_SEASON, made):
-        used = store.forecast_vintages(RunDir(str(run_dir)), ForecastDate.parse(init, 2025))
+        used = store.forecast_vintages(run_dir, ForecastDate.parse(init, 2025))
         assert {variable: used[variable] for variable in ELEMENTS} == {v: [f"nclimdiv-{vintage}"] for v in ELEMENTS}
