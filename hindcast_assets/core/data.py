@@ -189,7 +189,14 @@ def _canonical_yields(cfg: ExperimentConfig) -> pd.DataFrame:
 
 def geo_names(cfg: ExperimentConfig) -> dict[str, str]:
     """Each geo's name from the yields' `columns.geo_name` (the geo id where there is none), for
-    what a reader sees; a geo with two names is an error naming the file, the column and the geo."""
+    what a reader sees; a geo with two names is an error naming the file, the column and the geo.
+    Memoised as the inputs are (`load_input`): every report and forecast page asks."""
+    url = cfg.inputs.yields
+    key = (url, cfg.columns.model_dump_json(), _signature(url))
+    return _remember(_NAMES, key, lambda: _geo_names(cfg), _KEEP)
+
+
+def _geo_names(cfg: ExperimentConfig) -> dict[str, str]:
     yields = _conformed(cfg, "yields")
     if "geo_name" not in yields.columns:
         return {g: g for g in yields["geo_id"].unique()}
@@ -341,6 +348,7 @@ def load_static(cfg: ExperimentConfig) -> pd.DataFrame | None:
 
 _FRAMES: OrderedDict[tuple, pd.DataFrame | None] = OrderedDict()
 _LOADED: OrderedDict[tuple, ExperimentData] = OrderedDict()
+_NAMES: OrderedDict[tuple, dict[str, str]] = OrderedDict()
 _KEEP = 2  # experiments' inputs kept per process
 
 

@@ -76,6 +76,13 @@ def for_init(sidecars: dict[str, pd.DataFrame], init_md: str) -> dict[str, pd.Da
     return {mode: t[t["init_md"] == init_md] for mode, t in sidecars.items()}
 
 
+def with_intervals_by_init(rows: pd.DataFrame, sidecars: dict[str, pd.DataFrame], scope: str) -> pd.DataFrame:
+    """Rows of several init month-days, each with the intervals its own init date's calibration
+    gives (what a forecast made then would have shown)."""
+    return pd.concat([pp.with_intervals(group, for_init(sidecars, md), scope) for md, group in rows.groupby("init_md")],
+                     ignore_index=True)
+
+
 def skill_by_init_date(cfg: ExperimentConfig, geo: pd.DataFrame, national: pd.DataFrame,
                        sidecars: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """RMSE, MAPE and interval coverage (per-init-date calibration) per init month-day, geo and
@@ -86,8 +93,7 @@ def skill_by_init_date(cfg: ExperimentConfig, geo: pd.DataFrame, national: pd.Da
         for level, frame in (("geo", geo[geo["init_md"] == md]), ("national", national[national["init_md"] == md])):
             if frame.empty:  # no national rows without areas
                 continue
-            cover = coverage_table(pp.with_intervals(frame, for_init(sidecars, md), level), [mode],
-                                   cfg.conformal.levels, level)
+            cover = coverage_table(with_intervals_by_init(frame, sidecars, level), [mode], cfg.conformal.levels, level)
             rows.append({"init_md": md, "level": level, "n": len(frame),
                          "rmse": rmse(frame["actual"], frame["prediction"]),
                          "mape": mape(frame["actual"], frame["prediction"]),

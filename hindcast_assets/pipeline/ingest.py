@@ -26,7 +26,7 @@ import pandas as pd
 
 from hindcast_assets.config import NASS_QUICKSTATS, NOAA_NCLIMDIV, ExperimentConfig
 from hindcast_assets.core import nclimdiv, quickstats
-from hindcast_assets.core.data import InputError, input_problem
+from hindcast_assets.core.data import InputError, input_problem, load_input
 from hindcast_assets.core.errors import PullError
 from hindcast_assets.core.nclimdiv import ClimdivFile
 from hindcast_assets.paths import BUNDLED_DATA_DIR
@@ -148,10 +148,8 @@ class Pull:
 
 def _geos(cfg: ExperimentConfig) -> set[str] | None:
     """The states the yields have (each must be in a pull), or None before there are yields."""
-    from hindcast_assets.core.data import load_yields
-
     try:
-        return set(load_yields(cfg)["geo_id"])
+        return set(load_input(cfg, "yields")["geo_id"])
     except InputError:
         return None
 

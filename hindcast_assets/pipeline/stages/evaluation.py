@@ -172,8 +172,7 @@ def _national_by_init_date(view: RunDirView) -> pd.DataFrame:
         return pd.DataFrame(columns=["init_md", "season_year", "prediction", "trend"])
     national = store.PREDS_BY_INIT_DATE.read(rd, scope="national")
     sidecars = {m: store.CONFORMAL_BY_INIT_DATE.read(rd, mode=m) for m in c.conformal.modes}
-    return pd.concat([pp.with_intervals(rows, sbi.for_init(sidecars, md), "national")
-                      for md, rows in national.groupby("init_md")], ignore_index=True)
+    return sbi.with_intervals_by_init(national, sidecars, "national")
 
 
 def _facts(view: RunDirView) -> dict[str, str]:
