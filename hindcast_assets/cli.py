@@ -348,7 +348,8 @@ def parser() -> argparse.ArgumentParser:
     ingest.add_argument("source", choices=["noaa", "nass"],
                         help="noaa: NOAA nClimDiv statewide monthly weather (inputs.indices); nass: from USDA NASS Quick "
                              "Stats what the config's ingest section names: state corn yields and acres "
-                             "(inputs.yields), USDA's national forecasts (inputs.yardstick); key in $NASS_API_KEY")
+                             "(inputs.yields), USDA's national forecasts (inputs.yardstick), the Corn Belt's weekly "
+                             "condition (inputs.regional); key in $NASS_API_KEY")
     ingest.add_argument("--config", required=True, help="the experiment whose input the pull writes")
     ingest.add_argument("--url", help="the source's base URL (default $HINDCAST_NOAA_URL or $HINDCAST_NASS_URL, "
                                       "else the public one)")
