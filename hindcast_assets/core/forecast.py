@@ -52,16 +52,24 @@ def require_season_data(indices: pd.DataFrame, url: str, geos: list[str], at: Fo
                             f"({first}); nothing to forecast from")
 
 
-def forecast_features(cfg: ExperimentConfig, known: pd.DataFrame, geos: list[str], at: ForecastDate) -> pd.DataFrame:
-    """Feature rows per geo from the known values only (unknown months stay NaN here)."""
+def features_at(cfg: ExperimentConfig, known: pd.DataFrame, rows: pd.DataFrame, init: MonthDay) -> pd.DataFrame:
+    """Feature rows for `rows` (`geo_id, season_year`, in their order) at `init` of each row's
+    season, from `known` values only (unknown months stay NaN here). The as-of functions cut each
+    season at its own init date, so many seasons are built in one pass."""
     if cfg.features.static:
         raise ForecastError(f"features.static: {cfg.features.static} are whole-season values, never known at "
                             "an init date; this experiment cannot forecast in season")
-    frame = pd.DataFrame({"geo_id": sorted(geos), "season_year": at.season_year})
+    frame = rows[KEYS].reset_index(drop=True)
     if cfg.features.variables:
-        weather = weather_features_as_of(cfg, known, [at.season_year], str(at.init))
+        weather = weather_features_as_of(cfg, known, frame["season_year"].unique(), str(init))
         frame = frame.merge(weather, on=KEYS, how="left")
-    return frame.assign(init_date=str(at))
+    dates = {s: str(ForecastDate(int(s), init)) for s in frame["season_year"].unique()}
+    return frame.assign(init_date=frame["season_year"].map(dates).astype(object))
+
+
+def forecast_features(cfg: ExperimentConfig, known: pd.DataFrame, geos: list[str], at: ForecastDate) -> pd.DataFrame:
+    """Feature rows per geo at `at` from the known values only (unknown months stay NaN here)."""
+    return features_at(cfg, known, pd.DataFrame({"geo_id": sorted(geos), "season_year": at.season_year}), at.init)
 
 
 def available_init_dates(latest: dt.date, init_month_days: list[str], season_years: list[int]) -> list[ForecastDate]:

@@ -10,32 +10,39 @@ from hindcast_assets.core import postprocess as pp
 from hindcast_assets.core.aggregate import national_rows
 from hindcast_assets.core.data import ExperimentData
 from hindcast_assets.core.evaluation import coverage_table
-from hindcast_assets.core.features import season_rows
-from hindcast_assets.core.forecast import forecast_features, indices_known_at
+from hindcast_assets.core.features import KEYS
+from hindcast_assets.core.forecast import features_at
 from hindcast_assets.core.metrics import mape, rmse
 from hindcast_assets.core.predictions import FoldModels, with_actual
-from hindcast_assets.core.season_dates import ForecastDate, MonthDay
+from hindcast_assets.core.season_dates import MonthDay
 from hindcast_assets.core.warmup import NO_WARMUP, Warmup
 
 
 def features_by_init_date(cfg: ExperimentConfig, data: ExperimentData, geos: list[str], season: int) -> pd.DataFrame:
     """A season's feature rows at each init month-day, from only what was known by then.
 
-    Kept on `data` (read-only, like `season_feature_table`): the inner refits of every later
-    fold predict this season again at each init date, about 20 rebuilds per hindcast before."""
+    Built for every season with a yield at once and kept on `data` (read-only, like
+    `season_feature_table`): the inner refits of every later fold predict each season again at
+    each init date, and one pass over all seasons costs what about two seasons did one by one
+    (corn_usa: 0.4 s against 7.9 s for its 74 seasons)."""
     key = ("features_by_init_date", cfg.features.model_dump_json(), tuple(cfg.forecast.init_dates),
-           tuple(sorted(set(geos))), int(season))
+           tuple(sorted(set(geos))))
     if key not in data.derived:
-        data.derived[key] = _features_by_init_date(cfg, data, geos, season)
-    return data.derived[key]
+        data.derived[key] = _features_by_init_date(cfg, data, geos)
+    by_season = data.derived[key]
+    return by_season[season] if season in by_season else by_season[None]
 
 
-def _features_by_init_date(cfg: ExperimentConfig, data: ExperimentData, geos: list[str], season: int) -> pd.DataFrame:
-    present = sorted(set(data.yields.loc[data.yields["season_year"] == season, "geo_id"]) & set(geos))
-    in_season = season_rows(data.indices, season)  # once, not per init date
-    dates = [ForecastDate(season, MonthDay.parse(md)) for md in cfg.forecast.init_dates]
-    return pd.concat([forecast_features(cfg, indices_known_at(in_season, present, at), present, at)
-                      .assign(init_md=str(at.init)) for at in dates], ignore_index=True)
+def _features_by_init_date(cfg: ExperimentConfig, data: ExperimentData, geos: list[str]) -> dict:
+    """Season -> its rows at every init month-day (geos with a yield that season, sorted), and
+    None -> the empty frame a season without yields gets."""
+    present = (data.yields.loc[data.yields["geo_id"].isin(set(geos)), KEYS].drop_duplicates()
+               .astype({"season_year": "int64"}).sort_values(["season_year", "geo_id"]))
+    known = data.indices[data.indices["geo_id"].isin(set(geos))].sort_values(["geo_id", "variable", "date"])
+    table = pd.concat([features_at(cfg, known, present, MonthDay.parse(md)).assign(init_md=md)
+                       for md in cfg.forecast.init_dates], ignore_index=True)
+    by_season = {int(s): rows.reset_index(drop=True) for s, rows in table.groupby("season_year", sort=False)}
+    return by_season | {None: table.iloc[:0]}
 
 
 def predictions_by_init_date(cfg: ExperimentConfig, yields: pd.DataFrame, features: dict[str, pd.DataFrame],
