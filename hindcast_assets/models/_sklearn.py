@@ -14,6 +14,7 @@ import zipfile
 from collections.abc import Sequence
 
 _ID = re.compile(r'"__id__": (\d+)')
+_QUOTED = re.compile(r'"([^"\\]+\.[a-z]+)"')  # a quoted name with an extension, as skops names its files
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 
 
@@ -22,8 +23,9 @@ def canonical(data: bytes) -> bytes:
     schema = src.read("schema.json").decode()
     files = sorted((n for n in src.namelist() if n != "schema.json"), key=schema.find)
     renamed = {n: f"{i:06d}{n[n.rfind('.'):]}" for i, n in enumerate(files)}
-    for old, new in renamed.items():
-        schema = schema.replace(f'"{old}"', f'"{new}"')
+    # every quoted file name at once (a replace per file was most of a save: 650 files in 600 kB);
+    # the new names start with 0, which no id does, so one pass renames as the replaces in turn did
+    schema = _QUOTED.sub(lambda m: f'"{renamed.get(m[1], m[1])}"', schema)
     ids: dict[str, int] = {}
     schema = _ID.sub(lambda m: f'"__id__": {ids.setdefault(m[1], len(ids))}', schema)
     out = io.BytesIO()

@@ -149,3 +149,33 @@ def test_a_model_spec_runs_its_plugin_on_its_feature_groups_under_its_own_name(d
     again = load_model("ridge", model.plugin.save(model.estimator), model.features, model.params, "condition")
     assert again.name == "condition" and load_model("ridge", model.plugin.save(model.estimator), columns,
                                                    model.params, "ridge").alias is None
+
+
+def test_a_scikit_learn_file_names_its_arrays_in_order_and_the_schema_names_only_those(design):
+    """skops names arrays after object ids; the saved file renames them 000000.npy... in order
+    of first mention, so the bytes do not depend on where the fit's objects lived."""
+    import io
+    import json
+    import re
+    import zipfile
+
+    train_x, train_y, _ = design
+    model = train_one("hist_gbm", train_x, train_y, FAST["hist_gbm"])
+    archive = zipfile.ZipFile(io.BytesIO(model.plugin.save(model.estimator)))
+    names = archive.namelist()[1:]
+    schema = archive.read("schema.json").decode()
+    assert names == [f"{i:06d}.npy" for i in range(len(names))] and len(names) > 10
+    mentioned = re.findall(r'"(\d+\.npy)"', schema)
+    assert list(dict.fromkeys(mentioned)) == names and json.loads(schema)
+
+
+def test_the_same_file_is_decoded_once_per_process(design):
+    """Readers of one model file share the estimator decoded from it; other bytes decode anew."""
+    train_x, train_y, test_x = design
+    model = train_one("hist_gbm", train_x, train_y, FAST["hist_gbm"])
+    data = model.plugin.save(model.estimator)
+    first, again = (load_model("hist_gbm", data, model.features, model.params) for _ in range(2))
+    assert first.estimator is again.estimator
+    other = train_one("hist_gbm", train_x, train_y, {**FAST["hist_gbm"], "max_iter": 7})
+    assert load_model("hist_gbm", other.plugin.save(other.estimator), model.features, {}).estimator is not first.estimator
+    np.testing.assert_array_equal(first.predict(test_x), model.predict(test_x))
