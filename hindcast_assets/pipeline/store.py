@@ -468,20 +468,33 @@ def read_model(rd: RunDir, key: str, fold: str, name: str | None = None) -> Trai
     return load_model(card["model"], data, card["features"], card["params"], card_name(card))
 
 
-def write_model(rd: RunDir, key: str, fold: str, model: TrainedModel | EnsembleModel, card: dict,
+@dataclass(frozen=True)
+class SavedModel:
+    """A model as the run_dir holds it: its card's fields that describe it and its file's bytes.
+    Made where the model was fitted, so a fit on a worker process sends bytes back, not an
+    estimator (pipeline/workers.py)."""
+
+    fields: dict
+    data: bytes
+
+    @classmethod
+    def of(cls, model: TrainedModel | EnsembleModel) -> SavedModel:
+        if isinstance(model, EnsembleModel):
+            return cls({"model": model.name, "file": ENSEMBLE_FILE, "ensemble": model.method, "members": model.members},
+                       model.to_json().encode())
+        return cls({"model": model.plugin.name, "file": model.plugin.file_name, "features": model.features,
+                    "params": model.params, **({"name": model.alias} if model.alias else {})},
+                   model.plugin.save(model.estimator))
+
+
+def write_model(rd: RunDir, key: str, fold: str, model: SavedModel, card: dict,
                 name: str | None = None) -> list[Written]:
     """The model's file and its card (for an ensemble: its JSON, method and members)."""
-    if isinstance(model, EnsembleModel):
-        card = {"model": model.name, "file": ENSEMBLE_FILE, "ensemble": model.method, "members": model.members, **card}
-        data = model.to_json().encode()
-    else:
-        card = {"model": model.plugin.name, "file": model.plugin.file_name, "features": model.features,
-                "params": model.params, **({"name": model.alias} if model.alias else {}), **card}
-        data = model.plugin.save(model.estimator)
+    card = {**model.fields, **card}
     where = {"key": key, "fold": fold, "member": member(name)}
-    ensemble = isinstance(model, EnsembleModel)
+    ensemble = "ensemble" in model.fields
     file, card_file = (ENSEMBLE_MODEL_FILE, ENSEMBLE_MODEL_CARD) if ensemble else (MODEL_FILE, MODEL_CARD)
-    return [file.write(rd, data, file=card["file"], **where), card_file.write(rd, card, **where)]
+    return [file.write(rd, model.data, file=card["file"], **where), card_file.write(rd, card, **where)]
 
 
 def card_name(card: dict) -> str:

@@ -16,10 +16,11 @@ from hindcast_assets.config import config_from_dict
 from hindcast_assets.core import hindcast as hc
 from hindcast_assets.core import inner_folds
 from hindcast_assets.core.data import load_experiment_data
+from hindcast_assets.core.features import model_inputs
 from hindcast_assets.core.skill_by_init import features_by_init_date
 from hindcast_assets.pipeline import workers
 from hindcast_assets.pipeline.cpu_share import THREADS_ENV
-from hindcast_assets.pipeline.stages.folds import _block_national
+from hindcast_assets.pipeline.stages.folds import _block_national, _fit_member
 from hindcast_assets_tests.core.test_inner_folds import _synthetic
 
 
@@ -109,3 +110,23 @@ def test_inner_refits_on_workers_equal_the_refits_in_one_process(tmp_path, threa
                                                                 (cfg, data, geos)))
     pd.testing.assert_frame_equal(spread, here, check_exact=True)
     assert sorted(spread.loc[spread["init_md"] == inner_folds.END_OF_SEASON, "season_year"]) == list(fold.train_seasons)
+
+
+def test_a_folds_models_fitted_on_workers_are_the_bytes_fitted_here(tmp_path, threads):
+    """The model stage fits a fold's base models side by side: each file's bytes and in-sample
+    score equal a fit in this process (hist_gbm on two OpenMP threads here, one there)."""
+    raw = _synthetic(tmp_path)
+    raw["compare"] = {"hist_gbm": {"max_iter": 30}, "lightgbm": {"num_boost_round": 30}}
+    cfg = config_from_dict(raw, str(tmp_path / "synthetic.yaml"))
+    data = load_experiment_data(cfg)
+    geos = sorted(data.yields["geo_id"].unique())
+    fold = hc.fold_of(cfg, data.yields, "1990")
+    trend = hc.fit_detrender(cfg, data, geos, fold)
+    train = hc.design_frame(cfg, data, geos, fold.train_seasons, trend)
+    pieces = [(name, train[["target", "trend"]], model_inputs(cfg, train, hc.fit_fill_values(cfg, train)))
+              for name in cfg.model_specs]
+    threads(2)
+    here = [_fit_member(cfg, data, geos, piece) for piece in pieces]
+    there = workers.each_on_workers(_fit_member, pieces, (cfg, data, geos))
+    assert workers._POOL is not None and [f.spec.name for f in there] == ["ridge", "hist_gbm", "lightgbm"]
+    assert [(f.saved, f.train_rmse) for f in there] == [(f.saved, f.train_rmse) for f in here]

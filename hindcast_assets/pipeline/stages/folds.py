@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from functools import partial
 
 import pandas as pd
 
-from hindcast_assets.config import ExperimentConfig, model_feature_columns
+from hindcast_assets.config import ExperimentConfig, ModelSpec, model_feature_columns
 from hindcast_assets.core import hindcast as hc
 from hindcast_assets.core import inner_folds
 from hindcast_assets.core import postprocess as pp
@@ -85,27 +86,48 @@ def feature_fill_values(view: RunDirView, fold_name: str) -> StageRecord:
     return StageRecord(fold_name, [store.FILL_VALUES.write(view.run_dir, fill, **_where(view, fold_name))], len(fill))
 
 
+@dataclass(frozen=True)
+class _Fitted:
+    """A base model fitted (on a worker or here): its spec after any search, and what is written."""
+
+    spec: ModelSpec
+    search: dict | None
+    saved: store.SavedModel
+    train_rmse: float
+    seconds: float
+
+
+def _fit_member(cfg: ExperimentConfig, _data: ExperimentData, _geos: list[str],
+                piece: tuple[str, pd.DataFrame, pd.DataFrame]) -> _Fitted:
+    """One base model of a fold (`piece`: its name, the training rows' target and trend, the rows
+    as the models see them), as a worker runs it: fitted, scored in sample and saved there."""
+    name, truth, inputs = piece
+    spec, search = hc.searched(cfg, cfg.model_specs[name], inputs)
+    fitted, seconds = timed(lambda: hc.fit_model(cfg, spec, inputs))
+    in_sample = rmse(truth["target"], truth["trend"] + fitted.predict(inputs))
+    return _Fitted(spec, search, store.SavedModel.of(fitted), in_sample, seconds)
+
+
 def model(view: RunDirView, fold_name: str) -> StageRecord:
-    """Train every base model of the experiment once on this fold (under its own name), and the
-    experiment's model also at the contract path."""
+    """Train every base model of the experiment once on this fold (under its own name, side by
+    side on the worker processes), and the experiment's model also at the contract path."""
     fold, _, train = _train_frame(view, fold_name)
     fill = store.FILL_VALUES.read(view.run_dir, **_where(view, fold_name))
-    inputs = model_inputs(view.cfg, train, fill)
-    written, metrics, events = [], {}, []
-    for name, spec in view.cfg.model_specs.items():
-        shape = {"experiment": view.key, "fold": fold_name, "model": name, "n_rows": len(train),
-                 "n_features": len(spec.columns(model_feature_columns(view.cfg)))}
-        events.append(emit(training_event("training_started", **shape)))
-        spec, search = hc.searched(view.cfg, spec, inputs)
-        fitted, seconds = timed(lambda: hc.fit_model(view.cfg, spec, inputs))
-        in_sample = rmse(train["target"], train["trend"] + fitted.predict(inputs))
+    cfg, inputs, truth = view.cfg, model_inputs(view.cfg, train, fill), train[["target", "trend"]]
+    shapes = {name: {"experiment": view.key, "fold": fold_name, "model": name, "n_rows": len(train),
+                     "n_features": len(spec.columns(model_feature_columns(cfg)))}
+              for name, spec in cfg.model_specs.items()}
+    events = [emit(training_event("training_started", **shape)) for shape in shapes.values()]
+    fits = each_on_workers(_fit_member, [(name, truth, inputs) for name in shapes], (cfg, view.data, view.geos))
+    written, metrics = [], {}
+    for (name, shape), fit in zip(shapes.items(), fits):
         card = {"fold": fold_name, "train_seasons": [int(s) for s in fold.train_seasons], "n_rows": len(train),
-                "train_rmse": in_sample, **({"search": search} if search else {})}
+                "train_rmse": fit.train_rmse, **({"search": fit.search} if fit.search else {})}
         for target in _targets(view, name):
-            written += store.write_model(view.run_dir, view.key, fold_name, fitted, card, target)
-        metrics[f"train_rmse_{name}"] = in_sample
-        events.append(emit(training_event("training_complete", **shape, seconds=seconds,
-                                          metrics={"train_rmse": in_sample})))
+            written += store.write_model(view.run_dir, view.key, fold_name, fit.saved, card, target)
+        metrics[f"train_rmse_{name}"] = fit.train_rmse
+        events.append(emit(training_event("training_complete", **shape, seconds=fit.seconds,
+                                          metrics={"train_rmse": fit.train_rmse})))
     return StageRecord(fold_name, written, len(train), metrics, events)
 
 
@@ -169,7 +191,7 @@ def ensembles(view: RunDirView, fold_name: str) -> StageRecord:
         frames = {own: ensemble_predictions(fitted, member_table(_member_preds(view, fold_name, members, spec.members)))
                   for members, own in files.items()}
         for target in _targets(view, name):
-            written += store.write_model(rd, key, fold_name, fitted, card, target)
+            written += store.write_model(rd, key, fold_name, store.SavedModel.of(fitted), card, target)
         written += _write_preds(view, fold_name, frames, name)
         rows += sum(len(f) for f in frames.values())
         if store.ENSEMBLE_WALK_FORWARD_PREDS in frames:
