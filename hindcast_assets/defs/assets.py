@@ -25,6 +25,7 @@ from hindcast_assets.pipeline.runlog import (RunIds, read_manifest, records_batc
                                              run_recorded)
 from hindcast_assets.pipeline.store import RunDirView
 from hindcast_assets.pipeline.fanout import fan_out
+from hindcast_assets.pipeline.workers import run_in_turn
 from hindcast_assets.pipeline.table import CONFIG_STAGE, Partitioning, Stage, asset_stages, hindcast_stages, stage_table
 
 RETRIES = 2  # a stage that meets a transient I/O error is retried after 1 s, then 2 s
@@ -59,15 +60,17 @@ def _deps(cfg: ExperimentConfig, stage: Stage, partitioning: dict[str, Partition
 
 def _run_partitions(context: AssetExecutionContext, stage: Stage, view, label: str, ids: RunIds) -> list[StageRecord]:
     keys = [None] if stage.partitioning is Partitioning.NONE else context.partition_keys
-    records, lines, progress = [], [], StageProgress(label, len(keys))
-    for key in keys:
-        partition = stage_partition(stage.partitioning, key)
-        with progress.partition(f"{PARTITION_NOUN[stage.partitioning]} {partition}" if key is not None else ""):
+    lines, progress = [], StageProgress(label, len(keys))
+
+    def run(partition) -> StageRecord:
+        with progress.partition(f"{PARTITION_NOUN[stage.partitioning]} {partition}" if partition is not None else ""):
             record = run_recorded(view, stage, partition, ids)
         message = progress.finished(record.note)
         progress_log.info(message)  # live, on the launcher's stderr
-        lines += [message, *(json.dumps(e, sort_keys=True) for e in record.events)]
-        records.append(record)
+        lines.extend([message, *(json.dumps(e, sort_keys=True) for e in record.events)])
+        return record
+
+    records = run_in_turn([stage_partition(stage.partitioning, key) for key in keys], run)
     # One run-log entry per stage: every entry is a write to the event log (10-30 ms on sqlite);
     # one per partition was 207 writes and about 5 % of a state-scale hindcast.
     context.log.info("\n".join(lines))

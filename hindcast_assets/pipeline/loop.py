@@ -10,6 +10,7 @@ from hindcast_assets.pipeline.records import StageRecord
 from hindcast_assets.pipeline.runlog import RunIds, open_run_dir, records_batched, run_recorded
 from hindcast_assets.pipeline.store import RunDirView
 from hindcast_assets.pipeline.table import Stage, hindcast_stages, stage_partitions
+from hindcast_assets.pipeline.workers import run_in_turn
 
 
 def run_stages(view: RunDirView, stages: list[Stage], ids: RunIds | None = None) -> list[StageRecord]:
@@ -18,7 +19,7 @@ def run_stages(view: RunDirView, stages: list[Stage], ids: RunIds | None = None)
     records = []
     for stage in stages:
         with records_batched(view.run_dir):
-            records += [run_recorded(view, stage, p, ids) for p in stage_partitions(stage, cfg.folds)]
+            records += run_in_turn(stage_partitions(stage, cfg.folds), lambda p: run_recorded(view, stage, p, ids))
     return records
 
 

@@ -14,13 +14,13 @@ from threadpoolctl import threadpool_info
 
 from hindcast_assets.config import config_from_dict
 from hindcast_assets.core import hindcast as hc
-from hindcast_assets.core import inner_folds
+from hindcast_assets.core import inner_folds, warmup
 from hindcast_assets.core.data import load_experiment_data
 from hindcast_assets.core.features import model_inputs
 from hindcast_assets.core.skill_by_init import features_by_init_date
 from hindcast_assets.pipeline import workers
 from hindcast_assets.pipeline.cpu_share import THREADS_ENV
-from hindcast_assets.pipeline.stages.folds import _block_national, _fit_member
+from hindcast_assets.pipeline.stages.folds import _block_national, _fit_member, _warmup_season
 from hindcast_assets_tests.core.test_inner_folds import _synthetic
 
 
@@ -130,3 +130,68 @@ def test_a_folds_models_fitted_on_workers_are_the_bytes_fitted_here(tmp_path, th
     there = workers.each_on_workers(_fit_member, pieces, (cfg, data, geos))
     assert workers._POOL is not None and [f.spec.name for f in there] == ["ridge", "hist_gbm", "lightgbm"]
     assert [(f.saved, f.train_rmse) for f in there] == [(f.saved, f.train_rmse) for f in here]
+
+
+def test_warmup_seasons_on_workers_equal_the_warmup_here(tmp_path, threads):
+    raw = _synthetic(tmp_path)
+    raw["model"] = {"name": "hist_gbm", "params": {"max_iter": 30}}
+    cfg = config_from_dict(raw, str(tmp_path / "synthetic.yaml"))
+    data = load_experiment_data(cfg)
+    geos = sorted(data.yields["geo_id"].unique())
+    threads(2)
+    here = warmup.warmup_predictions(cfg, data, geos, partial(features_by_init_date, cfg, data, geos))
+    folds = warmup.warmup_folds(cfg, data.yields)
+    there = warmup.warmup_of(cfg, data, workers.each_on_workers(_warmup_season, folds, (cfg, data, geos)))
+    assert cfg.has_skill_by_init and len(folds) == 5 and workers._POOL is not None and len(here.geo) == 240
+    pd.testing.assert_frame_equal(there.geo, here.geo, check_exact=True)
+    pd.testing.assert_frame_equal(there.national, here.national, check_exact=True)
+
+
+def _add(offset: int, item: int, base: int) -> int:
+    return offset + base + item
+
+
+def test_the_next_partitions_pieces_start_behind_this_ones_and_are_taken_by_it(threads):
+    """A stage started the next partition's pieces (`ahead`); that partition takes their results
+    instead of running them again, and what was started for a partition that never came is
+    dropped when the stage ends."""
+    threads(2)
+    seen = []
+
+    def run(partition: int) -> list[int]:
+        after = workers.upcoming_partition()
+        ahead = None if after is None else (partial(_add, base=10 * after), range(3))
+        got = workers.each_on_workers(partial(_add, base=10 * partition), range(3), (100,), ahead=ahead)
+        seen.append((partition, after, len(workers._AHEAD)))
+        return got
+
+    assert workers.run_in_turn([1, 2, 3], run) == [[110, 111, 112], [120, 121, 122], [130, 131, 132]]
+    assert seen == [(1, 2, 3), (2, 3, 3), (3, None, 0)] and workers._AHEAD == {}
+    with workers.running_before(9):
+        run(1)
+    assert len(workers._AHEAD) == 3  # started for partition 9 ...
+    workers.run_in_turn([], run)
+    assert workers._AHEAD == {}  # ... and dropped by the next stage's end
+
+
+def _item(_cfg, _data, _geos, item: int) -> int:
+    return item
+
+
+def test_an_equal_config_and_geo_list_keep_the_workers_and_other_data_does_not(tmp_path, threads):
+    """Each Dagster step opens the run_dir afresh: its config and geos are new objects, equal to
+    the last step's, and the workers started for those serve it; new data starts new ones."""
+    cfg = config_from_dict(_synthetic(tmp_path), str(tmp_path / "synthetic.yaml"))
+    data = load_experiment_data(cfg)
+    threads(2)
+    workers.each_on_workers(_item, range(2), (cfg, data, ["G0", "G1"]))
+    pool = workers._POOL
+    again = config_from_dict(_synthetic(tmp_path), str(tmp_path / "synthetic.yaml"))
+    assert again is not cfg and again == cfg
+    workers.each_on_workers(_item, range(2), (again, data, ["G0", "G1"]))
+    assert workers._POOL is pool
+    workers.each_on_workers(_item, range(2), (again, data, ["G0"]))
+    assert workers._POOL is not pool
+    pool = workers._POOL
+    workers.each_on_workers(_item, range(2), (again, data.__class__(data.yields.copy()), ["G0"]))
+    assert workers._POOL is not pool

@@ -22,11 +22,11 @@ from hindcast_assets.core.events import timed, training_event
 from hindcast_assets.core.metrics import rmse
 from hindcast_assets.core.skill_by_init import features_by_init_date
 from hindcast_assets.core.splits import PRODUCTION, Fold
-from hindcast_assets.core.warmup import warmup_predictions
+from hindcast_assets.core import warmup
 from hindcast_assets.pipeline import store
 from hindcast_assets.pipeline.records import StageRecord
 from hindcast_assets.pipeline.store import RunDirView
-from hindcast_assets.pipeline.workers import each_on_workers
+from hindcast_assets.pipeline.workers import each_on_workers, upcoming_partition
 
 events_log = logging.getLogger("hindcast_assets.events")
 
@@ -48,12 +48,22 @@ def included_geos(view: RunDirView, _: None) -> StageRecord:
     return StageRecord(None, [store.INCLUDED_GEOS.write(view.run_dir, chosen)], len(chosen))
 
 
+def _by_init(cfg: ExperimentConfig, data: ExperimentData, geos: list[str]):
+    """A season's feature rows at each init date (`features_by_init_date`), None without init dates."""
+    return partial(features_by_init_date, cfg, data, geos) if cfg.has_skill_by_init else None
+
+
+def _warmup_season(cfg: ExperimentConfig, data: ExperimentData, geos: list[str], fold: Fold) -> pd.DataFrame:
+    """One warm-up season's refit and rows (`warmup.warmup_season`), as a worker runs it."""
+    return warmup.warmup_season(cfg, data, geos, fold, _by_init(cfg, data, geos))
+
+
 def warmup_preds(view: RunDirView, _: None) -> StageRecord:
     """The seasons before the first test season walked forward (`core/warmup.py`): residuals that
     give the first folds intervals."""
     cfg = view.cfg
-    by_init = partial(features_by_init_date, cfg, view.data, view.geos) if cfg.has_skill_by_init else None
-    warm = warmup_predictions(cfg, view.data, view.geos, by_init)
+    folds = warmup.warmup_folds(cfg, view.data.yields)
+    warm = warmup.warmup_of(cfg, view.data, each_on_workers(_warmup_season, folds, (cfg, view.data, view.geos)))
     written = [store.WARMUP_PREDS.write(view.run_dir, frame, key=view.key, scope=scope)
                for scope, frame in (("geo", warm.geo), ("national", warm.national))]
     end = warm.at(inner_folds.END_OF_SEASON).geo
@@ -209,19 +219,24 @@ def bias_corrector(view: RunDirView, fold_name: str) -> StageRecord:
 def _block_national(cfg: ExperimentConfig, data: ExperimentData, geos: list[str], block: tuple[int, ...],
                     fold: Fold) -> pd.DataFrame:
     """One block's refit and national rows (`inner_folds.block_national`), as a worker runs it."""
-    by_init = partial(features_by_init_date, cfg, data, geos) if cfg.has_skill_by_init else None
-    return inner_folds.block_national(cfg, data, geos, fold, block, inner_folds.combiner(cfg), by_init)
+    return inner_folds.block_national(cfg, data, geos, fold, block, inner_folds.combiner(cfg),
+                                      _by_init(cfg, data, geos))
+
+
+def _inner_pieces(cfg: ExperimentConfig, data: ExperimentData, fold_name: str) -> tuple[partial, list]:
+    """A fold's inner refits as pieces for the workers: the function, and one block per piece."""
+    fold = hc.fold_of(cfg, data.yields, fold_name)
+    return partial(_block_national, fold=fold), inner_folds.season_blocks(fold.train_seasons, cfg.conformal.inner_blocks)
 
 
 def inner_national(view: RunDirView, fold_name: str) -> StageRecord:
     """National predictions of the fold's training seasons by refits without their block, at the
     end of the season and at each init date: the residuals its national intervals are calibrated
     on (`core/inner_folds.py`; an ensemble's members blended with equal weights)."""
-    cfg = view.cfg
-    fold = hc.fold_of(cfg, view.data.yields, fold_name)
-    blocks = inner_folds.season_blocks(fold.train_seasons, cfg.conformal.inner_blocks)
-    rows = inner_folds.stacked_blocks(each_on_workers(partial(_block_national, fold=fold), blocks,
-                                                      (cfg, view.data, view.geos)))
+    cfg, after = view.cfg, upcoming_partition()
+    ahead = None if after is None else _inner_pieces(cfg, view.data, after)
+    rows = inner_folds.stacked_blocks(each_on_workers(*_inner_pieces(cfg, view.data, fold_name),
+                                                      (cfg, view.data, view.geos), ahead=ahead))
     held = rows[rows["held_out"] & (rows["init_md"] == inner_folds.END_OF_SEASON)]
     written = store.INNER_NATIONAL.write(view.run_dir, rows, **_where(view, fold_name))
     return StageRecord(fold_name, [written], len(rows), {"inner_national_rmse": rmse(held["actual"], held["prediction"]),
