@@ -94,13 +94,16 @@ def test_a_failing_piece_raises_its_error_and_stops_the_workers(threads):
     assert workers._POOL is None
 
 
+def _experiment(folder: Path, **overrides) -> tuple:
+    """The synthetic experiment of core/test_inner_folds.py with `overrides`: config, data, geos."""
+    cfg = config_from_dict(_synthetic(folder) | overrides, str(folder / "synthetic.yaml"))
+    data = load_experiment_data(cfg)
+    return cfg, data, sorted(data.yields["geo_id"].unique())
+
+
 def test_inner_refits_on_workers_equal_the_refits_in_one_process(tmp_path, threads):
     """hist_gbm's OpenMP threads differ (two here, one in a worker): the rows are equal to the bit."""
-    raw = _synthetic(tmp_path)
-    raw["model"] = {"name": "hist_gbm", "params": {"max_iter": 30}}
-    cfg = config_from_dict(raw, str(tmp_path / "synthetic.yaml"))
-    data = load_experiment_data(cfg)
-    geos = sorted(data.yields["geo_id"].unique())
+    cfg, data, geos = _experiment(tmp_path, model={"name": "hist_gbm", "params": {"max_iter": 30}})
     fold = hc.fold_of(cfg, data.yields, "1990")
     threads(2)
     by_init = partial(features_by_init_date, cfg, data, geos)
@@ -115,11 +118,7 @@ def test_inner_refits_on_workers_equal_the_refits_in_one_process(tmp_path, threa
 def test_a_folds_models_fitted_on_workers_are_the_bytes_fitted_here(tmp_path, threads):
     """The model stage fits a fold's base models side by side: each file's bytes and in-sample
     score equal a fit in this process (hist_gbm on two OpenMP threads here, one there)."""
-    raw = _synthetic(tmp_path)
-    raw["compare"] = {"hist_gbm": {"max_iter": 30}, "lightgbm": {"num_boost_round": 30}}
-    cfg = config_from_dict(raw, str(tmp_path / "synthetic.yaml"))
-    data = load_experiment_data(cfg)
-    geos = sorted(data.yields["geo_id"].unique())
+    cfg, data, geos = _experiment(tmp_path, compare={"hist_gbm": {"max_iter": 30}, "lightgbm": {"num_boost_round": 30}})
     fold = hc.fold_of(cfg, data.yields, "1990")
     trend = hc.fit_detrender(cfg, data, geos, fold)
     train = hc.design_frame(cfg, data, geos, fold.train_seasons, trend)
@@ -133,11 +132,7 @@ def test_a_folds_models_fitted_on_workers_are_the_bytes_fitted_here(tmp_path, th
 
 
 def test_warmup_seasons_on_workers_equal_the_warmup_here(tmp_path, threads):
-    raw = _synthetic(tmp_path)
-    raw["model"] = {"name": "hist_gbm", "params": {"max_iter": 30}}
-    cfg = config_from_dict(raw, str(tmp_path / "synthetic.yaml"))
-    data = load_experiment_data(cfg)
-    geos = sorted(data.yields["geo_id"].unique())
+    cfg, data, geos = _experiment(tmp_path, model={"name": "hist_gbm", "params": {"max_iter": 30}})
     threads(2)
     here = warmup.warmup_predictions(cfg, data, geos, partial(features_by_init_date, cfg, data, geos))
     folds = warmup.warmup_folds(cfg, data.yields)
@@ -181,8 +176,7 @@ def _item(_cfg, _data, _geos, item: int) -> int:
 def test_an_equal_config_and_geo_list_keep_the_workers_and_other_data_does_not(tmp_path, threads):
     """Each Dagster step opens the run_dir afresh: its config and geos are new objects, equal to
     the last step's, and the workers started for those serve it; new data starts new ones."""
-    cfg = config_from_dict(_synthetic(tmp_path), str(tmp_path / "synthetic.yaml"))
-    data = load_experiment_data(cfg)
+    cfg, data, _ = _experiment(tmp_path)
     threads(2)
     workers.each_on_workers(_item, range(2), (cfg, data, ["G0", "G1"]))
     pool = workers._POOL
