@@ -33,6 +33,8 @@ sys.path.insert(0, str(HERE))
 
 from synthetic import write_config, write_synthetic  # noqa: E402
 
+from hindcast_assets.instance import PROFILES  # noqa: E402
+
 STATE_CONFIG = ROOT / "configs" / "corn_usa.yaml"
 # Runs of minutes are costly: the county overhead pair (the bar) runs twice each, interleaved; the
 # growth points and the state pair once (said so in the table); cheap figures are medians of
@@ -114,7 +116,7 @@ class Bench:
         self.env = {**os.environ, "DAGSTER_HOME": str(scratch / "dagster"),
                     "MLFLOW_TRACKING_URI": f"sqlite:///{scratch / 'mlflow.db'}", "PYTHONWARNINGS": "ignore"}
         (scratch / "dagster").mkdir(parents=True)
-        shutil.copy(ROOT / "dagster.yaml", scratch / "dagster" / "dagster.yaml")
+        shutil.copy(PROFILES["sqlite"], scratch / "dagster" / "dagster.yaml")  # the instance make demo runs on
 
     def job(self, what: str, config: Path | str, repeats: int = 1, env: dict | None = None,
             runs_dir: str | None = None) -> dict:

@@ -54,3 +54,14 @@ def test_plain_loop_writes_what_the_dagster_hindcast_writes(synthetic_config, tm
 def test_growth_exponent_is_the_log_log_slope():
     assert bench.exponent([500, 1000, 2000], [10.0, 20.0, 40.0]) == pytest.approx(1.0)
     assert bench.exponent([1, 2, 4], [3.0, 12.0, 48.0]) == pytest.approx(2.0)
+
+
+def test_the_bench_starts_its_jobs_on_the_instance_make_demo_uses(tmp_path):
+    """`make bench` gives every job a scratch DAGSTER_HOME holding the sqlite profile (it broke
+    once when the profile moved to deploy/instance/)."""
+    from hindcast_assets.instance import PROFILES
+
+    harness = bench.Bench(tmp_path)
+    home = tmp_path / "dagster"
+    assert harness.env["DAGSTER_HOME"] == str(home)
+    assert (home / "dagster.yaml").read_bytes() == PROFILES["sqlite"].read_bytes()
