@@ -54,23 +54,14 @@ def warmup_folds(cfg: ExperimentConfig, yields: pd.DataFrame) -> list[Fold]:
     return usable[-n:] if n else []
 
 
-def warmup_season(cfg: ExperimentConfig, data: ExperimentData, geos: list[str], fold: Fold,
-                  features_by_init) -> pd.DataFrame:
-    """Geo rows `GEO_COLUMNS` of one warm-up fold's season at the end of the season and at each
-    init date (`features_by_init(season)`, None for none), by the fold chain refitted on the
-    seasons before it (members blended as in `inner_folds`, no bias correction). Independent
-    of the other warm-up seasons, so they can run side by side."""
-    models = inner_folds.refit_without(cfg, data, geos, fold, (), inner_folds.combiner(cfg))
-    return inner_folds.geo_predictions(cfg, data, geos, models, [fold.test_season], features_by_init)[GEO_COLUMNS]
-
-
-def warmup_of(cfg: ExperimentConfig, data: ExperimentData, seasons: list[pd.DataFrame]) -> Warmup:
-    """The warm-up from its seasons' `warmup_season` rows, with their national rows."""
-    geo = pd.concat(seasons, ignore_index=True) if seasons else pd.DataFrame(columns=GEO_COLUMNS)
-    return Warmup(geo, inner_folds.national_of(cfg, geo, data.yields))
-
-
 def warmup_predictions(cfg: ExperimentConfig, data: ExperimentData, geos: list[str], features_by_init) -> Warmup:
-    """Every warm-up season (`warmup_folds`) by `warmup_season`, here, one after another."""
-    return warmup_of(cfg, data, [warmup_season(cfg, data, geos, f, features_by_init)
-                                 for f in warmup_folds(cfg, data.yields)])
+    """Geo rows `GEO_COLUMNS` and national rows of the warm-up seasons at the end of the season
+    and at each init date (`features_by_init(season)`, None for none), each season by the fold
+    chain refitted on the seasons before it (members blended as in `inner_folds`, no bias
+    correction)."""
+    combine = inner_folds.combiner(cfg)
+    parts = [inner_folds.geo_predictions(cfg, data, geos, inner_folds.refit_without(cfg, data, geos, f, (), combine),
+                                         [f.test_season], features_by_init)[GEO_COLUMNS]
+             for f in warmup_folds(cfg, data.yields)]
+    geo = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=GEO_COLUMNS)
+    return Warmup(geo, inner_folds.national_of(cfg, geo, data.yields))

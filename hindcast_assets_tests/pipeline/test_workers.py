@@ -14,13 +14,13 @@ from threadpoolctl import threadpool_info
 
 from hindcast_assets.config import config_from_dict
 from hindcast_assets.core import hindcast as hc
-from hindcast_assets.core import inner_folds, warmup
+from hindcast_assets.core import inner_folds
 from hindcast_assets.core.data import load_experiment_data
 from hindcast_assets.core.features import model_inputs
 from hindcast_assets.core.skill_by_init import features_by_init_date
 from hindcast_assets.pipeline import workers
 from hindcast_assets.pipeline.cpu_share import THREADS_ENV
-from hindcast_assets.pipeline.stages.folds import _block_national, _fit_member, _warmup_season
+from hindcast_assets.pipeline.stages.folds import _block_national, _fit_member
 from hindcast_assets_tests.core.test_inner_folds import _synthetic
 
 
@@ -129,17 +129,6 @@ def test_a_folds_models_fitted_on_workers_are_the_bytes_fitted_here(tmp_path, th
     there = workers.each_on_workers(_fit_member, pieces, (cfg, data, geos))
     assert workers._POOL is not None and [f.spec.name for f in there] == ["ridge", "hist_gbm", "lightgbm"]
     assert [(f.saved, f.train_rmse) for f in there] == [(f.saved, f.train_rmse) for f in here]
-
-
-def test_warmup_seasons_on_workers_equal_the_warmup_here(tmp_path, threads):
-    cfg, data, geos = _experiment(tmp_path, model={"name": "hist_gbm", "params": {"max_iter": 30}})
-    threads(2)
-    here = warmup.warmup_predictions(cfg, data, geos, partial(features_by_init_date, cfg, data, geos))
-    folds = warmup.warmup_folds(cfg, data.yields)
-    there = warmup.warmup_of(cfg, data, workers.each_on_workers(_warmup_season, folds, (cfg, data, geos)))
-    assert cfg.has_skill_by_init and len(folds) == 5 and workers._POOL is not None and len(here.geo) == 240
-    pd.testing.assert_frame_equal(there.geo, here.geo, check_exact=True)
-    pd.testing.assert_frame_equal(there.national, here.national, check_exact=True)
 
 
 def _add(offset: int, item: int, base: int) -> int:

@@ -22,7 +22,7 @@ from hindcast_assets.core.events import timed, training_event
 from hindcast_assets.core.metrics import rmse
 from hindcast_assets.core.skill_by_init import features_by_init_date
 from hindcast_assets.core.splits import PRODUCTION, Fold
-from hindcast_assets.core import warmup
+from hindcast_assets.core.warmup import warmup_predictions
 from hindcast_assets.pipeline import store
 from hindcast_assets.pipeline.records import StageRecord
 from hindcast_assets.pipeline.store import RunDirView
@@ -53,17 +53,13 @@ def _by_init(cfg: ExperimentConfig, data: ExperimentData, geos: list[str]):
     return partial(features_by_init_date, cfg, data, geos) if cfg.has_skill_by_init else None
 
 
-def _warmup_season(cfg: ExperimentConfig, data: ExperimentData, geos: list[str], fold: Fold) -> pd.DataFrame:
-    """One warm-up season's refit and rows (`warmup.warmup_season`), as a worker runs it."""
-    return warmup.warmup_season(cfg, data, geos, fold, _by_init(cfg, data, geos))
-
-
 def warmup_preds(view: RunDirView, _: None) -> StageRecord:
     """The seasons before the first test season walked forward (`core/warmup.py`): residuals that
     give the first folds intervals."""
     cfg = view.cfg
-    folds = warmup.warmup_folds(cfg, view.data.yields)
-    warm = warmup.warmup_of(cfg, view.data, each_on_workers(_warmup_season, folds, (cfg, view.data, view.geos)))
+    # in this process, not on the workers: at county scale starting them for five refits (and
+    # sending them the inputs) cost more than it saved (benchmarks/README.md)
+    warm = warmup_predictions(cfg, view.data, view.geos, _by_init(cfg, view.data, view.geos))
     written = [store.WARMUP_PREDS.write(view.run_dir, frame, key=view.key, scope=scope)
                for scope, frame in (("geo", warm.geo), ("national", warm.national))]
     end = warm.at(inner_folds.END_OF_SEASON).geo
