@@ -160,8 +160,9 @@ def each_on_workers(fn: Callable, items: Iterable, shared: tuple,
     if ahead is not None:
         later, later_items = ahead[0], list(ahead[1])
         if len(later_items) > 1:
-            for item in later_items:
-                _AHEAD.setdefault(_key(later, item), pool.submit(_piece, later, item))
+            for key, item in ((_key(later, item), item) for item in later_items):
+                if key not in _AHEAD:  # started once, however often a partition asks ahead for it
+                    _AHEAD[key] = pool.submit(_piece, later, item)
     try:
         return [future.result() for future in futures]
     except BaseException:
