@@ -263,36 +263,39 @@ def _quickstats_get(http: Http, base: str, key: str, query: quickstats.Query, wh
     return data, Fetched(f"corn_{query.column}-{vintage}.json", data, url, f"quickstats-{vintage}")
 
 
+def _quickstats_current(cfg: ExperimentConfig, name: str, frame: pd.DataFrame, current: Path,
+                        pulled: list[Fetched]) -> Pull:
+    """`frame`, built from the Quick Stats responses `pulled`, made input `name` at `current`,
+    the responses not kept yet kept beside it (`_make_current`)."""
+    folder = current.parent / VINTAGES / "quickstats"
+    new = [f for f in pulled if _new(folder, f)]
+    _make_current(cfg, name, frame, current, folder, new)
+    return Pull([f.name for f in new], {name: current}, {name: sorted({f.vintage for f in pulled})})
+
+
 def _nass_yields(cfg: ExperimentConfig, http: Http, base: str, key: str) -> Pull:
-    current = _input_path(cfg, "yields")
-    folder, frames, pulled = current.parent / VINTAGES / "quickstats", {}, []
+    current, frames, pulled = _input_path(cfg, "yields"), {}, []
     for query in quickstats.STATE_CORN:
         data, fetched = _quickstats_get(http, base, key, query, query.statistic.lower())
         frames[query.column] = quickstats.read_state_figures(data, query, _public(fetched.url))
         pulled.append(fetched)
     yields = quickstats.state_yields(frames[quickstats.YIELD.column], frames[quickstats.AREA.column],
                                      "NASS Quick Stats")
-    new = [f for f in pulled if _new(folder, f)]
-    _make_current(cfg, "yields", _yields_columns(cfg, yields), current, folder, new)
-    return Pull([f.name for f in new], {"yields": current}, {"yields": sorted({f.vintage for f in pulled})})
+    return _quickstats_current(cfg, "yields", _yields_columns(cfg, yields), current, pulled)
 
 
 def _nass_forecasts(cfg: ExperimentConfig, http: Http, base: str, key: str) -> Pull:
     current = _input_path(cfg, "yardstick")
-    folder = current.parent / VINTAGES / "quickstats"
     data, fetched = _quickstats_get(http, base, key, quickstats.NATIONAL_YIELD, "national forecasts")
     forecasts = quickstats.national_forecasts(data, _public(fetched.url))
-    new = [fetched] if _new(folder, fetched) else []
-    _make_current(cfg, "yardstick", forecasts.rename(columns={"season_year": cfg.columns.season_year}), current,
-                  folder, new)
-    return Pull([f.name for f in new], {"yardstick": current}, {"yardstick": [fetched.vintage]})
+    return _quickstats_current(cfg, "yardstick", forecasts.rename(columns={"season_year": cfg.columns.season_year}),
+                               current, [fetched])
 
 
 def _nass_condition(cfg: ExperimentConfig, http: Http, base: str, key: str) -> Pull:
     """The Corn Belt's weekly condition index from each of its states' ratings (a request per
     state keeps each answer under Quick Stats' 50,000 records)."""
-    current = _input_path(cfg, "regional")
-    folder, today, frames, pulled = current.parent / VINTAGES / "quickstats", dt.date.today(), [], []
+    current, today, frames, pulled = _input_path(cfg, "regional"), dt.date.today(), [], []
     for geo in quickstats.CORN_BELT:
         fips = geo.removeprefix(nclimdiv.GEO_PREFIX)
         query = quickstats.Query(f"condition_{fips}", (*quickstats.STATE_CONDITION.filters, ("state_fips_code", fips)))
@@ -301,10 +304,8 @@ def _nass_condition(cfg: ExperimentConfig, http: Http, base: str, key: str) -> P
         pulled.append(fetched)
     index = quickstats.corn_belt_condition(pd.concat(frames, ignore_index=True))
     c = cfg.columns
-    new = [f for f in pulled if _new(folder, f)]
-    _make_current(cfg, "regional", index.rename(columns={"date": c.date, "variable": c.variable, "value": c.value}),
-                  current, folder, new)
-    return Pull([f.name for f in new], {"regional": current}, {"regional": sorted({f.vintage for f in pulled})})
+    return _quickstats_current(cfg, "regional", index.rename(columns={"date": c.date, "variable": c.variable,
+                                                                       "value": c.value}), current, pulled)
 
 
 NASS_PULLS = {"yields": _nass_yields, "yardstick": _nass_forecasts, "regional": _nass_condition}  # by input
