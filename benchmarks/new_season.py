@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 STATE_CONFIG = ROOT / "configs" / "corn_usa.yaml"
 YIELDS = Path("us_state_corn") / "yields.parquet"
 # Name their run_dir, or (the config) the input folder: the bench's inputs are a copy of the bundled data
-NOT_COMPARED = ("delivery/", "reports/report.md", "config_resolved.yaml")
+NOT_COMPARED = ("delivery/", "reports/report.md", "reports/report.html", "config_resolved.yaml")
 
 
 def _artefacts(run_dir: str) -> dict[str, str]:
