@@ -22,7 +22,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
@@ -166,7 +166,9 @@ def _update(rd: RunDir, change: Callable[[Manifest], None]) -> Manifest | None:
         manifest = read_manifest(rd) or Manifest()
         change(manifest)
         tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
-        tmp.write_text(json.dumps(asdict(manifest), indent=1))
+        # vars, not asdict: the fields are plain JSON values already, and asdict's deep copy of a
+        # full manifest (12 ms at corn_usa's 1,344 artefacts) was paid at each of ~290 partitions
+        tmp.write_text(json.dumps(vars(manifest), indent=1))
         tmp.rename(path)  # replaces: the manifest is a record that grows, not an artefact
     return manifest
 
