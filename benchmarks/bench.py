@@ -31,6 +31,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
+from scaleout import state_config  # noqa: E402
 from synthetic import write_config, write_synthetic  # noqa: E402
 
 from hindcast_assets.instance import PROFILES  # noqa: E402
@@ -121,14 +122,18 @@ class Bench:
         (scratch / "dagster").mkdir(parents=True)
         shutil.copy(PROFILES["sqlite"], scratch / "dagster" / "dagster.yaml")  # the instance make demo runs on
 
+    def _worker(self, what: str, config: Path | str, runs_dir: str | None = None) -> list[str]:
+        """The command line of one measured job in a fresh process (`worker` below)."""
+        return [sys.executable, __file__, "worker", what, str(config), runs_dir or str(self.scratch / "runs")]
+
     def job(self, what: str, config: Path | str, repeats: int = 1, env: dict | None = None,
             runs_dir: str | None = None) -> dict:
         """Median seconds and max peak RSS of `repeats` fresh-process runs of one job (`env`:
         variables over the bench's own, e.g. another Dagster instance)."""
         runs = []
         for _ in range(repeats):
-            cmd = [sys.executable, __file__, "worker", what, str(config), runs_dir or str(self.scratch / "runs")]
-            out = subprocess.run(cmd, env={**self.env, **(env or {})}, check=True, capture_output=True, text=True)
+            out = subprocess.run(self._worker(what, config, runs_dir), env={**self.env, **(env or {})}, check=True,
+                                 capture_output=True, text=True)
             runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
             print(f"  {what} {Path(config).name}: {runs[-1]['seconds']:.1f} s, {runs[-1]['max_rss_mb']:.0f} MB",
                   file=sys.stderr)
@@ -141,9 +146,9 @@ class Bench:
         """`count` hindcasts of `config` one after another, then `count` started together: the
         wall time of each set and their ratio (1.0: sharing the machine costs nothing more)."""
         after = [self.job("hindcast", config)["seconds"] for _ in range(count)]
-        cmd = [sys.executable, __file__, "worker", "hindcast", str(config), str(self.scratch / "runs")]
         start = time.perf_counter()
-        jobs = [subprocess.Popen(cmd, env=self.env, stdout=subprocess.PIPE, text=True) for _ in range(count)]
+        jobs = [subprocess.Popen(self._worker("hindcast", config), env=self.env, stdout=subprocess.PIPE, text=True)
+                for _ in range(count)]
         printed = [job.communicate()[0] for job in jobs]
         together = time.perf_counter() - start
         if any(job.returncode for job in jobs):
@@ -171,20 +176,6 @@ def _merge(jobs: list[dict]) -> dict:
             "cpu_s": statistics.median(j["cpu_s"] for j in jobs),
             "max_rss_mb": max(j["max_rss_mb"] for j in jobs), "runs": [s for j in jobs for s in j["runs"]],
             "run_dir": jobs[-1]["run_dir"]}
-
-
-def at_once_config(scratch: Path, quick: Path, state: bool) -> Path:
-    """The hindcast the at-once figure starts several of: corn_usa narrowed to `AT_ONCE` (the
-    full set), the smallest synthetic county config (the quick set)."""
-    if not state:
-        return quick
-    import yaml
-
-    raw = yaml.safe_load(STATE_CONFIG.read_text())
-    raw["hindcast"] |= AT_ONCE["hindcast"]
-    path = scratch / "corn_usa_at_once.yaml"
-    path.write_text(yaml.safe_dump(raw, sort_keys=False))
-    return path
 
 
 def startup(repeats: int = 5) -> dict:
@@ -267,8 +258,9 @@ def run(sizes: dict, out: Path) -> dict:
             refresh = bench.job("forecast-refresh", hindcast["run_dir"])
             figures["forecast_refresh_state"] = {"seconds": refresh["seconds"],
                                                  "ratio": refresh["seconds"] / hindcast["seconds"]}
-        figures["at_once"] = bench.at_once(at_once_config(scratch, configs[sizes["geos"][0]], sizes["state"]),
-                                           sizes["at_once"])
+        # corn_usa narrowed to AT_ONCE in the full set; the smallest synthetic county in the quick one
+        together = state_config(scratch, "corn_usa_at_once", AT_ONCE) if sizes["state"] else configs[sizes["geos"][0]]
+        figures["at_once"] = bench.at_once(together, sizes["at_once"])
         if sizes["scaleout"]:
             from scaleout import scaleout_figures
 

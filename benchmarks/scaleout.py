@@ -22,12 +22,18 @@ SMALL = {"hindcast": {"first_test_year": 2009, "last_test_year": 2011}, "model":
          "compare": {}, "ensembles": {}}  # corn_usa, 3 folds + production, trend: a run that is mostly overhead
 
 
-def small_config(folder: Path) -> Path:
+def state_config(folder: Path, name: str, overrides: dict) -> Path:
+    """configs/corn_usa.yaml with `overrides` (`hindcast` merged into its own, any other key
+    replaced), written as `folder/<name>.yaml`: the bench's smaller state runs."""
     raw = yaml.safe_load((ROOT / "configs" / "corn_usa.yaml").read_text())
-    raw.update({k: {**raw[k], **v} if k == "hindcast" else v for k, v in SMALL.items()})
-    path = folder / "corn_usa_small.yaml"
+    raw.update({k: {**raw[k], **v} if k == "hindcast" else v for k, v in overrides.items()})
+    path = folder / f"{name}.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
     return path
+
+
+def small_config(folder: Path) -> Path:
+    return state_config(folder, "corn_usa_small", SMALL)
 
 
 @contextmanager

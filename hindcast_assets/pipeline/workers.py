@@ -1,9 +1,9 @@
 """Worker processes for the independent pieces of one stage partition, so that a hindcast with
 two CPUs to itself uses both: the national intervals' inner refits (five per fold) were about
 60 % of a hindcast's time, on one core while the other idled (LightGBM and XGBoost fit on one
-thread, benchmarks/README.md). Now also a fold's base models;
-a stage may start the next partition's pieces behind its own (`run_in_turn`), so no worker
-idles while a partition's last piece runs.
+thread, benchmarks/README.md), and a fold's base models. A stage may start the next
+partition's pieces behind its own (`run_in_turn`), so no worker idles while a partition's last
+piece runs.
 
 As many workers as the process's thread budget (`cpu_share.budget`: its CPUs, shared with the
 other hindcast processes on the host), each limited to one thread, so nothing oversubscribes;
