@@ -17,6 +17,7 @@ import pandas as pd
 from hindcast_assets.core.errors import UserError
 from hindcast_assets.config import ExperimentConfig
 from hindcast_assets.core import agronomy, dating
+from hindcast_assets.core.parquet import read_parquet
 from hindcast_assets.core.input_schema import OUTLIER_FACTOR, SCHEMAS, Kind, Resolved, config_value, resolve
 from hindcast_assets.core.rundir import content_hash
 
@@ -47,7 +48,7 @@ def _read(url: str, what: str, text: tuple[str, ...] = ()) -> pd.DataFrame:
     try:
         if url.endswith(".csv"):
             return pd.read_csv(url, dtype={c: str for c in text})
-        return pd.read_parquet(url)
+        return read_parquet(url)
     except Exception as exc:  # noqa: BLE001 - any reader failure is the same user error
         raise InputError(f"{url}: inputs.{what}: cannot read ({exc})") from None
 

@@ -17,7 +17,8 @@ import pandas as pd
 from upath import UPath
 from upath.implementations.local import LocalPath
 
-from hindcast_assets.core.rundir import ArtefactExistsError, Written, content_hash, folder_hash, parquet_bytes
+from hindcast_assets.core.parquet import parquet_bytes
+from hindcast_assets.core.rundir import ArtefactExistsError, Written, content_hash, folder_hash
 
 COLUMNS = ("geo_id", "date", "variable", "value")
 MARKERS = (".zattrs", ".zgroup")  # the group's metadata: on object stores, written last

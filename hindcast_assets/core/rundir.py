@@ -22,6 +22,7 @@ from upath import UPath
 from upath.implementations.local import LocalPath
 
 from hindcast_assets.core.errors import UserError
+from hindcast_assets.core.parquet import parquet_bytes, parquet_frame
 
 
 
@@ -55,12 +56,6 @@ def folder_hash(path: UPath) -> str:
 
 class LinkedRunDirError(UserError, OSError):
     """A run_dir with a symbolic link inside: a write through it could land outside the run_dir."""
-
-
-def parquet_bytes(df: pd.DataFrame) -> bytes:
-    buffer = io.BytesIO()
-    df.to_parquet(buffer, index=False)
-    return buffer.getvalue()
 
 
 def _publish(tmp: UPath, path: UPath) -> None:
@@ -212,7 +207,7 @@ class RunDir:
     # -- reads (of bytes read once, and checked by the caller) --------------------------------
     @staticmethod
     def parse_parquet(data: bytes) -> pd.DataFrame:
-        return pd.read_parquet(io.BytesIO(data))
+        return parquet_frame(data)
 
     @staticmethod
     def parse_pickle(data: bytes, path: UPath) -> Any:

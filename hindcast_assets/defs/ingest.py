@@ -16,6 +16,7 @@ from dagster import (AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, Asset
 from hindcast_assets.config import ExperimentConfig
 from hindcast_assets.core import quickstats
 from hindcast_assets.core.freshness import Cadence, complete_through, needed, staleness
+from hindcast_assets.core.parquet import read_parquet
 from hindcast_assets.defs.groups import Group, group_name
 from hindcast_assets.defs.inputs import observe_inputs
 from hindcast_assets.defs.resources import experiment_tags
@@ -47,7 +48,7 @@ def freshness_check(cfg: ExperimentConfig, name: str, cadence: Cadence, series: 
 def _long(cfg: ExperimentConfig, path) -> pd.DataFrame:
     """An input of dated values under the canonical column names."""
     c = cfg.columns
-    return pd.read_parquet(path).rename(columns={c.date: "date", c.variable: "variable", c.value: "value"})
+    return read_parquet(path).rename(columns={c.date: "date", c.variable: "variable", c.value: "value"})
 
 
 def _pull_metadata(pull: Pull) -> dict:

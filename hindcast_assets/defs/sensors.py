@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import json
 
-import pandas as pd
 from dagster import (AddDynamicPartitionsRequest, DagsterRunStatus, DefaultSensorStatus, RunRequest,
                      RunStatusSensorContext, SensorEvaluationContext, SensorResult, SkipReason, run_status_sensor,
                      sensor)
 
 from hindcast_assets.config import ExperimentConfig
 from hindcast_assets.core.forecast import available_init_dates
+from hindcast_assets.core.parquet import read_parquet
 from hindcast_assets.core.rundir import RunDir, content_hash, read_current
 from hindcast_assets.defs.execute import run_dir_config
 from hindcast_assets.defs.inputs import observe_inputs
@@ -29,7 +29,7 @@ SENSOR_RETRIES = 2
 
 
 def latest_indices_date(url: str):
-    return pd.read_parquet(url, columns=["date"])["date"].max().date()
+    return read_parquet(url, columns=["date"])["date"].max().date()
 
 
 def production_version(rd: RunDir, key: str) -> str | None:

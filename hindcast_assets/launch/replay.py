@@ -17,6 +17,7 @@ from dagster import DagsterInstance, RunRequest, SensorResult, build_sensor_cont
 from hindcast_assets.config import ExperimentConfig
 from hindcast_assets.core.drift import DriftSummary
 from hindcast_assets.core.errors import PreflightError
+from hindcast_assets.core.parquet import read_parquet, write_parquet
 from hindcast_assets.core.rundir import RunDir, set_current
 from hindcast_assets.defs.execute import QUIET, RunFailed, first_cause, observed_instance
 from hindcast_assets.defs.lifecycle import build_retrain_job, build_retrain_sensor
@@ -40,7 +41,7 @@ class Arrival:
 
 def _monthly(indices: str, season_year: int) -> Iterator[tuple[None, dt.date, pd.DataFrame]]:
     """The season's final data arriving a month at a time: (no vintage, through, rows)."""
-    full = pd.read_parquet(indices)
+    full = read_parquet(indices)
     for month in range(1, 13):
         through = pd.Timestamp(season_year, month, 1) + pd.offsets.MonthEnd(0)
         yield None, through.date(), full[full["date"] <= through]
@@ -132,7 +133,7 @@ def replay_config(cfg: ExperimentConfig, folder: str, through: int) -> Experimen
 def _land(frame: pd.DataFrame, path: str) -> None:
     """Replace the replay's yields copy atomically (write aside, then rename; a local folder)."""
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    frame.to_parquet(f"{path}.tmp", index=False)
+    write_parquet(frame, f"{path}.tmp")
     os.replace(f"{path}.tmp", path)
 
 
@@ -140,7 +141,7 @@ def replay_seasons(cfg: ExperimentConfig, source: str, first: int, last: int, fo
     """`hindcast replay-seasons`: the champion is a hindcast on yields through `first`; then the
     final yields of each later season land, one at a time, and the retrain sensor decides whether
     the retraining flow runs. The replay has its own registered model, reset at the start."""
-    yields = pd.read_parquet(cfg.inputs.yields)
+    yields = read_parquet(cfg.inputs.yields)
     season = cfg.columns.season_year
     replay = replay_config(cfg, folder, first)
     registry = Registry()

@@ -29,6 +29,7 @@ from hindcast_assets.core import nclimdiv, quickstats
 from hindcast_assets.core.data import InputError, input_problem, load_input
 from hindcast_assets.core.errors import PullError
 from hindcast_assets.core.nclimdiv import ClimdivFile
+from hindcast_assets.core.parquet import write_parquet
 from hindcast_assets.paths import BUNDLED_DATA_DIR
 
 NOAA_URL_ENV, NOAA_URL = "HINDCAST_NOAA_URL", "https://www.ncei.noaa.gov/pub/data/cirs/climdiv/"
@@ -45,7 +46,7 @@ def write_input(frame: pd.DataFrame, path: Path) -> None:
     if path.suffix == ".csv":
         frame.to_csv(path, index=False)
     else:
-        frame.reset_index(drop=True).to_parquet(path, **INPUT_PARQUET)
+        write_parquet(frame.reset_index(drop=True), path, **INPUT_PARQUET)
 
 
 @dataclass(frozen=True)

@@ -25,15 +25,15 @@ from upath import UPath
 from upath.implementations.local import LocalPath
 
 from hindcast_assets.core.errors import UserError
-from hindcast_assets.config import ExperimentConfig, config_from_dict
+from hindcast_assets.config import ExperimentConfig, config_from_resolved
 from hindcast_assets.core.bias import BiasCorrector
 from hindcast_assets.core.data import ExperimentData, load_experiment_data
 from hindcast_assets.core.detrend import LinearTrend
 from hindcast_assets.core.ensembles import ENSEMBLE_FILE, EnsembleModel
 from hindcast_assets.core.indices_store import read_indices, write_indices
 from hindcast_assets.core.predictions import FoldModels
-from hindcast_assets.core.rundir import (RunDir, RunDirName, UnsafeArtefactError, Written, content_hash, folder_hash,
-                                         parquet_bytes)
+from hindcast_assets.core.parquet import parquet_bytes
+from hindcast_assets.core.rundir import RunDir, RunDirName, UnsafeArtefactError, Written, content_hash, folder_hash
 from hindcast_assets.core.season_dates import ForecastDate
 from hindcast_assets.core.splits import PRODUCTION
 from hindcast_assets.models import TrainedModel, load_model
@@ -52,7 +52,7 @@ class Format:
 
 
 def _decode_config(data: bytes, path: UPath) -> ExperimentConfig:
-    return config_from_dict(yaml.safe_load(data.decode()), str(path))
+    return config_from_resolved(data, str(path))
 
 
 def _safe_pickle(expected: type) -> Callable[[bytes, UPath], Any]:

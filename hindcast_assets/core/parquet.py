@@ -1,0 +1,40 @@
+"""Parquet to and from bytes and files, through buffers arrow owns, never a Python file object.
+
+pandas hands pyarrow a Python file object for a local path, and `io.BytesIO` is one. One of
+arrow's threads can hold the last reference to it past the read; released there while the
+interpreter exits, it takes the GIL and aborts the process after the work is done: "terminate
+called without an active exception", exit 134 (apache/arrow#34314; a hang in #50482). Seen in
+6 of 60 `hindcast run forecast` processes started two at a time (7 Dec 2026). A buffer arrow
+owns is released without the GIL.
+"""
+from __future__ import annotations
+
+import fsspec
+import pandas as pd
+import pyarrow as pa
+
+
+def parquet_bytes(df: pd.DataFrame, **options) -> bytes:
+    """`df` as parquet, its index dropped (`options` as `DataFrame.to_parquet` takes them)."""
+    sink = pa.BufferOutputStream()
+    df.to_parquet(sink, **{"index": False, **options})
+    return sink.getvalue().to_pybytes()
+
+
+def parquet_frame(data: bytes, columns: list[str] | None = None) -> pd.DataFrame:
+    """The frame in parquet `data`, read from a copy arrow owns."""
+    sink = pa.BufferOutputStream()
+    sink.write(data)
+    return pd.read_parquet(pa.BufferReader(sink.getvalue()), columns=columns)
+
+
+def read_parquet(url: str, columns: list[str] | None = None) -> pd.DataFrame:
+    """The parquet file at `url`: a path or any fsspec URL."""
+    with fsspec.open(str(url), "rb") as file:
+        return parquet_frame(file.read(), columns)
+
+
+def write_parquet(df: pd.DataFrame, url: str, **options) -> None:
+    """`df` as the parquet file at `url` (`options` as `parquet_bytes` takes them)."""
+    with fsspec.open(str(url), "wb") as file:
+        file.write(parquet_bytes(df, **options))
