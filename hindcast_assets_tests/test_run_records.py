@@ -73,15 +73,15 @@ def _model_done(rd, fold: str) -> bool:
                for e in read_events(RunDir(rd)))
 
 
-def _killed_hindcast(config, runs, sent: int = signal.SIGKILL) -> RunDir:
-    """`hindcast run hindcast` in a subprocess, sent `sent` (killed) once fold 2010's model is
+def _killed_hindcast(config, runs, sent: int = signal.SIGKILL, after: str = "2010") -> RunDir:
+    """`hindcast run hindcast` in a subprocess, sent `sent` (killed) once fold `after`'s model is
     written (a stage in the middle of the model chain)."""
     cmd = [sys.executable, "-m", "hindcast_assets.cli", "run", "hindcast", "--config", str(config),
            "--runs-dir", str(runs)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         (rd,) = _wait_for(lambda: runs.exists() and [p for p in runs.iterdir() if p.is_dir()])
-        _wait_for(lambda: _model_done(rd, "2010"))
+        _wait_for(lambda: _model_done(rd, after))
     finally:
         os.kill(proc.pid, sent)
         if proc.wait(120) is None:
@@ -133,11 +133,17 @@ def test_resume_after_kill_9_completes_the_run_dir_byte_identically(tiny_config,
     assert code == 0 and "nothing to resume" in err
 
 
-def test_ctrl_c_mid_run_ends_the_dagster_run_and_its_mlflow_run_failed(tiny_config, tmp_path):
-    """Ctrl-C (SIGINT) in the launcher, here once fold 2010's model is written: no run is left
+def test_ctrl_c_mid_run_ends_the_dagster_run_and_its_mlflow_run_failed(tiny_input_dir, tmp_path):
+    """Ctrl-C (SIGINT) in the launcher, here once fold 2009's model is written: no run is left
     open, and no MLflow run of the interrupted run says FINISHED (a step's teardown may have said
-    so before the interrupt reached the run)."""
-    rd = _killed_hindcast(tiny_config, tmp_path / "runs", signal.SIGINT)
+    so before the interrupt reached the run). Slow fits (about 1 s each, no inner refits) keep the
+    run going for seconds after that: Dagster drops a Ctrl-C that arrives after its last step,
+    and a tiny run's last 2.4 s were once over before the interrupt came (7 Dec)."""
+    from hindcast_assets_tests.tiny import write_config
+
+    config = write_config(tmp_path, model={"name": "lightgbm", "params": {"num_boost_round": 10000}},
+                          conformal={"national_residuals": "earlier_folds"})
+    rd = _killed_hindcast(config, tmp_path / "runs", signal.SIGINT, after="2009")
     (run,) = DagsterInstance.get().get_runs()
     assert run.status == DagsterRunStatus.FAILURE
     assert list(_mlflow_statuses()) == [run.run_id] and _mlflow_statuses()[run.run_id] in ("FAILED", "KILLED")
