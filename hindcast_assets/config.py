@@ -487,6 +487,16 @@ def config_from_dict(raw: Any, source: str) -> ExperimentConfig:
     return cfg
 
 
+# libyaml's parser where PyYAML has it: the same values, about 8x faster (a run reads its resolved
+# config at every stage partition)
+_RESOLVED_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def config_from_resolved(text: str | bytes, source: str) -> ExperimentConfig:
+    """A resolved config this project wrote (`resolved()` as YAML: a run_dir's, a job's argument)."""
+    return config_from_dict(yaml.load(text, Loader=_RESOLVED_LOADER), source)
+
+
 def _check_models(cfg: ExperimentConfig, source: str) -> None:
     """Every model name refers to a registered model or a declared ensemble."""
     from hindcast_assets.models import PluginError, registry  # late: the registry imports model plugins

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 import yaml
 from dagster import BetaWarning, DagsterInstance, Definitions, PreviewWarning, build_reconstructable_job
 
-from hindcast_assets.config import ExperimentConfig, config_from_dict
+from hindcast_assets.config import ExperimentConfig, config_from_resolved
 from hindcast_assets.core.lease import Lease
 from hindcast_assets.core.rundir import RunDir
 from hindcast_assets.core.splits import PRODUCTION
@@ -67,7 +67,7 @@ def job_def(cfg: ExperimentConfig, source: str, job_name: str):
 def job_for(config_yaml: str, source: str, job_name: str, executor_name: str):
     """One experiment's job from its resolved config: what a Celery worker or a run process
     rebuilds (by module, function and these string arguments) to run its steps."""
-    cfg = config_from_dict(yaml.safe_load(config_yaml), source)
+    cfg = config_from_resolved(config_yaml, source)
     return _resolved(experiment_definitions(cfg, source, Executor(executor_name)), job_name)
 
 
