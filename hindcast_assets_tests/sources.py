@@ -258,5 +258,6 @@ def start_server() -> SourceServer:
     published = Published()
     handler = type("Handler", (_Handler,), {"published": published})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    # polled every 20 ms, not 0.5 s: `shutdown` waits for the next poll, and every ingest test stops one
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
     return SourceServer(published, server)
