@@ -1,4 +1,5 @@
-"""The `hindcast` CLI end to end on real data: run_dir, Dagster runs, MLflow runs, bad input."""
+"""The `hindcast` CLI end to end: run_dir, Dagster runs, MLflow runs, bad input; the hindcast and the
+live season on real data, the production-only runs on the tiny experiment (tiny.py)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -27,9 +28,9 @@ def _mlflow_runs():
     return [r for e in client.search_experiments() for r in client.search_runs([e.experiment_id])]
 
 
-def test_fit_production_writes_only_the_production_model(small_config, tmp_path, capsys):
+def test_fit_production_writes_only_the_production_model(tiny_config, tmp_path, capsys):
     runs = tmp_path / "runs"
-    code, out, err = _run(capsys, "run", "fit-production", "--config", str(small_config), "--runs-dir", str(runs))
+    code, out, err = _run(capsys, "run", "fit-production", "--config", str(tiny_config), "--runs-dir", str(runs))
     assert code == 0, err
     rd = RunDir(out[-1])
     assert rd.root.parent == runs and rd.root.name.endswith("_corn_usa")
@@ -85,9 +86,9 @@ def test_hindcast_run_then_show(small_config, tmp_path, capsys):
     assert any("production" in line and "preds: train" in line for line in shown)
 
 
-def test_two_runs_in_one_process_are_two_finished_mlflow_runs(small_config, tmp_path, capsys):
+def test_two_runs_in_one_process_are_two_finished_mlflow_runs(tiny_config, tmp_path, capsys):
     for _ in range(2):
-        assert _run(capsys, "run", "fit-production", "--config", str(small_config),
+        assert _run(capsys, "run", "fit-production", "--config", str(tiny_config),
                     "--runs-dir", str(tmp_path / "runs"))[0] == 0
     tracked = _mlflow_runs()
     assert len(tracked) == 2 and {r.info.status for r in tracked} == {"FINISHED"}

@@ -136,13 +136,12 @@ def test_resume_after_kill_9_completes_the_run_dir_byte_identically(tiny_config,
 def test_ctrl_c_mid_run_ends_the_dagster_run_and_its_mlflow_run_failed(tiny_input_dir, tmp_path):
     """Ctrl-C (SIGINT) in the launcher, here once fold 2009's model is written: no run is left
     open, and no MLflow run of the interrupted run says FINISHED (a step's teardown may have said
-    so before the interrupt reached the run). Slow fits (about 1 s each, no inner refits) keep the
+    so before the interrupt reached the run). Slow fits (about 1 s each, no refits) keep the
     run going for seconds after that: Dagster drops a Ctrl-C that arrives after its last step,
     and a tiny run's last 2.4 s were once over before the interrupt came (7 Dec)."""
-    from hindcast_assets_tests.tiny import write_config
+    from hindcast_assets_tests.tiny import SLOW_FITS, write_config
 
-    config = write_config(tmp_path, model={"name": "lightgbm", "params": {"num_boost_round": 10000}},
-                          conformal={"national_residuals": "earlier_folds"})
+    config = write_config(tmp_path, **SLOW_FITS)
     rd = _killed_hindcast(config, tmp_path / "runs", signal.SIGINT, after="2009")
     (run,) = DagsterInstance.get().get_runs()
     assert run.status == DagsterRunStatus.FAILURE

@@ -174,11 +174,9 @@ def _begun_step(app, pool, instance) -> tuple[str, str] | None:
 
 @pytest.mark.long_running
 def test_a_celery_worker_killed_mid_step_has_its_step_rerun_on_the_other(celery_workers, tmp_path, tiny_input_dir):
-    # many boosting rounds (about 1 s a fit on the tiny experiment): a model step of some seconds,
-    # long enough to be killed in; national intervals from earlier folds: inner refits would
-    # triple the fits and test nothing more here
-    config = tiny.write_config(tmp_path, **{**FOLDS, "model": {"name": "lightgbm", "params": {"num_boost_round": 10000}},
-                                            "conformal": {"national_residuals": "earlier_folds"}})
+    # slow fits: a model step of some seconds, long enough to be killed in (inner and warm-up
+    # refits would triple the fits and test nothing more here)
+    config = tiny.write_config(tmp_path, **FOLDS, **tiny.SLOW_FITS)
     runs = tmp_path / "runs"
     reference = run_experiment(load_config(config), "hindcast", str(runs / "one")).run_dir
     cmd = [sys.executable, "-m", "hindcast_assets.cli", "run", "hindcast", "--config", str(config), "--runs-dir",

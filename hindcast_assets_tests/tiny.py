@@ -99,6 +99,11 @@ TINY = {"hindcast": {"first_test_year": 2009, "last_test_year": 2011}, "model": 
         "features": {"regional": {"variables": ["cci"], "geos": BELT}}}
 
 
+# LightGBM at 10,000 rounds (about 1 s a fit here) and intervals without refits (national ones
+# from earlier folds, no warm-up seasons): seconds of fits to kill or interrupt a run in
+SLOW_FITS = {"model": {"name": "lightgbm", "params": {"num_boost_round": 10000}},
+             "conformal": {"national_residuals": "earlier_folds", "warmup_seasons": 0}}
+
 MODEL_SETS = ("compare", "ensembles")  # the tiny experiment's are its own: corn_usa's are not merged in
 
 
