@@ -83,5 +83,7 @@ def derived_rows(rows: pd.DataFrame, names) -> pd.DataFrame:
     keys = [c for c in rows.columns if c not in ("variable", "value")]
     wide = rows[rows["variable"].isin(sources(names))].pivot_table(
         index=keys, columns="variable", values="value", aggfunc="first").reset_index()
+    # a source with no value known yet (an init date before its month ends) is a missing column
+    wide = wide.reindex(columns=[*keys, *sorted(sources(names))])
     out = [wide[keys].assign(variable=n, value=monthly_values(n, wide)) for n in names]
     return pd.concat(out, ignore_index=True).dropna(subset=["value"])

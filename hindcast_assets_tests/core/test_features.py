@@ -145,6 +145,17 @@ def test_derived_features_by_hand():
     assert degree_days_above(np.array([25.0]), np.array([15.0]), 29)[0] == 0.0
 
 
+def test_derived_features_whose_sources_are_not_known_yet_are_missing_not_an_error():
+    """At an init date before a source month has ended (or any month), nothing derived is known."""
+    rows = _synthetic([("G", "2001-06-30", "tavg", 20.0), ("G", "2001-07-31", "tmax", 32.0),
+                       ("G", "2001-07-31", "tmin", 20.0)])
+    got = monthly_features_as_of(rows, [2001], "07-15", ["tavg"], [6, 7], ["gdd", "vpd"])
+    assert got["tavg_jun"].tolist() == [20.0] and got.filter(regex="_jul$|^gdd|^vpd").isna().all(axis=None)
+    nothing = monthly_features_as_of(rows, [2001], "06-15", ["tavg"], [6, 7], ["gdd"])
+    assert nothing.empty and list(nothing.columns) == ["geo_id", "season_year", "tavg_jun", "tavg_jul", "gdd_jun",
+                                                       "gdd_jul"]
+
+
 def test_preseason_total_spans_the_year_before_and_is_known_only_when_complete():
     from hindcast_assets.core.features import preseason_totals_as_of
 
