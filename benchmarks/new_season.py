@@ -28,16 +28,15 @@ def _artefacts(run_dir: str) -> dict[str, str]:
 
 def new_season_figures(bench, full: dict) -> dict:
     """The new-season hindcast against `full` (the bench's job record of a full corn_usa hindcast)."""
+    from scaleout import state_config
+
     from hindcast_assets.paths import BUNDLED_DATA_DIR
 
     scratch = bench.scratch / "new_season"
     inputs = scratch / "input"
     shutil.copytree(BUNDLED_DATA_DIR, inputs, ignore=shutil.ignore_patterns("runs"))
-    raw = yaml.safe_load(STATE_CONFIG.read_text())
-    last = raw["hindcast"]["last_test_year"]
-    raw["hindcast"]["last_test_year"] = last - 1
-    before = scratch / "corn_usa.yaml"
-    before.write_text(yaml.safe_dump(raw, sort_keys=False))
+    last = yaml.safe_load(STATE_CONFIG.read_text())["hindcast"]["last_test_year"]
+    before = state_config(scratch, "corn_usa", {"hindcast": {"last_test_year": last - 1}})
     yields = pd.read_parquet(inputs / YIELDS)
     yields[yields["season_year"] < last].to_parquet(inputs / YIELDS, index=False)
     env, runs = {"INPUT_DATA_DIR": str(inputs)}, str(scratch / "runs")
