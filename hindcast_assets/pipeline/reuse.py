@@ -15,6 +15,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from hindcast_assets.core.data import ExperimentData
@@ -42,16 +43,17 @@ def _without(resolved: dict, dotted: tuple[str, ...]) -> dict:
     return out
 
 
-def _frame_hash(frame: pd.DataFrame) -> str:
+def _frame_hash(frame: pd.DataFrame, row_hashes: np.ndarray) -> str:
     digest = hashlib.sha256(json.dumps([[c, str(t)] for c, t in frame.dtypes.items()]).encode())
-    digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    digest.update(row_hashes.tobytes())
     return digest.hexdigest()
 
 
 def rows_through(data: ExperimentData, last_season: int | None) -> str:
     """A hash of every input row of the seasons up to `last_season` (None: all): the yields and
     static features by season, the indices by their date's year (a season's features use no date
-    after its year's end, core/features.py)."""
+    after its year's end, core/features.py). Each row is hashed once per process; a season's
+    hash takes the rows up to it."""
     key = ("rows_through", last_season)
     if key not in data.derived:
         parts = {}
@@ -59,9 +61,18 @@ def rows_through(data: ExperimentData, last_season: int | None) -> str:
                                   ("static", data.static, "season_year")):
             if frame is None:
                 continue
-            seasons = frame[year].dt.year if year == "date" else frame[year]
-            parts[name] = _frame_hash(frame if last_season is None else frame[seasons <= last_season])
+            seasons, rows = _season_row_hashes(data, name, frame, year)
+            parts[name] = _frame_hash(frame, rows if last_season is None else rows[seasons <= last_season])
         data.derived[key] = hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+    return data.derived[key]
+
+
+def _season_row_hashes(data: ExperimentData, name: str, frame: pd.DataFrame, year: str) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's season and its hash (pandas' per-row hash: a row's hash depends on that row alone)."""
+    key = ("season_row_hashes", name)
+    if key not in data.derived:
+        seasons = frame[year].dt.year if year == "date" else frame[year]
+        data.derived[key] = (seasons.to_numpy(), pd.util.hash_pandas_object(frame, index=False).to_numpy())
     return data.derived[key]
 
 
