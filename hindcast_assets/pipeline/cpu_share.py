@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import atexit
 import os
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import Any
 
 THREADS_ENV = "HINDCAST_THREADS"  # a fixed budget; 0 leaves the libraries' own defaults
 CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
@@ -69,16 +71,31 @@ def budget() -> int:
     return int(fixed) if fixed.isdigit() else thread_budget()
 
 
+_CONTROLLER: dict[int, Any] = {}  # len(sys.modules) -> the threadpoolctl controller of the libraries then loaded
+
+
+def _controller() -> Any:
+    """threadpoolctl's view of the loaded numeric libraries, made again only once more modules
+    are imported (a native library comes with its module): making it scans every loaded shared
+    object, 5 ms a time, paid twice per stage partition before."""
+    import sklearn.ensemble  # noqa: F401 - its OpenMP runtime, loaded now, or a stage loading it would miss the limit
+    from threadpoolctl import ThreadpoolController
+
+    loaded = len(sys.modules)
+    if loaded not in _CONTROLLER:
+        _CONTROLLER.clear()
+        _CONTROLLER[loaded] = ThreadpoolController()
+    return _CONTROLLER[loaded]
+
+
 @contextmanager
 def threads_within_budget() -> Iterator[int | None]:
     """Numeric libraries (OpenMP, BLAS) limited to `thread_budget()` threads inside the block
     (`$HINDCAST_THREADS` where set)."""
-    import sklearn.ensemble  # noqa: F401 - its OpenMP runtime, loaded now, or a stage loading it would miss the limit
-    from threadpoolctl import threadpool_limits
-
+    controller = _controller()
     threads = budget()
     if threads == 0:
         yield None
         return
-    with threadpool_limits(limits=threads):
+    with controller.limit(limits=threads):
         yield threads
