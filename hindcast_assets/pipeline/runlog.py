@@ -168,9 +168,24 @@ def _update(rd: RunDir, change: Callable[[Manifest], None]) -> Manifest | None:
         tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
         # vars, not asdict: the fields are plain JSON values already, and asdict's deep copy of a
         # full manifest (12 ms at corn_usa's 1,344 artefacts) was paid at each of ~290 partitions
-        tmp.write_text(json.dumps(vars(manifest), indent=1))
+        tmp.write_text(manifest_text(vars(manifest)))
         tmp.rename(path)  # replaces: the manifest is a record that grows, not an artefact
     return manifest
+
+
+def manifest_text(fields: dict[str, Any]) -> str:
+    """The manifest's JSON with one plan entry, completed partition or artefact per line (what
+    `indent=1` shows to two levels, each entry compact). Each line goes through json's C encoder:
+    `indent` takes the pure-Python one, 5.5 ms against 1.5 ms a write at corn_usa's 1,344
+    artefacts, paid at each of ~290 partitions."""
+    def block(value: Any) -> str:
+        if isinstance(value, dict) and value:
+            return "{\n" + ",\n".join(f"  {json.dumps(k)}: {json.dumps(v)}" for k, v in value.items()) + "\n }"
+        if isinstance(value, list) and value:
+            return "[\n" + ",\n".join(f"  {json.dumps(v)}" for v in value) + "\n ]"
+        return json.dumps(value)
+
+    return "{\n" + ",\n".join(f" {json.dumps(k)}: {block(v)}" for k, v in fields.items()) + "\n}"
 
 
 def open_run_dir(rd: RunDir, cfg: ExperimentConfig, job: str, stages: list[Stage], folds: list[str],

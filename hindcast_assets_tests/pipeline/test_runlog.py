@@ -90,3 +90,22 @@ def test_on_an_object_store_a_steps_records_land_whole_when_it_ends_even_by_fail
     assert [(e["task"], e["status"]) for e in read_events(rd)] == [
         ("made", "started"), ("made", "success"), ("failing", "started"), ("failing", "failed")]
     UPath(str(rd.root)).fs.rm(str(rd.root), recursive=True)
+
+
+def test_the_manifest_is_the_same_json_with_one_entry_per_line():
+    from hindcast_assets.pipeline.runlog import manifest_text
+
+    fields = {"job": "hindcast", "plan": ["config_resolved", "model[2010]"], "inputs": {},
+              "completed": {"model[2010]": {"outputs": ["models/a/2010/model.txt"], "metrics": {"rmse": 1.5},
+                                            "note": "a \"quoted\", odd\nnote"}},
+              "artefacts": [{"path": "models/a/2010/model.txt", "sha256": "ab"}, {"path": "p,]\n", "sha256": "cd"}],
+              "reuse": True}
+    text = manifest_text(fields)
+    assert json.loads(text) == fields
+    assert text.splitlines() == [
+        "{", ' "job": "hindcast",', ' "plan": [', '  "config_resolved",', '  "model[2010]"', " ],", ' "inputs": {},',
+        ' "completed": {',
+        '  "model[2010]": {"outputs": ["models/a/2010/model.txt"], "metrics": {"rmse": 1.5}, '
+        '"note": "a \\"quoted\\", odd\\nnote"}', " },",
+        ' "artefacts": [', '  {"path": "models/a/2010/model.txt", "sha256": "ab"},', '  {"path": "p,]\\n", "sha256": "cd"}',
+        " ],", ' "reuse": true', "}"]
