@@ -5,6 +5,7 @@ through the plain loop, the second on data where every season >= Y (2005) is
 perturbed (yields, areas, weather and the region-wide crop-condition index). Fold Y's fitted
 artefacts (all models, ensembles, bias corrector, in-sample predictions, the inner refits' national
 predictions) and the warm-up seasons' predictions must be byte-identical; its test-season outputs
+(walk-forward predictions, at the end of the season and at each init date)
 and fold Y+1's models (which train on Y) must differ, which shows the perturbation reached the run.
 """
 from __future__ import annotations
@@ -20,6 +21,7 @@ from hindcast_assets.pipeline.loop import plain_hindcast
 from hindcast_assets_tests import tiny
 
 Y = 2005
+TEST_SEASON_FILES = ("walk_forward_preds.parquet", "year_data.parquet", "by_init_date.parquet")  # the fold's outputs
 
 
 def _fold_files(run_dir, fold, pattern: str = "*") -> dict[str, str]:
@@ -33,7 +35,7 @@ def _fold_files(run_dir, fold, pattern: str = "*") -> dict[str, str]:
 
 
 def _fitted(files: dict[str, str]) -> dict[str, str]:
-    return {k: v for k, v in files.items() if not k.endswith(("walk_forward_preds.parquet", "year_data.parquet"))}
+    return {k: v for k, v in files.items() if not k.endswith(TEST_SEASON_FILES)}
 
 
 def _perturb_from(input_dir, season: int) -> None:
@@ -73,7 +75,7 @@ def test_fold_artefacts_do_not_depend_on_the_test_season_or_later(tmp_path, tiny
     assert [content_hash((clean.root / w).read_bytes()) for w in warm] == \
         [content_hash((perturbed.root / w).read_bytes()) for w in warm]
     # the perturbation did reach the test season's outputs, the condition features among them ...
-    for name in ("walk_forward_preds.parquet", "year_data.parquet"):
+    for name in TEST_SEASON_FILES:
         assert _fold_files(clean, Y, name) != _fold_files(perturbed, Y, name)
     seen = [pd.read_parquet(rd.root / f"preds/corn_usa/{Y}/year_data.parquet").set_index("geo_id")
             for rd in (clean, perturbed)]

@@ -46,7 +46,7 @@ def test_a_hindcast_records_every_stage_partition_and_hashes_every_file(tiny_hin
     hindcast = [a for a in manifest.artefacts if not a["path"].startswith("forecast/")]
     assert {a["path"] for a in hindcast} == on_disk - records
     assert all(content_hash((rd.root / a["path"]).read_bytes()) == a["sha256"] for a in hindcast)
-    assert manifest.job == "hindcast" and manifest.missing == [] and len(manifest.plan) == 3 + 7 * 4 + 7  # config, geos, warm-up; 7 fold stages x 4 folds; 7 whole-run
+    assert manifest.job == "hindcast" and manifest.missing == [] and len(manifest.plan) == 3 + 8 * 4 + 7  # config, geos, warm-up; 8 fold stages x 4 folds; 7 whole-run
     assert set(manifest.inputs) == {"yields", "indices", "regional", "references", "yardstick"}
     assert manifest.environment["packages"]["dagster"] and len(manifest.config_sha256) == 64
     run = manifest.runs[0]

@@ -133,7 +133,7 @@ def test_a_fanned_out_hindcast_in_process_and_on_celery_is_byte_identical_to_one
     instance = DagsterInstance.get()
     phases = _runs_by_phase(instance)
     assert sorted((k, len(v)) for k, v in phases.items()) == [
-        ("fan-in: bias_corrector", 2), ("fan-in: calibration_by_init_date", 2), ("fan-in: conformal", 2),
+        ("fan-in: bias_corrector", 2), ("fan-in: conformal", 2), ("fan-in: fold_preds_by_init_date", 2),
         ("fan-in: season_report", 2), ("folds 2006-2008", 2), ("folds 2009-production", 2), ("one run", 1)]
     assert all(r.dagster_run.status == DagsterRunStatus.SUCCESS for v in phases.values() for r in v)
     celery_chunks = [r for k in ("folds 2006-2008", "folds 2009-production") for r in phases[k]

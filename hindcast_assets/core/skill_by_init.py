@@ -45,16 +45,12 @@ def _features_by_init_date(cfg: ExperimentConfig, data: ExperimentData, geos: li
     return by_season | {None: table.iloc[:0]}
 
 
-def predictions_by_init_date(cfg: ExperimentConfig, yields: pd.DataFrame, features: dict[str, pd.DataFrame],
-                             fold_models: dict[str, FoldModels]) -> pd.DataFrame:
-    """Geo rows of every test season x init month-day, predicted by the season's own fold from
-    its `features_by_init_date`, with the season's actual yield."""
-    frames = []
-    for fold, models in fold_models.items():
-        rows = features[fold]
-        preds = models.predict(cfg, rows)  # every init date at once: rows are independent
-        frames.append(with_actual(preds, yields).assign(init_md=rows["init_md"].to_numpy()))
-    return pd.concat(frames, ignore_index=True)
+def fold_predictions_by_init_date(cfg: ExperimentConfig, yields: pd.DataFrame, features: pd.DataFrame,
+                                  models: FoldModels) -> pd.DataFrame:
+    """Geo rows of a fold's test season x init month-day, predicted by the fold from its
+    `features_by_init_date`, with the season's actual yield."""
+    preds = models.predict(cfg, features)  # every init date at once: rows are independent
+    return with_actual(preds, yields).assign(init_md=features["init_md"].to_numpy())
 
 
 def national_by_init_date(geo: pd.DataFrame, yields: pd.DataFrame) -> pd.DataFrame:

@@ -404,6 +404,8 @@ POSTPROCESSED = Artefact("postprocessed/{scope}.parquet", PARQUET,
                          "bias-corrected walk-forward hindcast with intervals (scope geo or national)")
 FEATURES_BY_INIT_DATE = Artefact("postprocessed/by_init_date/features/{fold}.parquet", PARQUET,
                                  "a test season's feature rows as known at each init month-day")
+FOLD_PREDS_BY_INIT_DATE = Artefact("preds/{key}/{fold}/by_init_date.parquet", PARQUET,
+                                   "the fold's test season re-predicted by the fold at each init month-day")
 PREDS_BY_INIT_DATE = Artefact("postprocessed/by_init_date/{scope}.parquet", PARQUET,
                               "every test season re-predicted at each init date (scope geo or national)")
 CONFORMAL_BY_INIT_DATE = Artefact("conformal/by_init_date/{mode}.parquet", PARQUET,

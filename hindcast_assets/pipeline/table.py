@@ -142,6 +142,10 @@ STAGES: tuple[Stage, ...] = (
           _up("model") + _up("fold_preds", all_partitions=True), when=has_ensembles),
     Stage("bias_corrector", FOLD, folds.bias_corrector, (store.BIAS_CORRECTOR,),
           "Per-fold bias correction from walk-forward residuals of earlier folds only.", FINAL_FOLD_PREDS),
+    Stage("fold_preds_by_init_date", FOLD, evaluation.fold_preds_by_init_date, (store.FOLD_PREDS_BY_INIT_DATE,),
+          "The fold's test season re-predicted by its own fitted artefacts with only what was known at each "
+          "init date.", _up("features_by_init_date", "detrender", "feature_fill_values", "model", "ensembles",
+                            "bias_corrector"), YIELD_ROWS, when=has_skill_by_init),
     Stage("conformal", NONE, evaluation.conformal, (store.CONFORMAL,),
           "Conformal sidecars, one per residual mode: quantiles per scope, level and fold.",
           FINAL_FOLD_PREDS + _up("bias_corrector", "inner_national", all_partitions=True) + _up("warmup_preds"),
@@ -157,9 +161,9 @@ STAGES: tuple[Stage, ...] = (
           _up("model", all_partitions=True) + _up("national")),
     Stage("calibration_by_init_date", NONE, evaluation.calibration_by_init_date,
           (store.PREDS_BY_INIT_DATE, store.CONFORMAL_BY_INIT_DATE),
-          "Every test season re-predicted by its own fold with only what was known at each init date, "
-          "and conformal sidecars per init date from those residuals (the forecasts' intervals).",
-          _up("features_by_init_date", "inner_national", all_partitions=True) + FITTED + _up("warmup_preds"),
+          "Every test season's predictions at each init date, and conformal sidecars per init date from "
+          "their residuals (the forecasts' intervals).",
+          _up("fold_preds_by_init_date", "inner_national", all_partitions=True) + _up("warmup_preds"),
           YIELD_ROWS,
           when=has_skill_by_init),
     Stage("skill_by_init_date", NONE, evaluation.skill_by_init_date, (store.INIT_DATE_TABLE, store.INIT_DATE_PLOT),

@@ -27,7 +27,7 @@ REPORTS = {"report.md", "report.html", "skill.csv", "skill_by_fold.csv", "skill_
            "national_hindcast.png", "error_by_season.png", "coverage.png", "skill_by_init_date.csv",
            "skill_by_init_date.png", "yardstick.csv", "seasons.csv"}
 PRED_FILES = {"train_preds.parquet", "walk_forward_preds.parquet", "year_data.parquet", "lightgbm",
-              "inner_national.parquet"}
+              "inner_national.parquet", "by_init_date.parquet"}
 
 
 def _resources(run_dir: str = "", runs_dir: str = "") -> dict:

@@ -26,7 +26,7 @@ def test_the_fan_in_splits_into_a_head_and_independent_lanes():
     plan = _plan("corn_usa")
     assert _names(fan_in_waves(plan.fan_in, 2)) == [
         [["ensembles", "bias_corrector"]],
-        [["conformal", "national", "evaluation", "hindcast_delivery"], ["calibration_by_init_date", "skill_by_init_date"]],
+        [["conformal", "national", "evaluation", "hindcast_delivery"], ["fold_preds_by_init_date", "calibration_by_init_date", "skill_by_init_date"]],
         [["season_report"]]]  # it reads both lanes: after them, not merging them into one run
     assert _names(fan_in_waves(plan.fan_in, 1)) == [[[s.name for s in plan.fan_in]]]  # one worker: one run
 

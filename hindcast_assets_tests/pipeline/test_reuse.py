@@ -51,14 +51,14 @@ def test_a_new_season_refits_its_own_fold_and_production_and_copies_the_rest(tmp
 
     origins = _origins(challenger)
     fold_stages = {"detrender", "feature_fill_values", "model", "fold_preds", "features_by_init_date",
-                   "inner_national", "bias_corrector"}
+                   "inner_national", "bias_corrector", "fold_preds_by_init_date"}
     assert {f"{s}[{f}]" for s in fold_stages for f in ("2008", "2009", "2010")} | {"warmup_preds"} == \
         {pid for pid, origin in origins.items() if origin == str(champion.root)}
     assert not any(origins[f"{s}[{f}]"] for s in fold_stages for f in ("2011", "production"))
     assert _artefacts(challenger) == _artefacts(refit)
     said = ExperimentResult.from_run_dir(challenger).summary().splitlines()[1]
-    # 45 partitions: config, geos, warm-up, 7 fold stages x 5 folds, 7 whole-run stages; 22 copied: 7 x 3 + warm-up
-    assert said.startswith(f"22 of 45 stage partitions copied from {champion.root.name} ") and "--no-reuse" in said
+    # 50 partitions: config, geos, warm-up, 8 fold stages x 5 folds, 7 whole-run stages; 25 copied: 8 x 3 + warm-up
+    assert said.startswith(f"25 of 50 stage partitions copied from {champion.root.name} ") and "--no-reuse" in said
 
 
 def test_a_revised_season_refits_every_fold_that_sees_it(tmp_path, tiny_input_dir):

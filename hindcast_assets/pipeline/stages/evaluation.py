@@ -123,13 +123,26 @@ def features_by_init_date(view: RunDirView, fold_name: str) -> StageRecord:
     return StageRecord(fold_name, [store.FEATURES_BY_INIT_DATE.write(view.run_dir, rows, fold=fold_name)], len(rows))
 
 
+def fold_preds_by_init_date(view: RunDirView, fold_name: str) -> StageRecord:
+    """The fold's test season predicted by the fold from its features at each init month-day: an
+    artefact of its own so a fold copied from another run_dir brings it (issue 30: the fan-in
+    of a retrain then only reads)."""
+    if fold_name == PRODUCTION:
+        return StageRecord(fold_name, [], 0, note="no test season")
+    rd = view.run_dir
+    features = store.FEATURES_BY_INIT_DATE.read(rd, fold=fold_name)
+    preds = sbi.fold_predictions_by_init_date(view.cfg, view.data.yields, features,
+                                              store.read_fold_models(rd, view.key, fold_name))
+    return StageRecord(fold_name, [store.FOLD_PREDS_BY_INIT_DATE.write(rd, preds, key=view.key, fold=fold_name)],
+                       len(preds))
+
+
 def calibration_by_init_date(view: RunDirView, _: None) -> StageRecord:
-    """Every test season re-predicted by its own fold from its features at each init month-day,
-    and conformal sidecars per init month-day from those residuals."""
+    """Every test season's predictions at each init month-day, and conformal sidecars per init
+    month-day from their residuals."""
     rd, c = view.run_dir, view.cfg
-    models = {f: store.read_fold_models(rd, view.key, f) for f in c.test_folds}
-    features = {f: store.FEATURES_BY_INIT_DATE.read(rd, fold=f) for f in c.test_folds}
-    geo = sbi.predictions_by_init_date(c, view.data.yields, features, models)
+    geo = pd.concat([store.FOLD_PREDS_BY_INIT_DATE.read(rd, key=view.key, fold=f) for f in c.test_folds],
+                    ignore_index=True)
     national = sbi.national_by_init_date(geo, view.data.yields)
     written = [store.PREDS_BY_INIT_DATE.write(rd, frame, scope=scope)
                for scope, frame in _by_scope(c, geo, national).items()]
