@@ -85,10 +85,13 @@ class Lease:
 
     def _write(self, exclusive: bool) -> bool:
         """Write our lease whole (aside, then into place); `exclusive`: only if there is none."""
+        data = json.dumps(asdict(self._me())).encode()
+        if not isinstance(self.path, LocalPath):
+            return self._put(data, exclusive)
         tmp = self.path.parent / f".lease.{os.getpid()}.{threading.get_ident()}.tmp"
-        tmp.write_bytes(json.dumps(asdict(self._me())).encode())
+        tmp.write_bytes(data)
         try:
-            if exclusive and isinstance(self.path, LocalPath):
+            if exclusive:
                 os.link(tmp, self.path)  # atomic, and fails if another writer's lease is there
             else:
                 tmp.rename(self.path)
@@ -97,6 +100,18 @@ class Lease:
             return False
         finally:
             tmp.unlink(missing_ok=True)
+
+    def _put(self, data: bytes, exclusive: bool) -> bool:
+        """On an object store one PUT, seen whole or not at all (a rename there is a copy and a
+        delete, and its checks): exclusive by S3's If-None-Match where the store has it; the
+        holder read back after an exclusive write decides where it has not."""
+        try:
+            self.path.fs.pipe_file(self.path.path, data, mode="create" if exclusive else "overwrite")
+        except FileExistsError:
+            return False
+        except (NotImplementedError, TypeError, ValueError):  # no exclusive create on this store
+            self.path.write_bytes(data)
+        return True
 
     def acquire(self) -> Lease:
         """Take the lease, join it (a live lease of our id), or raise RunDirLeased naming the live holder."""

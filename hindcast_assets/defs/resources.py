@@ -120,8 +120,8 @@ class RunDirResource(ConfigurableResource):
     def view_for(self, cfg: ExperimentConfig, source: str) -> RunDirView:
         """The run_dir opened for `cfg`'s stages; refused if its config shapes another graph."""
         rd = self.run_dir_for(cfg.experiment_key)
-        if store.CONFIG.exists(rd):
-            theirs = store.read_config(rd)
+        theirs = store.CONFIG.read_optional(rd)  # one GET on an object store, no HEAD first
+        if theirs is not None:
             diff = shape_difference(cfg, theirs)
             if diff:
                 key, ours, held = diff

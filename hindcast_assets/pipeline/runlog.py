@@ -165,12 +165,22 @@ def _update(rd: RunDir, change: Callable[[Manifest], None]) -> Manifest | None:
     with host_lock(str(rd.root), "manifest"):
         manifest = read_manifest(rd) or Manifest()
         change(manifest)
-        tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
         # vars, not asdict: the fields are plain JSON values already, and asdict's deep copy of a
         # full manifest (12 ms at corn_usa's 1,344 artefacts) was paid at each of ~290 partitions
-        tmp.write_text(manifest_text(vars(manifest)))
-        tmp.rename(path)  # replaces: the manifest is a record that grows, not an artefact
+        _replace(path, manifest_text(vars(manifest)).encode())
     return manifest
+
+
+def _replace(path: UPath, data: bytes) -> None:
+    """Replace a record whole: locally written aside and renamed over; on an object store one PUT,
+    which readers see whole or not at all (a rename there is a copy and a delete, and with its
+    checks cost seven requests per step)."""
+    if not isinstance(path, LocalPath):
+        path.fs.pipe_file(path.path, data)
+        return
+    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
+    tmp.write_bytes(data)
+    tmp.rename(path)  # replaces: the manifest is a record that grows, not an artefact
 
 
 def manifest_text(fields: dict[str, Any]) -> str:
@@ -283,10 +293,10 @@ def _append(rd: RunDir, rel: str, line: str, header: str = "") -> None:
         return
     with host_lock(str(path), "append"):  # object stores cannot append: rewrite the object
         try:
-            before = path.read_text()
+            before = store.fetch_bytes(path).decode()  # one GET, no HEAD first
         except FileNotFoundError:
             before = header
-        path.write_text(before + line)
+        _replace(path, (before + line).encode())
 
 
 def _now() -> str:

@@ -129,7 +129,7 @@ def parse_manifest(path: UPath) -> dict | None:
     if cached and cached[0] == signature:
         return cached[1]
     try:
-        record = json.loads(path.read_text())
+        record = json.loads(fetch_bytes(path).decode())  # on an object store one GET, no HEAD first
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise IntegrityError(f"{path}: unreadable ({exc}); the run_dir's record is damaged, so nothing in it can "
                              "be verified or used") from None
@@ -189,7 +189,7 @@ class MissingFileError(FileNotFoundError):
     """A run_dir file that is not there."""
 
 
-def _fetch(path: UPath) -> bytes:
+def fetch_bytes(path: UPath) -> bytes:
     """A file's bytes: on an object store one GET, ranged from byte 0 so that no HEAD asks for
     its size first (as opening it, or a plain `cat_file` on S3, does)."""
     try:
@@ -229,7 +229,7 @@ def verified_bytes(rd: RunDir, path: UPath) -> bytes:
     if key in _OBJECTS:
         _OBJECTS.move_to_end(key)
         return _OBJECTS[key]
-    data = _fetch(path)
+    data = fetch_bytes(path)
     if content_hash(data) != _recorded(rd, path):
         raise _changed(rd, path)
     if remote:
@@ -506,7 +506,10 @@ def card_name(card: dict) -> str:
 
 
 def has_model(rd: RunDir, key: str, fold: str) -> bool:
-    return MODEL_CARD.exists(rd, key=key, fold=fold, member="")
+    """The fold's model card is recorded in the manifest or there (to be refused when read): the
+    manifest first, which costs no request per fold on an object store."""
+    card = MODEL_CARD.path(rd, key=key, fold=fold, member="")
+    return _expected(rd, card) is not None or card.exists()
 
 
 def read_fold_models(rd: RunDir, key: str, fold: str) -> FoldModels:

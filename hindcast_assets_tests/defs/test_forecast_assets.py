@@ -88,7 +88,8 @@ def test_forecast_errors_name_what_is_missing(tiny_config, tmp_path, capsys):
     for p in sorted((rd.root / "models").rglob("*"), reverse=True):
         p.unlink() if p.is_file() else p.rmdir()
     assert main(["run", "forecast", "--run-dir", str(rd), "--season-year", "2011", "--init-date", "2011-08-01"]) == 2
-    assert "models/corn_usa/production/ has no model" in capsys.readouterr().err
+    # the manifest still records them: the first one missing is named (never a silent switch of fold)
+    assert "models/corn_usa/production/model_card.json: missing (model name" in capsys.readouterr().err
     assert not (rd.root / "forecast").exists()
 
 

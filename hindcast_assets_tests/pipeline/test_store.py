@@ -82,8 +82,9 @@ def test_a_parquet_artefact_is_verified_and_parsed_once_while_it_stays_the_same(
     rd = RunDir(str(tmp_path / "run"))
     frame = pd.DataFrame({"geo_id": ["A", "B"], "prediction": [1.0, 2.0]})
     _recorded(rd, store.POSTPROCESSED.write(rd, frame, scope="geo"))
-    fetched = []  # each fetch is hashed against the manifest before it is parsed
-    monkeypatch.setattr(store, "_fetch", lambda path, real=store._fetch: fetched.append(path) or real(path))
+    fetched = []  # each fetch of the artefact is hashed against the manifest before it is parsed
+    monkeypatch.setattr(store, "fetch_bytes", lambda path, real=store.fetch_bytes:
+                        (path.name == "geo.parquet" and fetched.append(path)) or real(path))
     first = store.POSTPROCESSED.read(rd, scope="geo")
     first.loc[0, "prediction"] = 99.0  # a caller's change stays its own
     second = store.POSTPROCESSED.read(rd, scope="geo")
