@@ -180,14 +180,14 @@ def _replace(path: UPath, data: bytes) -> None:
         return
     tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
     tmp.write_bytes(data)
-    tmp.rename(path)  # replaces: the manifest is a record that grows, not an artefact
+    tmp.rename(path)  # replaces: a record grows, it is not an artefact
 
 
 def manifest_text(fields: dict[str, Any]) -> str:
     """The manifest's JSON with one plan entry, completed partition or artefact per line (what
-    `indent=1` shows to two levels, each entry compact). Each line goes through json's C encoder:
-    `indent` takes the pure-Python one, 5.5 ms against 1.5 ms a write at corn_usa's 1,344
-    artefacts, paid at each of ~290 partitions."""
+    `indent=1` shows to two levels, each entry compact). Each line goes through json's C encoder,
+    where `indent` takes the pure-Python one: 4.0 -> 2.6 ms a write at 484 artefacts, paid at
+    each of ~290 partitions of a corn_usa hindcast."""
     def block(value: Any) -> str:
         if isinstance(value, dict) and value:
             return "{\n" + ",\n".join(f"  {json.dumps(k)}: {json.dumps(v)}" for k, v in value.items()) + "\n }"
