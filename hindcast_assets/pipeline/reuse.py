@@ -15,7 +15,6 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from hindcast_assets.core.data import ExperimentData
@@ -43,17 +42,11 @@ def _without(resolved: dict, dotted: tuple[str, ...]) -> dict:
     return out
 
 
-def _frame_hash(frame: pd.DataFrame, row_hashes: np.ndarray) -> str:
-    digest = hashlib.sha256(json.dumps([[c, str(t)] for c, t in frame.dtypes.items()]).encode())
-    digest.update(row_hashes.tobytes())
-    return digest.hexdigest()
-
-
 def rows_through(data: ExperimentData, last_season: int | None) -> str:
     """A hash of every input row of the seasons up to `last_season` (None: all): the yields and
     static features by season, the indices by their date's year (a season's features use no date
-    after its year's end, core/features.py). Each row is hashed once per process; a season's
-    hash takes the rows up to it."""
+    after its year's end, core/features.py). Made from each season's digest, taken once per
+    process: a fold reads a few more seasons than the one before it."""
     key = ("rows_through", last_season)
     if key not in data.derived:
         parts = {}
@@ -61,18 +54,24 @@ def rows_through(data: ExperimentData, last_season: int | None) -> str:
                                   ("static", data.static, "season_year")):
             if frame is None:
                 continue
-            seasons, rows = _season_row_hashes(data, name, frame, year)
-            parts[name] = _frame_hash(frame, rows if last_season is None else rows[seasons <= last_season])
+            digest = hashlib.sha256(json.dumps([[c, str(t)] for c, t in frame.dtypes.items()]).encode())
+            for season, rows in _season_digests(data, name, frame, year).items():
+                if last_season is None or season <= last_season:
+                    digest.update(rows)
+            parts[name] = digest.hexdigest()
         data.derived[key] = hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
     return data.derived[key]
 
 
-def _season_row_hashes(data: ExperimentData, name: str, frame: pd.DataFrame, year: str) -> tuple[np.ndarray, np.ndarray]:
-    """Each row's season and its hash (pandas' per-row hash: a row's hash depends on that row alone)."""
-    key = ("season_row_hashes", name)
+def _season_digests(data: ExperimentData, name: str, frame: pd.DataFrame, year: str) -> dict[Any, bytes]:
+    """Each season's sha256 of its rows' hashes (pandas' per-row hash, in the frame's order), by
+    season; only these are kept (the rows' hashes of county-scale indices would be ~10 bytes a row)."""
+    key = ("season_digests", name)
     if key not in data.derived:
         seasons = frame[year].dt.year if year == "date" else frame[year]
-        data.derived[key] = (seasons.to_numpy(), pd.util.hash_pandas_object(frame, index=False).to_numpy())
+        rows = pd.Series(pd.util.hash_pandas_object(frame, index=False).to_numpy())
+        data.derived[key] = {season: hashlib.sha256(part.to_numpy().tobytes()).digest()
+                             for season, part in rows.groupby(seasons.to_numpy(), sort=True, dropna=False)}
     return data.derived[key]
 
 
