@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass
 from upath.implementations.local import LocalPath
 
 from hindcast_assets.core.errors import UserError
-from hindcast_assets.core.rundir import RunDir
+from hindcast_assets.core.rundir import RunDir, put_object
 
 LEASE_FILE = ".lease"
 HEARTBEAT_S = 10.0
@@ -102,15 +102,12 @@ class Lease:
             tmp.unlink(missing_ok=True)
 
     def _put(self, data: bytes, exclusive: bool) -> bool:
-        """On an object store one PUT, seen whole or not at all (a rename there is a copy and a
-        delete, and its checks): exclusive by S3's If-None-Match where the store has it; the
-        holder read back after an exclusive write decides where it has not."""
+        """On an object store one PUT (`put_object`); the holder read back after an exclusive
+        write decides where the store has no exclusive create."""
         try:
-            self.path.fs.pipe_file(self.path.path, data, mode="create" if exclusive else "overwrite")
+            put_object(self.path, data, exclusive)
         except FileExistsError:
             return False
-        except (NotImplementedError, TypeError, ValueError):  # no exclusive create on this store
-            self.path.write_bytes(data)
         return True
 
     def acquire(self) -> Lease:

@@ -71,6 +71,21 @@ STAMP_FORMAT = "%Y%m%d_%H%M%S"  # UTC, to the second
 _NAME = re.compile(r"(\d{8}_\d{6})_(.+)")
 
 
+def put_object(path: UPath, data: bytes, exclusive: bool = False) -> None:
+    """One PUT on an object store: readers see the object whole or not at all, and no rename (a
+    copy and a delete there) is paid. `exclusive`: never over an existing object, a
+    FileExistsError instead (S3's If-None-Match; a store without exclusive writes is asked first)."""
+    if not exclusive:
+        path.fs.pipe_file(path.path, data)
+        return
+    try:
+        path.fs.pipe_file(path.path, data, mode="create")
+    except (NotImplementedError, TypeError, ValueError):  # no exclusive create on this store
+        if path.exists():
+            raise FileExistsError(str(path)) from None
+        path.write_bytes(data)
+
+
 def utc_stamp() -> str:
     """Now as `<YYYYMMDD_HHMMSS>` (UTC): how run_dirs and the folders beside them are named."""
     return dt.datetime.now(dt.timezone.utc).strftime(STAMP_FORMAT)
@@ -184,18 +199,12 @@ class RunDir:
                                   "write to a fresh run_dir instead")
 
     def _put_once(self, path: UPath, data: bytes, written: Written) -> Written:
-        """On an object store, one PUT that never replaces an object (S3's If-None-Match: an
-        existing object is a FileExistsError): readers see no object or all of it, and no
-        existence check or rename (a copy and a delete) is paid per write. A store without
-        exclusive writes is asked first."""
+        """On an object store, one PUT that never replaces an object (`put_object`): no existence
+        check or rename is paid per write; an object already there must be the same bytes."""
         try:
-            path.fs.pipe_file(path.path, data, mode="create")
+            put_object(path, data, exclusive=True)
         except FileExistsError:
             return self._same_as_there(path, written)
-        except (NotImplementedError, TypeError, ValueError):  # no exclusive create on this store
-            if path.exists():
-                return self._same_as_there(path, written)
-            path.write_bytes(data)
         return written
 
     def write_parquet(self, path: UPath, df: pd.DataFrame) -> Written:

@@ -32,7 +32,7 @@ from upath.implementations.local import LocalPath
 from hindcast_assets.core.errors import UserError
 from hindcast_assets.config import ExperimentConfig
 from hindcast_assets.core.data import configured_inputs, file_version
-from hindcast_assets.core.rundir import RunDir, Written, content_hash
+from hindcast_assets.core.rundir import RunDir, Written, content_hash, put_object
 from hindcast_assets.paths import PROJECT_ROOT
 from hindcast_assets.pipeline import reuse, store
 from hindcast_assets.pipeline.cpu_share import threads_within_budget
@@ -172,11 +172,10 @@ def _update(rd: RunDir, change: Callable[[Manifest], None]) -> Manifest | None:
 
 
 def _replace(path: UPath, data: bytes) -> None:
-    """Replace a record whole: locally written aside and renamed over; on an object store one PUT,
-    which readers see whole or not at all (a rename there is a copy and a delete, and with its
-    checks cost seven requests per step)."""
+    """Replace a record whole: locally written aside and renamed over; on an object store one PUT
+    (`put_object`: a rename there, with its checks, cost seven requests per step)."""
     if not isinstance(path, LocalPath):
-        path.fs.pipe_file(path.path, data)
+        put_object(path, data)
         return
     tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
     tmp.write_bytes(data)
