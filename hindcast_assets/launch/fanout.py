@@ -22,13 +22,16 @@ from __future__ import annotations
 import multiprocessing
 import os
 import sys
-from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wait
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
+from contextlib import contextmanager
+from typing import TypeVar
 
 from hindcast_assets.config import ExperimentConfig
 from hindcast_assets.core.rundir import RunDir
 from hindcast_assets.defs.assets import stage_key
 from hindcast_assets.defs.deployment import Executor
-from hindcast_assets.defs.execute import RunFailed, execute_selection
+from hindcast_assets.defs.execute import RunFailed, execute_selection, observed_instance
 from hindcast_assets.defs.experiment import reconstructable_job
 from hindcast_assets.defs.jobs import hindcast_job_name
 from hindcast_assets.defs.resources import RANGE_END, RANGE_START
@@ -38,6 +41,7 @@ from hindcast_assets.pipeline.tracking import Tracker
 
 PHASE_TAG = "hindcast/phase"  # folds <first>-<last>, fan-in, or the fan-in lane's first stage
 POLL_S = 0.5
+T = TypeVar("T")
 
 
 def _as_launched(environ: dict[str, str], cwd: str) -> None:
@@ -52,13 +56,22 @@ def _as_launched(environ: dict[str, str], cwd: str) -> None:
     os.close(devnull)
 
 
+# What every run imports, loaded once by the fork server rather than by each pool process: MLflow
+# tracks every run (~0.9 s to import; importing it opens nothing, so a fork after it is safe)
+PRELOAD = [__name__, "mlflow.tracking"]
+
+
 def _pool(workers: int) -> ProcessPoolExecutor:
+    """`workers` processes, started now (a process starts per task submitted while none is idle)."""
     if "forkserver" in multiprocessing.get_all_start_methods():
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload([__name__])
+        context.set_forkserver_preload(PRELOAD)
     else:  # Windows
         context = multiprocessing.get_context("spawn")
-    return ProcessPoolExecutor(workers, context, initializer=_as_launched, initargs=(dict(os.environ), os.getcwd()))
+    pool = ProcessPoolExecutor(workers, context, initializer=_as_launched, initargs=(dict(os.environ), os.getcwd()))
+    for _ in range(workers):
+        pool.submit(os.getpid)
+    return pool
 
 
 def _wait(rd: RunDir, futures: dict[str, Future], running: str) -> None:
@@ -99,13 +112,36 @@ def run_fanned_out(cfg: ExperimentConfig, source: str, rd: RunDir, workers: int,
     """The hindcast into `rd` as waves of runs, one writer with the launcher holding `lease_id`;
     the last run's id. A failed run leaves the others of its wave to finish, then raises;
     `hindcast resume` completes the run_dir."""
-    waves = phases(cfg, workers)
-    print(f"{rd}: {len(waves[0])} fold-chunk runs ({', '.join(c.name for c in waves[0])}), then "
-          f"{' + '.join(str(len(w)) for w in waves[1:])} fan-in runs, executor {executor.value}",
-          file=sys.stderr, flush=True)
-    with _pool(workers) as pool:
-        Tracker().prepare(cfg.mlflow_experiment)
+    with _pool_started_while(lambda: _prepared(cfg, rd, workers, executor), workers) as (pool, waves):
         for wave, running in zip(waves, ["fold-chunk runs"] + ["fan-in runs"] * (len(waves) - 1)):
             futures = {p.name: pool.submit(execute_phase, cfg, source, rd, p, lease_id, executor) for p in wave}
             _wait(rd, futures, running)
         return futures[wave[-1].name].result()
+
+
+def _prepared(cfg: ExperimentConfig, rd: RunDir, workers: int, executor: Executor) -> list[list[Phase]]:
+    """The launcher's part before the first run: the instance observed, the waves planned, the
+    MLflow experiment made (two runs creating it at once would race)."""
+    observed_instance(cfg)
+    waves = phases(cfg, workers)
+    print(f"{rd}: {len(waves[0])} fold-chunk runs ({', '.join(c.name for c in waves[0])}), then "
+          f"{' + '.join(str(len(w)) for w in waves[1:])} fan-in runs, executor {executor.value}",
+          file=sys.stderr, flush=True)
+    Tracker().prepare(cfg.mlflow_experiment)
+    return waves
+
+
+@contextmanager
+def _pool_started_while(prepare: Callable[[], T], workers: int) -> Iterator[tuple[ProcessPoolExecutor, T]]:
+    """The pool and what `prepare` returns, the pool's processes started in a thread meanwhile:
+    its fork server's imports (~3 s) overlap the launcher's preparation rather than follow it."""
+    with ThreadPoolExecutor(1) as starter:
+        starting = starter.submit(_pool, workers)
+        try:
+            prepared = prepare()
+        except BaseException:
+            starting.result().shutdown(cancel_futures=True)
+            raise
+        pool = starting.result()
+    with pool:
+        yield pool, prepared

@@ -15,7 +15,7 @@ from hindcast_assets.core.lease import Lease
 from hindcast_assets.core.preflight import check_experiment
 from hindcast_assets.core.rundir import RunDir, remove_orphan_temps
 from hindcast_assets.defs.deployment import Executor
-from hindcast_assets.defs.execute import close_dead_runs, observed_instance
+from hindcast_assets.defs.execute import close_dead_runs
 from hindcast_assets.defs.experiment import completed_hindcast, materialised
 from hindcast_assets.launch.fanout import run_fanned_out
 from hindcast_assets.paths import config_file
@@ -88,7 +88,6 @@ def _materialise(cfg: ExperimentConfig, kind: JobKind, rd: RunDir, source: str, 
     """Job `kind` into `rd` as the writer holding `lease` (one run, unless `scale` fans a hindcast
     out); a completed hindcast is registered (and promoted if it is the experiment's first)."""
     if kind is JobKind.HINDCAST and scale.fanned_out:
-        observed_instance(cfg)
         run_id = run_fanned_out(cfg, source, rd, scale.workers, scale.executor, lease.run_id)
         registered = completed_hindcast(cfg, rd)
     else:
