@@ -68,3 +68,18 @@ def test_a_phase_pickles_to_a_pool_process():
     plan = _plan("corn_usa")
     phase = Phase.of("folds 2006-2009", plan.setup + plan.per_fold, ["2006", "2009"])
     assert pickle.loads(pickle.dumps(phase)) == phase and "model" in phase.stages
+
+
+def test_the_pool_starts_beside_the_launchers_preparation_and_a_failed_one_raises_its_own_error():
+    import os
+
+    from hindcast_assets.launch.fanout import _pool_started_while
+
+    with _pool_started_while(lambda: "waves", 2) as (pool, prepared):
+        assert prepared == "waves" and pool.submit(os.getpid).result() != os.getpid()
+
+    def fails():
+        raise ValueError("inputs changed")
+
+    with pytest.raises(ValueError, match="inputs changed"), _pool_started_while(fails, 2):
+        raise AssertionError("the block runs only after a preparation that succeeded")
