@@ -221,3 +221,22 @@ def test_a_zarr_folder_on_s3_is_published_by_its_metadata_written_last(s3_runs):
     assert cut_short.exists() and not published(cut_short)
     write_indices(cut_short, rows, {"season_year": 2011})  # replaced, not refused as "already written"
     assert published(cut_short) and read_indices(cut_short)[0].equals(rows)
+
+
+def test_an_s3_manifest_this_process_put_is_not_fetched_again_but_another_writers_is(s3_runs, tmp_path, input_dir,
+                                                                                       monkeypatch):
+    import json
+
+    from hindcast_assets.pipeline import store
+    from hindcast_assets.pipeline.runlog import open_run_dir
+    from hindcast_assets_tests.conftest import write_config
+
+    rd = RunDir(f"{s3_runs}/20261207_000000_corn_usa")
+    open_run_dir(rd, load_config(write_config(tmp_path, **SMALL)), "hindcast", [], [])  # one PUT, its ETag kept
+    fetched, get_object = [], store.get_object
+    monkeypatch.setattr(store, "get_object", lambda path: fetched.append(path.name) or get_object(path))
+    assert read_manifest(rd).job == "hindcast" and fetched == []  # a HEAD says it is what this process put
+    path = rd.root / store.MANIFEST_FILE
+    theirs = {**json.loads(get_object(path)), "job": "fit-production"}
+    path.fs.pipe_file(path.path, json.dumps(theirs).encode())  # another writer replaces it
+    assert read_manifest(rd).job == "fit-production" and fetched == ["manifest.json"]

@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass
 from upath.implementations.local import LocalPath
 
 from hindcast_assets.core.errors import UserError
-from hindcast_assets.core.rundir import RunDir, put_object
+from hindcast_assets.core.rundir import RunDir, get_object, put_object
 
 LEASE_FILE = ".lease"
 HEARTBEAT_S = 10.0
@@ -59,7 +59,7 @@ def pid_alive(pid: int) -> bool:
 def holder(rd: RunDir) -> Holder | None:
     path = rd.root / LEASE_FILE
     try:
-        return Holder(**json.loads(path.read_text()))
+        return Holder(**json.loads(get_object(path)))  # one GET on an object store, no HEAD first
     except (FileNotFoundError, ValueError, TypeError):
         return None  # none, or a lease cut short while being written: treat as free
 

@@ -71,19 +71,38 @@ STAMP_FORMAT = "%Y%m%d_%H%M%S"  # UTC, to the second
 _NAME = re.compile(r"(\d{8}_\d{6})_(.+)")
 
 
-def put_object(path: UPath, data: bytes, exclusive: bool = False) -> None:
+def put_object(path: UPath, data: bytes, exclusive: bool = False) -> str | None:
     """One PUT on an object store: readers see the object whole or not at all, and no rename (a
     copy and a delete there) is paid. `exclusive`: never over an existing object, a
-    FileExistsError instead (S3's If-None-Match; a store without exclusive writes is asked first)."""
+    FileExistsError instead (S3's If-None-Match; a store without exclusive writes is asked first).
+    The object's ETag where the store answers one: what a later HEAD reports while it is unchanged."""
     if not exclusive:
-        path.fs.pipe_file(path.path, data)
-        return
+        return _etag(path.fs.pipe_file(path.path, data))
     try:
-        path.fs.pipe_file(path.path, data, mode="create")
+        return _etag(path.fs.pipe_file(path.path, data, mode="create"))
     except (NotImplementedError, TypeError, ValueError):  # no exclusive create on this store
         if path.exists():
             raise FileExistsError(str(path)) from None
         path.write_bytes(data)
+        return None
+
+
+def _etag(response: Any) -> str | None:
+    return response.get("ETag") if isinstance(response, dict) else None
+
+
+def get_object(path: UPath) -> bytes:
+    """A file's bytes: on an object store one GET, ranged from byte 0 so that no HEAD asks for
+    its size first (as opening it, or a plain `cat_file` on S3, does). FileNotFoundError where
+    there is none."""
+    if isinstance(path, LocalPath):
+        return path.read_bytes()
+    try:
+        return path.fs.cat_file(path.path, start=0)
+    except FileNotFoundError:
+        raise
+    except OSError:  # an empty object has no byte 0
+        return path.fs.cat_file(path.path)
 
 
 def utc_stamp() -> str:

@@ -167,19 +167,22 @@ def _update(rd: RunDir, change: Callable[[Manifest], None]) -> Manifest | None:
         change(manifest)
         # vars, not asdict: the fields are plain JSON values already, and asdict's deep copy of a
         # full manifest (12 ms at corn_usa's 1,344 artefacts) was paid at each of ~290 partitions
-        _replace(path, manifest_text(vars(manifest)).encode())
+        data = manifest_text(vars(manifest)).encode()
+        etag = _replace(path, data)
+        if etag:
+            store.manifest_written(path, data, etag)
     return manifest
 
 
-def _replace(path: UPath, data: bytes) -> None:
+def _replace(path: UPath, data: bytes) -> str | None:
     """Replace a record whole: locally written aside and renamed over; on an object store one PUT
-    (`put_object`: a rename there, with its checks, cost seven requests per step)."""
+    (`put_object`: a rename there, with its checks, cost seven requests per step), its ETag."""
     if not isinstance(path, LocalPath):
-        put_object(path, data)
-        return
+        return put_object(path, data)
     tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
     tmp.write_bytes(data)
     tmp.rename(path)  # replaces: a record grows, it is not an artefact
+    return None
 
 
 def manifest_text(fields: dict[str, Any]) -> str:

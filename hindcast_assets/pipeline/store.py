@@ -33,7 +33,8 @@ from hindcast_assets.core.ensembles import ENSEMBLE_FILE, EnsembleModel
 from hindcast_assets.core.indices_store import read_indices, write_indices
 from hindcast_assets.core.predictions import FoldModels
 from hindcast_assets.core.parquet import parquet_bytes
-from hindcast_assets.core.rundir import RunDir, RunDirName, UnsafeArtefactError, Written, content_hash, folder_hash
+from hindcast_assets.core.rundir import (RunDir, RunDirName, UnsafeArtefactError, Written, content_hash, folder_hash,
+                                         get_object)
 from hindcast_assets.core.season_dates import ForecastDate
 from hindcast_assets.core.splits import PRODUCTION
 from hindcast_assets.models import TrainedModel, load_model
@@ -102,12 +103,11 @@ _PINNED: set[str] = set()  # manifests read once for a block of work (see `manif
 
 @contextmanager
 def manifest_pinned(rd: RunDir) -> Iterator[None]:
-    """The run_dir's manifest read afresh once, then taken as read until the block ends: on an
-    object store, checking whether it changed is a request per artefact read. For a block whose
-    reads are of partitions completed before it began (a stage's: its upstream stages'), and
-    whose own records are written when it ends (`runlog.records_batched`)."""
+    """The run_dir's manifest checked once (read again if it changed), then taken as read until
+    the block ends: on an object store, checking whether it changed is a request per artefact
+    read. For a block whose reads are of partitions completed before it began (a stage's: its
+    upstream stages'), and whose own records are written when it ends (`runlog.records_batched`)."""
     path = rd.root / MANIFEST_FILE
-    _RECORDS.pop(str(path), None)
     parse_manifest(path)
     _PINNED.add(str(path))
     try:
@@ -136,9 +136,20 @@ def parse_manifest(path: UPath) -> dict | None:
     if not isinstance(record, dict) or not isinstance(record.get("artefacts", []), list):
         raise IntegrityError(f"{path}: not a run_dir manifest (no artefact list); nothing in the run_dir can be "
                              "verified or used")
+    _keep(path, signature, record)
+    return record
+
+
+def _keep(path: UPath, signature: tuple, record: dict) -> None:
     hashes = {a.get("path"): a.get("sha256") for a in record.get("artefacts", []) if isinstance(a, dict)}
     _RECORDS[str(path)] = (signature, record, hashes)
-    return record
+
+
+def manifest_written(path: UPath, data: bytes, etag: str) -> None:
+    """This process has just put `data` as the object store manifest at `path`, which the store
+    answered with `etag`: kept as if read, so the next read asks only whether it changed since
+    (a HEAD), not for the object again (a GET per stage of an S3 run_dir)."""
+    _keep(path, (len(data), etag, None), json.loads(data.decode()))
 
 
 def recorded_hashes(path: UPath) -> dict[str, str]:
@@ -190,17 +201,9 @@ class MissingFileError(FileNotFoundError):
 
 
 def fetch_bytes(path: UPath) -> bytes:
-    """A file's bytes: on an object store one GET, ranged from byte 0 so that no HEAD asks for
-    its size first (as opening it, or a plain `cat_file` on S3, does)."""
+    """A file's bytes (`get_object`: one GET on an object store); MissingFileError where there is none."""
     try:
-        if isinstance(path, LocalPath):
-            return path.read_bytes()
-        try:
-            return path.fs.cat_file(path.path, start=0)
-        except FileNotFoundError:
-            raise
-        except OSError:  # an empty object has no byte 0
-            return path.fs.cat_file(path.path)
+        return get_object(path)
     except FileNotFoundError:
         raise MissingFileError(str(path)) from None
 
