@@ -60,13 +60,17 @@ def _at(rows: pd.DataFrame, keys: list[str]) -> str:
 
 def _geo_ids(df: pd.DataFrame, url: str, c: Resolved, keys: list[str]) -> pd.Series:
     """Text (a number has lost any leading zero: FIPS 01001 read as 1001), and never
-    blank-padded ("US-19 " would match nothing, silently)."""
+    blank-padded ("US-19 " would match nothing, silently). Checked on the distinct ids: a county
+    indices table repeats each a few thousand times."""
     ids = df[c.canonical]
-    if not (pd.api.types.is_string_dtype(ids) or ids.dtype == object) or not ids.map(type).eq(str).all():
+    codes, distinct = pd.factorize(ids)
+    if (not (pd.api.types.is_string_dtype(ids) or ids.dtype == object) or (codes < 0).any()
+            or not all(type(i) is str for i in distinct)):
         raise InputError(f"{url}: column {c.column!r} ({c.key}) must hold text, found {ids.dtype}: a number "
                          "loses leading zeros (FIPS 01001 becomes 1001); store the ids as strings")
-    padded = ids[ids.ne(ids.str.strip()) | ids.eq("")]
-    if not padded.empty:
+    blank = np.flatnonzero((distinct != distinct.str.strip()) | (distinct == ""))
+    if len(blank):
+        padded = ids[np.isin(codes, blank)]
         raise InputError(f"{url}: column {c.column!r} ({c.key}) holds {padded.iloc[0]!r} at row "
                          f"{padded.index[0]}, blank or with leading or trailing blanks ({len(padded)} rows); "
                          "geo ids are matched exactly across inputs, so none is stripped: fix the file")
@@ -105,8 +109,11 @@ def _numbers(df: pd.DataFrame, url: str, c: Resolved, keys: list[str]) -> pd.Ser
 
 
 def _labels(df: pd.DataFrame, url: str, c: Resolved, keys: list[str]) -> pd.Series:
+    """Text, missing where missing (made on the distinct values: a variable name repeats per row)."""
     values = df[c.canonical]
-    return values.where(values.isna(), values.astype(str))
+    codes, distinct = pd.factorize(values)
+    text = distinct.astype(str).to_numpy(object).take(codes)
+    return values.where(codes < 0, pd.Series(text, index=values.index))
 
 
 def _month_days(df: pd.DataFrame, url: str, c: Resolved, keys: list[str]) -> pd.Series:

@@ -41,9 +41,14 @@ def period_of(dates: pd.Series) -> Period:
     return Period.OTHER
 
 
+def dates_by_variable(frame: pd.DataFrame) -> dict[str, pd.Series]:
+    """Each variable's dates in row order (`frame`: canonical `date, variable` columns), by name."""
+    return {str(v): dates for v, dates in frame.groupby("variable", sort=True)["date"]}
+
+
 def periods(frame: pd.DataFrame) -> dict[str, Period]:
     """Each variable's period (`frame`: canonical `date, variable` columns)."""
-    return {str(v): period_of(g["date"]) for v, g in frame.groupby("variable", sort=True)}
+    return {v: period_of(dates) for v, dates in dates_by_variable(frame).items()}
 
 
 def period_end(dates: pd.Series, period: Period) -> pd.Series:
@@ -61,8 +66,8 @@ def misdated(frame: pd.DataFrame, marks: str, setting: str) -> tuple[str, str] |
 
     `period_end`: a monthly variable must be dated on its months' last days. `period_start`: a
     monthly variable on its months' first days, a daily or weekly one as it is dated."""
-    for variable, period in periods(frame).items():
-        dates = frame.loc[frame["variable"] == variable, "date"]
+    for variable, dates in dates_by_variable(frame).items():
+        period = period_of(dates)
         if period is Period.MONTH and marks == PERIOD_END and not dates.dt.is_month_end.all():
             if dates.dt.day.eq(1).all():
                 return variable, ("is monthly and every value is dated on the 1st, the start of its month; a value "

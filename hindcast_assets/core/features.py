@@ -5,7 +5,8 @@ season Y sees only values dated strictly before D. Nothing later can enter.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -41,44 +42,127 @@ def monthly_features_as_of(indices: pd.DataFrame, seasons: Iterable[int], as_of:
     at the month's end, so a month not yet ended is NaN (not known yet); a weekly one (a condition
     index) gives its last rating so far, the month's level as known on that day.
     """
-    seasons = sorted(set(seasons))
-    date = indices["date"]
-    year, month = date.dt.year, date.dt.month
-    # one mask, then one copy of the rows kept: at county scale the long indices are the largest
-    # frame a run holds, and each filtering step copied it
-    keep = (indices["variable"].isin(set(variables) | agronomy.sources(derived)) & year.isin(seasons)
-            & month.isin(months)).to_numpy()
-    maybe = np.flatnonzero(keep)
-    keep[maybe] = date.to_numpy()[maybe] < year.iloc[maybe].map(_cutoffs(seasons, as_of)).to_numpy()
-    rows = indices[keep].assign(season_year=year[keep], month=month[keep])
-    if derived:  # without, the frame as before: this runs per fold and per forecast
-        rows = pd.concat([rows[rows["variable"].isin(variables)], agronomy.derived_rows(rows, derived)],
-                         ignore_index=True)
-    cells = [*KEYS, "variable", "month"]
-    if rows.duplicated(cells).any():  # several values in a month (a weekly index): the latest known
-        rows = rows.sort_values("date").drop_duplicates(cells, keep="last")
-    return _wide(rows, monthly_feature_names([*variables, *derived], months))
+    return MonthlyCells.of(indices, seasons, variables, months, derived).as_of(as_of)
 
 
-def _wide(rows: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-    """`geo_id, season_year, <columns>` from long rows with one value per (geo, season, variable,
-    month), the (geo, season) pairs sorted: `set_index(...).unstack(...)` as a dense array. The
-    unstack's four-level index held 145 MB at 1,000 synthetic geos (benchmarks/README.md)."""
-    if rows.empty:
-        return pd.DataFrame({"geo_id": pd.Series(dtype=object), "season_year": rows["season_year"].iloc[:0],
-                             **{c: pd.Series(dtype=float) for c in columns}})
-    geo, geos = pd.factorize(rows["geo_id"], sort=True)
-    season, seasons = pd.factorize(rows["season_year"], sort=True)
-    pairs, pair = np.unique(geo.astype(np.int64) * len(seasons) + season, return_inverse=True)
-    variable, variables = pd.factorize(rows["variable"])
-    cells, cell = np.unique(variable.astype(np.int64) * 13 + rows["month"].to_numpy(), return_inverse=True)
-    names = [f"{variables[c // 13]}_{MONTH_NAMES[c % 13 - 1]}" for c in cells]
-    column = pd.Index(columns).get_indexer(names)[cell]  # -1: a month or variable not asked for
-    values = np.full((len(pairs), len(columns)), np.nan)
-    kept = column >= 0
-    values[pair[kept], column[kept]] = rows["value"].to_numpy(float)[kept]
-    keys = pd.DataFrame({"geo_id": geos.take(pairs // len(seasons)), "season_year": seasons.take(pairs % len(seasons))})
-    return pd.concat([keys, pd.DataFrame(values, columns=columns)], axis=1)
+@dataclass(frozen=True, eq=False)
+class MonthlyCells:
+    """The long rows some seasons' monthly features are made from, indexed once: each row's cell
+    (geo, season, feature column) and date, sorted by season, cell and date. The features as of
+    any day are then a mask and a take per season, so a hindcast's init dates share one pass over
+    the long indices (at county scale the largest frame a run holds; each pass factorized its ids
+    again) and a pass holds little beyond its own result."""
+
+    geos: np.ndarray  # sorted distinct geo ids
+    seasons: np.ndarray  # sorted seasons, in the dtype of the rows' years
+    columns: pd.Index
+    cell: np.ndarray  # (geo code x len(seasons) + season code) x len(columns) + column
+    date: np.ndarray
+    value: np.ndarray
+    bounds: np.ndarray  # season code i's rows are bounds[i]:bounds[i + 1]
+    sources: _Sources | None  # what the derived features are made from (None: no derived features)
+
+    @classmethod
+    def of(cls, indices: pd.DataFrame, seasons: Iterable[int], variables: Sequence[str], months: Sequence[int],
+           derived: Sequence[str] = ()) -> MonthlyCells:
+        seasons = sorted(set(seasons))
+        date = indices["date"]
+        year, month = date.dt.year, date.dt.month
+        kept = np.flatnonzero((indices["variable"].isin(set(variables) | agronomy.sources(derived))
+                               & year.isin(seasons) & month.isin(months)).to_numpy())
+        season, month = np.searchsorted(seasons, year.to_numpy()[kept]).astype(np.int16), month.to_numpy()[kept]
+        geo, geos = pd.factorize(indices["geo_id"].to_numpy()[kept], sort=True)
+        columns = pd.Index(monthly_feature_names([*variables, *derived], months))
+        column = _column_of(columns, indices["variable"].to_numpy()[kept], month, variables)
+        sources = _Sources(indices, kept, season, month, date.to_numpy()[kept], tuple(derived)) if derived else None
+        mine = None if sources is None else np.flatnonzero(column >= 0)  # without derived, every kept row
+        # one key sorts by season, geo and column: (season x geos + geo) x columns + column
+        key = _rows((season.astype(np.int64) * len(geos) + geo) * len(columns) + column, mine)
+        del geo, column
+        order = np.argsort(key)
+        key = key[order]
+        dates = _rows(date.to_numpy()[kept], mine)[order]
+        if (key[1:] == key[:-1]).any():  # several values in a cell (a weekly index): by date within it
+            by_date = np.lexsort((dates, key))
+            order, key, dates = order[by_date], key[by_date], dates[by_date]
+        per_season = len(geos) * len(columns)
+        bounds = np.searchsorted(key, np.arange(len(seasons) + 1) * per_season)
+        season, rest = np.divmod(key, per_season)
+        geo, column = np.divmod(rest, len(columns))
+        del key, rest
+        cell = (geo * len(seasons) + season) * len(columns) + column
+        values = _rows(indices["value"].to_numpy(float)[kept], mine)[order]
+        return cls(np.asarray(geos, dtype=object), np.asarray(seasons, dtype=year.dtype), columns, cell, dates, values,
+                   bounds, sources)
+
+    def as_of(self, as_of: str) -> pd.DataFrame:
+        """The wide features as known at `as_of` of each season (`monthly_features_as_of`): per
+        (geo, season) with a value known, sorted; each cell its latest value known."""
+        cutoff = _cutoffs(self.seasons.tolist(), as_of).to_numpy()
+        width = len(self.columns)
+        values = np.full(len(self.geos) * len(self.seasons) * width, np.nan)
+        known_pairs = np.zeros(len(self.geos) * len(self.seasons), dtype=bool)
+        for season, (a, b) in enumerate(zip(self.bounds[:-1], self.bounds[1:])):
+            known = self.date[a:b] < cutoff[season]
+            _put_latest(values, known_pairs, width, self.cell[a:b][known], self.value[a:b][known])
+        if self.sources is not None:
+            _put_latest(values, known_pairs, width, *self.sources.cells_as_of(cutoff, self))
+        pairs = np.flatnonzero(known_pairs)
+        if not len(pairs):
+            return pd.DataFrame({"geo_id": pd.Series(dtype=object), "season_year": pd.Series(dtype=self.seasons.dtype),
+                                 **{c: pd.Series(dtype=float) for c in self.columns}})
+        values = values.reshape(-1, width)
+        values = values if len(pairs) == len(values) else values[pairs]
+        n = len(self.seasons)
+        keys = pd.DataFrame({"geo_id": self.geos.take(pairs // n), "season_year": self.seasons.take(pairs % n)})
+        return pd.concat([keys, pd.DataFrame(values, columns=self.columns)], axis=1)
+
+
+def _rows(values: np.ndarray, rows: np.ndarray | None) -> np.ndarray:
+    return values if rows is None else values[rows]
+
+
+def _put_latest(values: np.ndarray, known_pairs: np.ndarray, width: int, cell: np.ndarray, value: np.ndarray) -> None:
+    """Each cell's last value of `value` (cells sorted, a cell's values by date) into `values`,
+    its (geo, season) marked known."""
+    last = np.append(cell[1:] != cell[:-1], True) if len(cell) else np.zeros(0, dtype=bool)
+    values[cell[last]] = value[last]
+    known_pairs[cell[last] // width] = True
+
+
+@dataclass(frozen=True, eq=False)
+class _Sources:
+    """The kept indices rows (derived features' sources among them), by position in `indices`."""
+    indices: pd.DataFrame
+    kept: np.ndarray
+    season: np.ndarray
+    month: np.ndarray
+    date: np.ndarray
+    derived: tuple[str, ...]
+
+    def cells_as_of(self, cutoff: np.ndarray, cells: MonthlyCells) -> tuple[np.ndarray, np.ndarray]:
+        """The derived features' cells and values from the rows known by `cutoff` (per season
+        code), sorted by cell then date."""
+        known = self.date < cutoff[self.season]
+        rows = self.indices.iloc[self.kept[known]].assign(season_year=cells.seasons[self.season[known]],
+                                                          month=self.month[known])
+        made = agronomy.derived_rows(rows, self.derived)
+        pair = (np.searchsorted(cells.geos, made["geo_id"].to_numpy()).astype(np.int64) * len(cells.seasons)
+                + np.searchsorted(cells.seasons, made["season_year"].to_numpy()))
+        cell = pair * len(cells.columns) + _column_of(cells.columns, made["variable"].to_numpy(),
+                                                      made["month"].to_numpy(), self.derived)
+        order = np.lexsort((made["date"].to_numpy(), cell))
+        return cell[order], made["value"].to_numpy(float)[order]
+
+
+def _column_of(columns: pd.Index, variable: np.ndarray, month: np.ndarray, named: Sequence[str]) -> np.ndarray:
+    """Each row's feature column `<variable>_<mon>` in `columns`; -1 for a variable not `named`."""
+    codes, distinct = pd.factorize(variable)
+    table = np.full((len(distinct), 13), -1, dtype=np.intp)
+    for i, v in enumerate(distinct):
+        if v in set(named):
+            table[i, 1:] = columns.get_indexer([f"{v}_{m}" for m in MONTH_NAMES])
+    return table[codes, month] if len(codes) else np.zeros(0, np.intp)
 
 
 def levels_as_of(indices: pd.DataFrame, seasons: Iterable[int], as_of: str, variables: Sequence[str],
@@ -126,14 +210,22 @@ def weather_features_as_of(cfg: ExperimentConfig, indices: pd.DataFrame, seasons
                            as_of: str) -> pd.DataFrame:
     """The configured weather features per (geo, season) known at the as-of day: monthly values,
     derived agronomic ones, pre-season totals. One function for the hindcast and the forecast."""
-    f = cfg.features
-    frame = monthly_features_as_of(indices, seasons, as_of, f.variables, f.months, f.derived)
-    if f.regional.variables:
-        regional = levels_as_of(indices, seasons, as_of, f.regional.variables, f.months)
-        frame = frame.merge(regional, on=KEYS, how="outer")
-    if f.preseason:
-        frame = frame.merge(preseason_totals_as_of(indices, seasons, as_of, f.preseason), on=KEYS, how="left")
-    return frame
+    return next(weather_features_at_each(cfg, indices, seasons, [as_of]))
+
+
+def weather_features_at_each(cfg: ExperimentConfig, indices: pd.DataFrame, seasons: Iterable[int],
+                             as_ofs: Sequence[str]) -> Iterator[pd.DataFrame]:
+    """`weather_features_as_of` at each of `as_ofs` in turn, the monthly rows indexed once."""
+    f, seasons = cfg.features, sorted(set(seasons))
+    cells = MonthlyCells.of(indices, seasons, f.variables, f.months, f.derived)
+    for as_of in as_ofs:
+        frame = cells.as_of(as_of)
+        if f.regional.variables:
+            regional = levels_as_of(indices, seasons, as_of, f.regional.variables, f.months)
+            frame = frame.merge(regional, on=KEYS, how="outer")
+        if f.preseason:
+            frame = frame.merge(preseason_totals_as_of(indices, seasons, as_of, f.preseason), on=KEYS, how="left")
+        yield frame
 
 
 def season_features(data: ExperimentData, cfg: ExperimentConfig, geo_ids: Iterable[str],

@@ -11,12 +11,13 @@ Measured against a model per init date (corn_usa, LightGBM, state RMSE 1990-2011
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator, Sequence
 
 import pandas as pd
 
 from hindcast_assets.core.errors import UserError
 from hindcast_assets.config import ExperimentConfig
-from hindcast_assets.core.features import KEYS, season_rows, weather_features_as_of
+from hindcast_assets.core.features import KEYS, season_rows, weather_features_at_each
 from hindcast_assets.core.season_dates import ForecastDate, MonthDay
 
 
@@ -56,15 +57,23 @@ def features_at(cfg: ExperimentConfig, known: pd.DataFrame, rows: pd.DataFrame, 
     """Feature rows for `rows` (`geo_id, season_year`, in their order) at `init` of each row's
     season, from `known` values only (unknown months stay NaN here). The as-of functions cut each
     season at its own init date, so many seasons are built in one pass."""
+    return next(features_at_each(cfg, known, rows, [init]))
+
+
+def features_at_each(cfg: ExperimentConfig, known: pd.DataFrame, rows: pd.DataFrame,
+                     inits: Sequence[MonthDay]) -> Iterator[pd.DataFrame]:
+    """`features_at` at each of `inits` in turn (the long rows indexed once for all)."""
     if cfg.features.static:
         raise ForecastError(f"features.static: {cfg.features.static} are whole-season values, never known at "
                             "an init date; this experiment cannot forecast in season")
     frame = rows[KEYS].reset_index(drop=True)
-    if cfg.features.variables:
-        weather = weather_features_as_of(cfg, known, frame["season_year"].unique(), str(init))
-        frame = frame.merge(weather, on=KEYS, how="left")
-    dates = {s: str(ForecastDate(int(s), init)) for s in frame["season_year"].unique()}
-    return frame.assign(init_date=frame["season_year"].map(dates).astype(object))
+    seasons = frame["season_year"].unique()
+    weather = (weather_features_at_each(cfg, known, seasons, [str(i) for i in inits]) if cfg.features.variables
+               else (None for _ in inits))
+    for init, features in zip(inits, weather):
+        at = frame if features is None else frame.merge(features, on=KEYS, how="left")
+        dates = {s: str(ForecastDate(int(s), init)) for s in seasons}
+        yield at.assign(init_date=at["season_year"].map(dates).astype(object))
 
 
 def forecast_features(cfg: ExperimentConfig, known: pd.DataFrame, geos: list[str], at: ForecastDate) -> pd.DataFrame:

@@ -3,6 +3,11 @@ only the data known at each init month-day, so the table shows what a forecast o
 the season was worth (the earlier the date, the less it may know)."""
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
+from itertools import groupby
+
+import numpy as np
 import pandas as pd
 
 from hindcast_assets.config import ExperimentConfig
@@ -11,7 +16,7 @@ from hindcast_assets.core.aggregate import national_rows
 from hindcast_assets.core.data import ExperimentData
 from hindcast_assets.core.evaluation import coverage_table
 from hindcast_assets.core.features import KEYS
-from hindcast_assets.core.forecast import features_at
+from hindcast_assets.core.forecast import features_at_each
 from hindcast_assets.core.metrics import mape, rmse
 from hindcast_assets.core.predictions import FoldModels, with_actual
 from hindcast_assets.core.season_dates import MonthDay
@@ -38,11 +43,60 @@ def _features_by_init_date(cfg: ExperimentConfig, data: ExperimentData, geos: li
     None -> the empty frame a season without yields gets."""
     present = (data.yields.loc[data.yields["geo_id"].isin(set(geos)), KEYS].drop_duplicates()
                .astype({"season_year": "int64"}).sort_values(["season_year", "geo_id"]))
-    known = data.indices[data.indices["geo_id"].isin(set(geos))].sort_values(["geo_id", "variable", "date"])
-    table = pd.concat([features_at(cfg, known, present, MonthDay.parse(md)).assign(init_md=md)
-                       for md in cfg.forecast.init_dates], ignore_index=True)
-    by_season = {int(s): rows.reset_index(drop=True) for s, rows in table.groupby("season_year", sort=False)}
-    return by_season | {None: table.iloc[:0]}
+    ours = data.indices["geo_id"].isin(set(geos))
+    known = data.indices if ours.all() else data.indices[ours]
+    if cfg.features.preseason:  # its totals add in row order: the forecasts' (`indices_known_at`)
+        known = known.sort_values(["geo_id", "variable", "date"])
+    mds = cfg.forecast.init_dates
+    passes = features_at_each(cfg, known, present, [MonthDay.parse(md) for md in mds])
+    return _by_season((frame.assign(init_md=md) for md, frame in zip(mds, passes)), len(mds),
+                      present["season_year"].to_numpy())
+
+
+def _by_season(passes: Iterable[pd.DataFrame], count: int, seasons: np.ndarray) -> dict:
+    """Season -> its rows of each of the `count` passes, pass after pass (a pass's rows are in
+    `seasons` order, sorted), and None -> no rows. Each pass is copied into its seasons' arrays
+    and dropped: at county scale a pass is 200 MB, and holding every pass, their concatenation
+    and its split was a run's highest memory (benchmarks/README.md)."""
+    starts = np.flatnonzero(np.r_[True, seasons[1:] != seasons[:-1]])
+    spans = {int(seasons[a]): (a, b) for a, b in zip(starts, np.r_[starts[1:], len(seasons)])}
+    parts: dict[int, _Columns] = {}
+    for i, frame in enumerate(passes):
+        parts = parts or {s: _Columns.like(frame, count * (b - a)) for s, (a, b) in spans.items()}
+        floats = frame[parts[next(iter(spans))].floats].to_numpy().T  # the float block: a column per row
+        for season, (a, b) in spans.items():
+            parts[season].put(slice(i * (b - a), (i + 1) * (b - a)), frame, floats, a, b)
+    return {s: parts.pop(s).frame() for s in list(parts)} | {None: frame.iloc[:0]}
+
+
+@dataclass(frozen=True)
+class _Columns:
+    """A frame's columns being filled: its float columns as one block (a column per row, as
+    pandas keeps them), the others one array each; `frame()` wraps them without a copy."""
+    names: list[str]
+    floats: list[str]
+    block: np.ndarray
+    others: dict[str, np.ndarray]
+
+    @classmethod
+    def like(cls, frame: pd.DataFrame, rows: int) -> _Columns:
+        floats = [c for c in frame.columns if frame[c].dtype == np.float64]
+        others = {c: np.empty(rows, frame[c].dtype) for c in frame.columns if c not in floats}
+        return cls(list(frame.columns), floats, np.empty((len(floats), rows)), others)
+
+    def put(self, rows: slice, frame: pd.DataFrame, floats: np.ndarray, a: int, b: int) -> None:
+        """Rows `a:b` of `frame` (`floats`: its float block) into `rows`."""
+        self.block[:, rows] = floats[:, a:b]
+        for name, column in self.others.items():
+            column[rows] = frame[name].to_numpy()[a:b]
+
+    def frame(self) -> pd.DataFrame:
+        runs = [list(run) for _, run in groupby(self.names, key=lambda c: c in self.others)]
+        first = {c: i for i, c in enumerate(self.floats)}
+        pieces = [pd.DataFrame({c: self.others[c] for c in run}, copy=False) if run[0] in self.others
+                  else pd.DataFrame(self.block[first[run[0]]:first[run[-1]] + 1].T, columns=run, copy=False)
+                  for run in runs]
+        return pd.concat(pieces, axis=1, copy=False)
 
 
 def fold_predictions_by_init_date(cfg: ExperimentConfig, yields: pd.DataFrame, features: pd.DataFrame,

@@ -58,6 +58,18 @@ def test_other_variables_months_and_seasons_are_left_out():
     assert out.to_dict("records") == [{"geo_id": "A", "season_year": 2005, "tavg_jun": 20.0}]
 
 
+def test_a_weekly_series_gives_each_month_its_latest_rating_known():
+    """Several values in a month (weekly ratings, listed out of date order): the month's value is
+    its latest rating dated before the as-of day; a month with none known yet is NaN."""
+    idx = _synthetic([("A", "2005-07-24", "cci", 64.0), ("A", "2005-07-03", "cci", 60.0),
+                      ("A", "2005-06-26", "cci", 58.0), ("A", "2005-07-10", "cci", 62.0),
+                      ("A", "2005-06-12", "cci", 55.0), ("B", "2005-07-31", "cci", 70.0)])
+    mid = monthly_features_as_of(idx, [2005], "07-15", ["cci"], [6, 7])
+    assert mid.to_dict("records") == [{"geo_id": "A", "season_year": 2005, "cci_jun": 58.0, "cci_jul": 62.0}]
+    end = monthly_features_as_of(idx, [2005], "08-01", ["cci"], [6, 7]).set_index("geo_id")
+    assert end.loc["A", "cci_jul"] == 64.0 and end.loc["B", "cci_jul"] == 70.0 and np.isnan(end.loc["B", "cci_jun"])
+
+
 def test_real_data_columns_and_rows(indices):
     out = monthly_features_as_of(indices, SEASONS, "10-01", VARIABLES, MONTHS)
     assert list(out.columns) == ["geo_id", "season_year", *monthly_feature_names(VARIABLES, MONTHS)]
