@@ -72,7 +72,7 @@ def _by_season(passes: Iterable[pd.DataFrame], count: int, seasons: np.ndarray) 
 @dataclass(frozen=True)
 class _Columns:
     """A frame's columns being filled: its float columns as one block (a column per row, as
-    pandas keeps them), the others one array each; `frame()` wraps them without a copy."""
+    pandas keeps them), the others one array each."""
     names: list[str]
     floats: list[str]
     block: np.ndarray
@@ -91,6 +91,7 @@ class _Columns:
             column[rows] = frame[name].to_numpy()[a:b]
 
     def frame(self) -> pd.DataFrame:
+        """The columns in their order as a frame, the float block wrapped, not copied."""
         runs = [list(run) for _, run in groupby(self.names, key=lambda c: c in self.others)]
         first = {c: i for i, c in enumerate(self.floats)}
         pieces = [pd.DataFrame({c: self.others[c] for c in run}, copy=False) if run[0] in self.others
