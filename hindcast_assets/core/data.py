@@ -17,7 +17,7 @@ import pandas as pd
 from hindcast_assets.core.errors import UserError
 from hindcast_assets.config import ExperimentConfig
 from hindcast_assets.core import agronomy, dating
-from hindcast_assets.core.parquet import read_parquet
+from hindcast_assets.core.parquet import read_parquet, release_arrow_memory
 from hindcast_assets.core.input_schema import OUTLIER_FACTOR, SCHEMAS, Kind, Resolved, config_value, resolve
 from hindcast_assets.core.rundir import content_hash
 
@@ -172,7 +172,9 @@ def _conformed(cfg: ExperimentConfig, name: str) -> pd.DataFrame:
     for c in columns:
         if c.column not in raw.columns:
             raise InputError(f"{url}: column {c.column!r} ({c.key}) is missing; found {sorted(raw.columns)}")
-    df = raw.rename(columns={c.column: c.canonical for c in columns})[[c.canonical for c in columns]].copy()
+    df = pd.DataFrame({c.canonical: raw[c.column] for c in columns})  # one copy: a county indices table is GBs
+    del raw
+    release_arrow_memory()  # the file's numeric columns were arrow's buffers
     keys = [k for k in schema.keys if k in df.columns]
     for c in columns:
         df[c.canonical] = KIND_RULES[c.spec.kind](df, url, c, keys)
