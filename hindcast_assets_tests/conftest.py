@@ -15,6 +15,22 @@ from hindcast_assets.paths import BUNDLED_DATA_DIR, CONFIGS_DIR, PROJECT_ROOT
 
 warnings.filterwarnings("ignore")
 
+SCRATCH_ON_TMPFS = Path("/dev/shm")
+SCRATCH_ROOM = 4 * 2**30  # a passing test's folder is removed as it ends (tmp_path_retention_policy)
+
+
+def _scratch_in_memory() -> None:
+    """Tests' scratch folders (tmp_path) on tmpfs where the machine has one with room, unless the
+    user chose a place (PYTEST_DEBUG_TEMPROOT, --basetemp): each test's SQLite Dagster instance,
+    MLflow store and run_dirs commit with fsync, which on this project's virtual disks was 14 % of
+    `make test` (339 -> 291 s, 7 Dec 2026). The stores and their commits are the same code."""
+    usable = SCRATCH_ON_TMPFS.is_dir() and os.access(SCRATCH_ON_TMPFS, os.W_OK)
+    if usable and shutil.disk_usage(SCRATCH_ON_TMPFS).free > SCRATCH_ROOM:
+        os.environ.setdefault("PYTEST_DEBUG_TEMPROOT", str(SCRATCH_ON_TMPFS))
+
+
+_scratch_in_memory()
+
 
 def pytest_collection_modifyitems(config, items):
     """Long tests first (stable otherwise): the workers take tests in order, so the long ones are
@@ -53,13 +69,28 @@ def empty_mlflow_store(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def empty_dagster_home(tmp_path_factory) -> Path:
+    """A Dagster home (the SQLite profile) whose storage has its schema and nothing else, made
+    once: an instance on a new home creates and stamps its tables (0.12 s against 0.04 s on a
+    made one), and most tests open one, many several."""
+    from dagster import DagsterInstance
+
+    home = tmp_path_factory.mktemp("dagster_home")
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("DAGSTER_HOME", str(home))
+        with DagsterInstance.get() as instance:
+            instance.get_runs()
+    return home
+
+
 @pytest.fixture(autouse=True)
-def isolated_state(tmp_path, monkeypatch, empty_mlflow_store):
-    """Every test gets its own DAGSTER_HOME and MLflow store (a copy of the empty one); nothing
+def isolated_state(tmp_path, monkeypatch, empty_mlflow_store, empty_dagster_home):
+    """Every test gets its own DAGSTER_HOME and MLflow store (copies of the empty ones); nothing
     touches the project's .state."""
     home = tmp_path / "dagster_home"
-    home.mkdir()
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    shutil.copytree(empty_dagster_home, home)
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     shutil.copy(empty_mlflow_store, tmp_path / "mlflow.db")
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
