@@ -20,18 +20,50 @@ from hindcast_assets.pipeline import store
 from hindcast_assets.pipeline.runlog import Manifest, read_manifest
 
 
+@dataclass(frozen=True)
+class FoldFiles:
+    """Where a fold's larger prediction files are: read, checked against the manifest, on each
+    access rather than with the slice."""
+
+    run_dir: RunDir
+    key: str
+    fold: str
+
+    def read(self, artefact: store.Artefact, **fields: str) -> pd.DataFrame | None:
+        return artefact.read_optional(self.run_dir, key=self.key, fold=self.fold, **fields)
+
+    def has(self, artefact: store.Artefact, **fields: str) -> bool:
+        return artefact.exists(self.run_dir, key=self.key, fold=self.fold, **fields)
+
+
 @dataclass
 class HindcastSlice:
-    """One fold's artefacts; the prediction frames are None where the run did not make them."""
+    """One fold's artefacts; the prediction frames are None where the run did not make them.
+    The in-sample predictions and the rows the model saw in its test season are read when asked
+    for: registering a hindcast or showing a run_dir needs neither, and at 10,000 geos a run_dir's
+    in-sample predictions are ~1.4 GB in memory (they were a Dagster hindcast's peak)."""
 
     fold: str
     detrender: LinearTrend
     fill_values: pd.DataFrame
     model: TrainedModel | EnsembleModel
     model_card: dict
-    train_preds: pd.DataFrame | None = None
+    files: FoldFiles
     walk_forward_preds: pd.DataFrame | None = None
-    year_data: pd.DataFrame | None = None
+
+    @property
+    def train_preds(self) -> pd.DataFrame | None:
+        return self.files.read(store.TRAIN_PREDS, member="")
+
+    @property
+    def year_data(self) -> pd.DataFrame | None:
+        return self.files.read(store.YEAR_DATA)
+
+    def preds_made(self) -> list[str]:
+        """Which prediction files the fold has, none of them read."""
+        made = {"train": self.files.has(store.TRAIN_PREDS, member=""), "walk_forward": self.walk_forward_preds is not None,
+                "year_data": self.files.has(store.YEAR_DATA)}
+        return [name for name, present in made.items() if present]
 
     @property
     def is_production(self) -> bool:
@@ -51,12 +83,10 @@ class HindcastSlice:
 
 def _slice(rd: RunDir, key: str, fold: str) -> HindcastSlice:
     where = {"key": key, "fold": fold}
-    preds = {name: artefact.read_optional(rd, **where, member="") for name, artefact in (
-        ("train_preds", store.TRAIN_PREDS), ("walk_forward_preds", store.WALK_FORWARD_PREDS))}
     return HindcastSlice(fold=fold, detrender=store.DETRENDER.read(rd, **where),
                          fill_values=store.FILL_VALUES.read(rd, **where), model=store.read_model(rd, key, fold),
-                         model_card=store.MODEL_CARD.read(rd, **where, member=""),
-                         year_data=store.YEAR_DATA.read_optional(rd, **where), **preds)
+                         model_card=store.MODEL_CARD.read(rd, **where, member=""), files=FoldFiles(rd, key, fold),
+                         walk_forward_preds=store.WALK_FORWARD_PREDS.read_optional(rd, **where, member=""))
 
 
 @dataclass
@@ -207,8 +237,7 @@ class ExperimentResult:
         for name, s in self.hindcast.items():
             seasons = s.train_seasons
             span = f"{seasons[0]}-{seasons[-1]}" if seasons else "-"
-            made = [n for n, f in (("train", s.train_preds), ("walk_forward", s.walk_forward_preds),
-                                   ("year_data", s.year_data)) if f is not None]
+            made = s.preds_made()
             lines.append(f"  {name:<10} {s.model_label} trained on {span} "
                          f"({len(seasons)} seasons); preds: {', '.join(made) or 'none'}")
         for mode, cal in self.calibration.items():
