@@ -61,8 +61,8 @@ class HindcastSlice:
 
     def preds_made(self) -> list[str]:
         """Which prediction files the fold has, none of them read."""
-        made = {"train": self.files.has(store.TRAIN_PREDS, member=""), "walk_forward": self.walk_forward_preds is not None,
-                "year_data": self.files.has(store.YEAR_DATA)}
+        made = {"train": self.files.has(store.TRAIN_PREDS, member=""),
+                "walk_forward": self.walk_forward_preds is not None, "year_data": self.files.has(store.YEAR_DATA)}
         return [name for name, present in made.items() if present]
 
     @property
