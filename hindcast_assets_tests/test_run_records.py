@@ -98,6 +98,27 @@ def _mlflow_statuses() -> dict[str, str]:
 
 
 @pytest.mark.long_running
+def test_in_sample_predictions_are_read_when_asked_for_and_checked_then(tiny_hindcast, tmp_path):
+    """A run_dir's result (what registration and `show` build) reads no fold's in-sample
+    predictions, the largest files at county scale; a damaged one is refused where it is read."""
+    import shutil
+
+    import pandas as pd
+
+    from hindcast_assets.pipeline.runlog import ManifestMismatchError
+
+    copy = tmp_path / tiny_hindcast.root.name
+    shutil.copytree(tiny_hindcast.root, copy)
+    (copy / "preds" / "corn_usa" / "2010" / "train_preds.parquet").write_bytes(b"not a parquet file")
+    result = ExperimentResult.from_run_dir(str(copy))
+    assert "  2010       lightgbm trained on 1975-2009 (35 seasons); preds: train, walk_forward, year_data" in \
+        result.describe().splitlines()
+    with pytest.raises(ManifestMismatchError, match=r"2010/train_preds.parquet: sha256 differs"):
+        result.hindcast["2010"].train_preds
+    read = result.hindcast["2011"].train_preds
+    pd.testing.assert_frame_equal(read, pd.read_parquet(copy / "preds" / "corn_usa" / "2011" / "train_preds.parquet"))
+
+
 def test_resume_after_kill_9_completes_the_run_dir_byte_identically(tiny_config, tiny_hindcast, tmp_path, capsys):
     runs = tmp_path / "runs"
     rd = _killed_hindcast(tiny_config, runs)
