@@ -5,18 +5,20 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
 
+import pandas as pd
 import pytest
 from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 
 from hindcast_assets.cli import main
 from hindcast_assets.core.rundir import RunDir, content_hash, read_current
 from hindcast_assets.pipeline.result import ExperimentResult
-from hindcast_assets.pipeline.runlog import read_events, read_manifest
+from hindcast_assets.pipeline.runlog import ManifestMismatchError, read_events, read_manifest
 
 EVENT_FIELDS = {"run_id", "ts", "task", "partition", "level", "git_sha", "input_paths", "output_paths", "metrics",
                 "duration_s", "status"}
@@ -97,16 +99,9 @@ def _mlflow_statuses() -> dict[str, str]:
             for r in client.search_runs([e.experiment_id])}
 
 
-@pytest.mark.long_running
 def test_in_sample_predictions_are_read_when_asked_for_and_checked_then(tiny_hindcast, tmp_path):
     """A run_dir's result (what registration and `show` build) reads no fold's in-sample
     predictions, the largest files at county scale; a damaged one is refused where it is read."""
-    import shutil
-
-    import pandas as pd
-
-    from hindcast_assets.pipeline.runlog import ManifestMismatchError
-
     copy = tmp_path / tiny_hindcast.root.name
     shutil.copytree(tiny_hindcast.root, copy)
     (copy / "preds" / "corn_usa" / "2010" / "train_preds.parquet").write_bytes(b"not a parquet file")
@@ -119,6 +114,7 @@ def test_in_sample_predictions_are_read_when_asked_for_and_checked_then(tiny_hin
     pd.testing.assert_frame_equal(read, pd.read_parquet(copy / "preds" / "corn_usa" / "2011" / "train_preds.parquet"))
 
 
+@pytest.mark.long_running
 def test_resume_after_kill_9_completes_the_run_dir_byte_identically(tiny_config, tiny_hindcast, tmp_path, capsys):
     runs = tmp_path / "runs"
     rd = _killed_hindcast(tiny_config, runs)
@@ -171,8 +167,6 @@ def test_ctrl_c_mid_run_ends_the_dagster_run_and_its_mlflow_run_failed(tiny_inpu
 
 
 def test_resume_refuses_a_run_dir_changed_after_it_was_written(tiny_hindcast, tmp_path, capsys):
-    import shutil
-
     copy = tmp_path / "run"
     shutil.copytree(str(tiny_hindcast.root), copy)
     target = copy / "preds" / "corn_usa" / "2010" / "walk_forward_preds.parquet"
