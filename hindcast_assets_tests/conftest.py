@@ -85,15 +85,18 @@ def empty_dagster_home(tmp_path_factory) -> Path:
     return home
 
 
+def own_state(root: Path, env: pytest.MonkeyPatch, empty_dagster_home: Path, empty_mlflow_store: Path) -> None:
+    """A DAGSTER_HOME and MLflow store in `root` (copies of the empty ones), set in `env`."""
+    shutil.copytree(empty_dagster_home, root / "dagster_home")
+    env.setenv("DAGSTER_HOME", str(root / "dagster_home"))
+    shutil.copy(empty_mlflow_store, root / "mlflow.db")
+    env.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlflow.db'}")
+
+
 @pytest.fixture(autouse=True)
 def isolated_state(tmp_path, monkeypatch, empty_mlflow_store, empty_dagster_home):
-    """Every test gets its own DAGSTER_HOME and MLflow store (copies of the empty ones); nothing
-    touches the project's .state."""
-    home = tmp_path / "dagster_home"
-    shutil.copytree(empty_dagster_home, home)
-    monkeypatch.setenv("DAGSTER_HOME", str(home))
-    shutil.copy(empty_mlflow_store, tmp_path / "mlflow.db")
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    """Every test gets its own DAGSTER_HOME and MLflow store; nothing touches the project's .state."""
+    own_state(tmp_path, monkeypatch, empty_dagster_home, empty_mlflow_store)
     return tmp_path
 
 
@@ -141,7 +144,7 @@ def small_config(tmp_path, input_dir) -> Path:
 
 
 @pytest.fixture(scope="session")
-def small_hindcast(tmp_path_factory):
+def small_hindcast(tmp_path_factory, empty_dagster_home, empty_mlflow_store):
     """One real-data hindcast (corn_usa, LightGBM, 2009-2011 + production) for the whole session,
     in its own input copy, Dagster home and MLflow store; tests only add forecasts to it or read it."""
     from hindcast_assets.config import load_config
@@ -149,11 +152,8 @@ def small_hindcast(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("shared_hindcast")
     with pytest.MonkeyPatch.context() as env:
-        (root / "dagster_home").mkdir()
-        (root / "dagster_home" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+        own_state(root, env, empty_dagster_home, empty_mlflow_store)
         shutil.copytree(BUNDLED_DATA_DIR, root / "input", ignore=shutil.ignore_patterns("runs"))
-        env.setenv("DAGSTER_HOME", str(root / "dagster_home"))
-        env.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlflow.db'}")
         env.setenv("INPUT_DATA_DIR", str(root / "input"))
         config = write_config(root, hindcast={"first_test_year": 2009, "last_test_year": 2011},
                               model={"name": "lightgbm", "params": {}}, compare={}, ensembles={})
@@ -161,7 +161,7 @@ def small_hindcast(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def tiny_hindcast(tmp_path_factory):
+def tiny_hindcast(tmp_path_factory, empty_dagster_home, empty_mlflow_store):
     """One hindcast of the tiny experiment (`tiny_config`) for the whole session, in its own
     inputs, Dagster home and MLflow store; tests only add forecasts to it or read it."""
     from hindcast_assets.config import load_config
@@ -170,10 +170,7 @@ def tiny_hindcast(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("shared_hindcast")
     with pytest.MonkeyPatch.context() as env:
-        (root / "dagster_home").mkdir()
-        (root / "dagster_home" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-        env.setenv("DAGSTER_HOME", str(root / "dagster_home"))
-        env.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlflow.db'}")
+        own_state(root, env, empty_dagster_home, empty_mlflow_store)
         env.setenv("INPUT_DATA_DIR", str(tiny.write_inputs(root / "input")))
         return run_experiment(load_config(tiny.write_config(root)), "hindcast", str(root / "runs")).run_dir
 
