@@ -148,10 +148,11 @@ def drift_plot_png(reference: pd.DataFrame, current: pd.DataFrame, summary: Drif
     fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.6 * rows), squeeze=False)
     drifted = set(summary.drifted())
     for ax, name in zip(axes.flat, names):
-        ax.hist(_known(reference, name), bins=30, color="tab:gray", alpha=0.6, density=True, label="reference")
-        for value in _known(current, name):
-            ax.axvline(value, ymax=0.15, color="tab:red", lw=1)
-        ax.plot([], [], color="tab:red", label="current")
+        # one patch and one line collection per panel, not a patch per bin and a line per value
+        ax.hist(_known(reference, name), bins=30, histtype="stepfilled", color="tab:gray", alpha=0.6, density=True,
+                label="reference")
+        ax.vlines(_known(current, name), 0, 0.15, transform=ax.get_xaxis_transform(), color="tab:red", lw=1,
+                  label="current")
         ax.set_title(f"{name}\nD={summary.feature_drift[name]:.2f} p={summary.p_values[name]:.2g}", fontsize=8,
                      color="tab:red" if name in drifted else "black")
         ax.tick_params(labelsize=7)
