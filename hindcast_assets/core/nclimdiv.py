@@ -105,11 +105,11 @@ def read_climdiv(text: str, file: ClimdivFile, source: str, geos: set[str] | Non
     """The file's state rows in the indices layout (`geo_id, date, variable, value, vintage`),
     months not yet observed left out; `geos`: the states wanted (each must be in the file).
     A month observed after the vintage date cannot be, and is refused."""
-    rows, element = [], file.element
+    rows, element, made = [], file.element, file.made  # parsed once, not per line
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
-        state, year, values = _line_values(f"{source}: line {number}", line, element, file.made)
+        state, year, values = _line_values(f"{source}: line {number}", line, element, made)
         fips = STATE_FIPS.get(state)
         if fips is None:
             continue  # a region or the nation
