@@ -189,9 +189,10 @@ def corn_belt_condition(ratings: pd.DataFrame) -> pd.DataFrame:
     state["weight"] = state["geo_id"].map(CORN_BELT)
     full = state[state.groupby("week_ending")["geo_id"].transform("size") == len(CORN_BELT)]
     full = full.sort_values(["week_ending", "geo_id"])  # a row per state, a block per week
-    by_week = full["weight"].to_numpy().reshape(-1, len(CORN_BELT))
-    weekly = pd.DataFrame({v: (full[v].to_numpy().reshape(by_week.shape) * by_week).sum(axis=1) / by_week.sum(axis=1)
-                           for v in ("cci", "ge_pct")}, index=pd.Index(full["week_ending"].unique(), name="week_ending"))
+    weight = full["weight"].to_numpy().reshape(-1, len(CORN_BELT))
+    weekly = pd.DataFrame({v: (full[v].to_numpy().reshape(weight.shape) * weight).sum(axis=1) / weight.sum(axis=1)
+                           for v in ("cci", "ge_pct")},
+                          index=pd.Index(full["week_ending"].unique(), name="week_ending"))
     long = weekly.round(2).reset_index().melt(id_vars="week_ending", var_name="variable")
     return long.rename(columns={"week_ending": "date"})[["date", "variable", "value"]].sort_values(
         ["variable", "date"]).reset_index(drop=True)
