@@ -59,14 +59,29 @@ def nass() -> tuple[pd.DataFrame, ...]:
     return shared_yields(), shared_forecasts(), pd.read_csv(SHARED / "national.csv"), shared_condition()
 
 
-@pytest.fixture
-def server(files, nass):
+def _serving(files: dict[str, str], nass: tuple[pd.DataFrame, ...]) -> SourceServer:
     server = start_server()
     for variable, vintage in MAIN.items():
         server.publish_climdiv(_name(variable, vintage), files[_name(variable, vintage)])
     server.published.quickstats = QuickStats(*nass)
+    return server
+
+
+@pytest.fixture
+def server(files, nass):
+    server = _serving(files, nass)
     yield server
     server.close()
+
+
+def _user_inputs(root: Path, env: pytest.MonkeyPatch, made_from: Path = BUNDLED_DATA_DIR) -> Path:
+    """A user's input folder in `root`: a copy of `made_from`'s corn inputs, set in `env`."""
+    folder = root / "input" / CORN
+    shutil.copytree(made_from / CORN, folder)
+    env.setenv("INPUT_DATA_DIR", str(root / "input"))
+    env.setenv(BACKOFF_ENV, "0.01")
+    env.setenv(NASS_KEY_ENV, QUICKSTATS_KEY)
+    return folder
 
 
 @pytest.fixture
@@ -74,12 +89,29 @@ def corn_inputs(tmp_path, monkeypatch) -> Path:
     """A user's input folder: a copy of the bundled corn inputs, which the pulls rewrite (the
     weather's first pull checks its states against the yields, the condition's rules read the
     weather)."""
-    folder = tmp_path / "input" / CORN
-    shutil.copytree(BUNDLED_DATA_DIR / CORN, folder)
-    monkeypatch.setenv("INPUT_DATA_DIR", str(tmp_path / "input"))
-    monkeypatch.setenv(BACKOFF_ENV, "0.01")
-    monkeypatch.setenv(NASS_KEY_ENV, QUICKSTATS_KEY)
-    return folder
+    return _user_inputs(tmp_path, monkeypatch)
+
+
+@pytest.fixture(scope="module")
+def pulled(files, nass, tmp_path_factory, empty_dagster_home, empty_mlflow_store) -> dict[str, Path]:
+    """Per source, the input folder after one good pull of it, made once for the bad pulls'
+    cases (each starts from a copy: the good pull is most of a case's time)."""
+    from hindcast_assets_tests.conftest import own_state
+
+    made = {}
+    for source in ("noaa", "nass"):
+        root = tmp_path_factory.mktemp(f"pulled_{source}")
+        with pytest.MonkeyPatch.context() as env:
+            own_state(root, env, empty_dagster_home, empty_mlflow_store)
+            _user_inputs(root, env)
+            server = _serving(files, nass)
+            try:
+                url = server.climdiv_url if source == "noaa" else server.quickstats_url
+                assert main(["ingest", source, "--config", str(CONFIGS_DIR / "corn_usa.yaml"), "--url", url]) == 0
+            finally:
+                server.close()
+        made[source] = root / "input"
+    return made
 
 
 def test_pulls_of_each_published_vintage_rebuild_the_bundled_weather_byte_for_byte(server, files, corn_inputs):
@@ -175,7 +207,7 @@ def _iowa_2012(records: list[dict], value: str) -> list[dict]:
 def _wrong_key(server, files) -> None:
     import os
 
-    os.environ[NASS_KEY_ENV] = "not-the-key"  # the corn_inputs fixture's monkeypatch restores it
+    os.environ[NASS_KEY_ENV] = "not-the-key"  # the test's monkeypatch (`_user_inputs`) restores it
 
 
 NASS_PULLS = [
@@ -228,13 +260,15 @@ BAD_PULLS = [
 
 
 @pytest.mark.parametrize("case", BAD_PULLS, ids=[c.name for c in BAD_PULLS])
-def test_a_bad_pull_is_one_line_and_the_last_good_input_stays_current(case, server, files, corn_inputs, capsys):
+def test_a_bad_pull_is_one_line_and_the_last_good_input_stays_current(case, server, files, pulled, tmp_path,
+                                                                     monkeypatch, capsys):
     config = str(CONFIGS_DIR / "corn_usa.yaml")
     url = server.climdiv_url if case.source == "noaa" else server.quickstats_url
+    corn_inputs = _user_inputs(tmp_path, monkeypatch, pulled[case.source])  # after a good pull of the source
     good, kept_in = {"noaa": ("indices.parquet", "nclimdiv"), "nass": ("yields.parquet", "quickstats")}[case.source]
     good, kept_in = corn_inputs / good, corn_inputs / VINTAGES / kept_in
-    assert main(["ingest", case.source, "--config", config, "--url", url]) == 0
     before, kept = _sha(good), sorted(p.name for p in kept_in.iterdir())
+    assert kept  # the good pull kept its files
     capsys.readouterr()
     case.publish(server, files)
     assert main(["ingest", case.source, "--config", config, "--url", url]) == 2
