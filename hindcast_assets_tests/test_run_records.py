@@ -123,8 +123,8 @@ def test_resume_after_kill_9_completes_the_run_dir_byte_identically(tiny_config,
     (rd.root / "preds" / ".orphan.0123.tmp").parent.mkdir(parents=True, exist_ok=True)
     (rd.root / "preds" / ".orphan.0123.tmp").write_bytes(b"half")  # what a kill mid-write leaves
 
-    code, shown, _ = _run(capsys, "show", str(rd))
-    assert code == 0 and shown[2].startswith("INCOMPLETE (hindcast):") and "bias_corrector[2010]" in shown[2]
+    code, shown, said = _run(capsys, "show", str(rd))
+    assert code == 0 and shown[2].startswith("INCOMPLETE (hindcast):") and "bias_corrector[2010]" in shown[2], said
     code, out, err = _run(capsys, "run", "forecast", "--run-dir", str(rd), "--season-year", "2011",
                           "--init-date", "2011-08-01")
     assert code == 2 and out == [] and "completed: the forecast of 2011-08-01 needs" in err
