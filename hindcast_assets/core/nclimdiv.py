@@ -119,10 +119,10 @@ def read_climdiv(text: str, file: ClimdivFile, source: str, geos: set[str] | Non
     frame = pd.DataFrame(rows, columns=["geo_id", "year", "month", "value"])
     _check_complete(frame, file, source, geos)
     date = pd.to_datetime({"year": frame["year"], "month": frame["month"], "day": 1}) + pd.offsets.MonthEnd(0)
-    late = frame[date.dt.date > file.made]
+    late = frame[date.dt.date > made]
     if len(late):
         raise PullError(f"{source}: {late['geo_id'].iloc[0]} {late['year'].iloc[0]}-{late['month'].iloc[0]:02d}: "
-                        f"a value for a month that ends after the file's vintage {file.made.isoformat()}")
+                        f"a value for a month that ends after the file's vintage {made.isoformat()}")
     return pd.DataFrame({"geo_id": frame["geo_id"], "date": date, "variable": element.variable,
                          "value": element.convert(frame["value"]), "vintage": file.label})
 
