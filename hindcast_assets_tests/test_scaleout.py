@@ -29,6 +29,7 @@ pytestmark = pytest.mark.scaleout
 SMALL = {"model": {"name": "trend", "params": {}}}  # on the tiny experiment (tiny.py): 2009-2011 and production
 # LightGBM over six test folds and production, on the tiny experiment (tiny.py)
 FOLDS = {"hindcast": {"first_test_year": 2006, "last_test_year": 2011}}
+CHUNKS = ("folds 2006-2009", "folds 2010-production")  # FOLDS in two, by weight, under tiny.SLOW_FITS
 
 
 def artefacts(rd: RunDir) -> dict[str, bytes]:
@@ -167,8 +168,7 @@ def test_a_fanned_out_hindcast_in_process_and_on_celery_with_a_worker_killed_is_
     celery_workers.kill(killed)  # the whole worker, mid-step: its broker connection drops unacknowledged
     assert launcher.wait(timeout=600) == 0, err.read_text()
     said = err.read_text()
-    assert ("2 fold-chunk runs (folds 2006-2009, folds 2010-production), then 1 + 2 + 1 fan-in runs, executor celery"
-            in said)
+    assert f"2 fold-chunk runs ({', '.join(CHUNKS)}), then 1 + 2 + 1 fan-in runs, executor celery" in said
     assert "stage partitions complete" in said
     on_celery = RunDir(out.read_text().strip().splitlines()[-1])
 
@@ -179,9 +179,9 @@ def test_a_fanned_out_hindcast_in_process_and_on_celery_with_a_worker_killed_is_
     phases = _runs_by_phase(instance)
     assert sorted((k, len(v)) for k, v in phases.items()) == [
         ("fan-in: bias_corrector", 2), ("fan-in: conformal", 2), ("fan-in: fold_preds_by_init_date", 2),
-        ("fan-in: season_report", 2), ("folds 2006-2009", 2), ("folds 2010-production", 2), ("one run", 1)]
+        ("fan-in: season_report", 2), *((chunk, 2) for chunk in CHUNKS), ("one run", 1)]
     assert all(r.dagster_run.status == DagsterRunStatus.SUCCESS for v in phases.values() for r in v)
-    celery_chunks = [r for k in ("folds 2006-2009", "folds 2010-production") for r in phases[k]
+    celery_chunks = [r for k in CHUNKS for r in phases[k]
                      if r.dagster_run.tags.get("hindcast/run_dir/corn_usa") == str(on_celery)]
     first, second = sorted(celery_chunks, key=lambda r: r.start_time)
     assert second.start_time < first.end_time  # the two chunks ran side by side
