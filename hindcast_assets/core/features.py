@@ -5,6 +5,7 @@ season Y sees only values dated strictly before D. Nothing later can enter.
 """
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -67,32 +68,40 @@ class MonthlyCells:
            derived: Sequence[str] = ()) -> MonthlyCells:
         seasons = sorted(set(seasons))
         date = indices["date"]
-        year, month = date.dt.year, date.dt.month
-        kept = np.flatnonzero((indices["variable"].isin(set(variables) | agronomy.sources(derived))
-                               & year.isin(seasons) & month.isin(months)).to_numpy())
-        season, month = np.searchsorted(seasons, year.to_numpy()[kept]).astype(np.int16), month.to_numpy()[kept]
-        geo, geos = pd.factorize(indices["geo_id"].to_numpy()[kept], sort=True)
+        year, month = date.dt.year.to_numpy(), date.dt.month.to_numpy()
+        wanted = (indices["variable"].isin(set(variables) | agronomy.sources(derived)).to_numpy()
+                  & np.isin(year, seasons) & np.isin(month, months))
+        kept = None if wanted.all() else np.flatnonzero(wanted)  # None: every row, no copies
+        season, month = np.searchsorted(seasons, _rows(year, kept)).astype(np.int16), _rows(month, kept)
+        geo, geos = pd.factorize(_rows(indices["geo_id"].to_numpy(), kept), sort=True)
         columns = pd.Index(monthly_feature_names([*variables, *derived], months))
-        column = _column_of(columns, indices["variable"].to_numpy()[kept], month, variables)
-        sources = _Sources(indices, kept, season, month, date.to_numpy()[kept], tuple(derived)) if derived else None
+        column = _column_of(columns, _rows(indices["variable"].to_numpy(), kept), month, variables)
+        sources = None
+        if derived:
+            at = np.arange(len(indices)) if kept is None else kept
+            sources = _Sources(indices, at, season, month, date.to_numpy()[at], tuple(derived))
         mine = None if sources is None else np.flatnonzero(column >= 0)  # without derived, every kept row
-        # one key sorts by season, geo and column: (season x geos + geo) x columns + column
-        key = _rows((season.astype(np.int64) * len(geos) + geo) * len(columns) + column, mine)
-        del geo, column
+        # each row's cell, (geo x seasons + season) x columns + column, keyed by season first
+        cells = len(geos) * len(seasons) * len(columns)
+        key = geo.astype(np.int64) * len(seasons) + season
+        del geo
+        key *= len(columns)
+        key += column
+        key += season.astype(np.int64) * cells
+        key = _rows(key, mine)
+        del column
         order = np.argsort(key)
         key = key[order]
-        dates = _rows(date.to_numpy()[kept], mine)[order]
+        at = order if kept is None and mine is None else _rows(_rows(np.arange(len(indices)), kept), mine)[order]
+        del order
+        dates = date.to_numpy()[at]
         if (key[1:] == key[:-1]).any():  # several values in a cell (a weekly index): by date within it
             by_date = np.lexsort((dates, key))
-            order, key, dates = order[by_date], key[by_date], dates[by_date]
-        per_season = len(geos) * len(columns)
-        bounds = np.searchsorted(key, np.arange(len(seasons) + 1) * per_season)
-        season, rest = np.divmod(key, per_season)
-        geo, column = np.divmod(rest, len(columns))
-        del key, rest
-        cell = (geo * len(seasons) + season) * len(columns) + column
-        values = _rows(indices["value"].to_numpy(float)[kept], mine)[order]
-        return cls(np.asarray(geos, dtype=object), np.asarray(seasons, dtype=year.dtype), columns, cell, dates, values,
+            at, key, dates = at[by_date], key[by_date], dates[by_date]
+        bounds = np.searchsorted(key, np.arange(len(seasons) + 1) * cells)
+        key %= cells  # each row's cell
+        values = indices["value"].to_numpy(float)[at]
+        return cls(np.asarray(geos, dtype=object), np.asarray(seasons, dtype=year.dtype), columns, key, dates, values,
                    bounds, sources)
 
     def as_of(self, as_of: str) -> pd.DataFrame:
@@ -114,8 +123,10 @@ class MonthlyCells:
         values = values.reshape(-1, width)
         values = values if len(pairs) == len(values) else values[pairs]
         n = len(self.seasons)
-        keys = pd.DataFrame({"geo_id": self.geos.take(pairs // n), "season_year": self.seasons.take(pairs % n)})
-        return pd.concat([keys, pd.DataFrame(values, columns=self.columns)], axis=1)
+        frame = pd.DataFrame(values, columns=self.columns, copy=False)  # the keys inserted, not concatenated: no copy
+        frame.insert(0, "season_year", self.seasons.take(pairs % n))
+        frame.insert(0, "geo_id", self.geos.take(pairs // n))
+        return frame
 
 
 def _rows(values: np.ndarray, rows: np.ndarray | None) -> np.ndarray:
@@ -226,6 +237,7 @@ def weather_features_at_each(cfg: ExperimentConfig, indices: pd.DataFrame, seaso
         if f.preseason:
             frame = frame.merge(preseason_totals_as_of(indices, seasons, as_of, f.preseason), on=KEYS, how="left")
         yield frame
+        del frame  # not held while the next day's are made (a pass is 200 MB at county scale)
 
 
 def season_features(data: ExperimentData, cfg: ExperimentConfig, geo_ids: Iterable[str],
@@ -274,29 +286,58 @@ def climatology(frame: pd.DataFrame, fill: pd.DataFrame) -> pd.DataFrame:
     """Each row's geo climatology per feature (the overall value where the geo has none)."""
     if fill.empty:  # an experiment with no features (e.g. trend only)
         return pd.DataFrame(index=frame.index)
+    table, rows, features = _climatology_rows(frame, fill)
+    return pd.DataFrame(table[rows], index=frame.index, columns=features)
+
+
+def _climatology_rows(frame: pd.DataFrame, fill: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, pd.Index]:
+    """The fill values as a (geo x feature) table, each row's geo in it (the overall row where
+    the geo has none) and the table's features: `climatology` without a value per row and
+    feature, which at county scale is a training frame's size again."""
     wide = fill.pivot(index="geo_id", columns="feature", values="fill_value")
     wide = wide.fillna(wide.loc[ALL_GEOS])
     rows = wide.index.get_indexer(frame["geo_id"])
     rows[rows < 0] = wide.index.get_loc(ALL_GEOS)
-    return pd.DataFrame(wide.to_numpy()[rows], index=frame.index, columns=wide.columns)
+    return wide.to_numpy(), rows, wide.columns
 
 
 def apply_fill_values(features: pd.DataFrame, fill: pd.DataFrame) -> pd.DataFrame:
     """Missing feature values take the geo's climatology, else the overall fill value."""
-    clim = climatology(features, fill)
-    columns = [c for c in clim.columns if c in features.columns]
-    values = features[columns].to_numpy(float)
-    filled = np.where(np.isnan(values), clim[columns].to_numpy(), values)
-    return features.assign(**dict(zip(columns, filled.T)))
+    if fill.empty:
+        return features.copy()
+    table, rows, named = _climatology_rows(features, fill)
+    columns = [c for c in features.columns if c in set(named)]
+    values = features[columns].to_numpy(float)  # a copy (a list of columns is taken), filled in place
+    row, column = np.nonzero(np.isnan(values))
+    values[row, column] = table[rows[row], named.get_indexer(columns)[column]]
+    return _with_columns(features, values, columns)
 
 
 def with_anomalies(features: pd.DataFrame, fill: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
     """Add `<feature>_anom` = value - the geo's training climatology. Pooled over geos, raw
     weather mixes climate with weather; the anomaly is the season's departure from normal."""
     columns = list(columns)
-    clim = climatology(features, fill)
-    anomalies = features[columns].to_numpy(float) - clim[columns].to_numpy()
-    return features.assign(**{f"{c}_anom": a for c, a in zip(columns, anomalies.T)})
+    if not columns:
+        return features.copy()
+    table, rows, named = _climatology_rows(features, fill)
+    anomalies = features[columns].to_numpy(float)
+    anomalies -= table[np.ix_(rows, named.get_indexer(columns))]
+    return _with_columns(features, anomalies, [f"{c}_anom" for c in columns])
+
+
+def _with_columns(frame: pd.DataFrame, values: np.ndarray, columns: list[str]) -> pd.DataFrame:
+    """`frame` with float `columns` set to `values` (a column each), or added after its own: a
+    frame around `values` (not copied) with the other columns inserted. (`assign` copied the whole
+    frame, then each column; `concat` merges same-typed columns into one copy: model inputs at
+    county scale peaked at six copies of the training rows.)"""
+    named = set(columns)
+    out = pd.DataFrame(values, index=frame.index, columns=columns, copy=False)
+    with warnings.catch_warnings():  # a block per inserted column, as meant ("highly fragmented" past 100)
+        warnings.simplefilter("ignore", pd.errors.PerformanceWarning)
+        for at, name in enumerate(frame.columns):
+            if name not in named:
+                out.insert(at, name, frame[name])
+    return out
 
 
 def model_inputs(cfg: ExperimentConfig, frame: pd.DataFrame, fill: pd.DataFrame) -> pd.DataFrame:

@@ -68,12 +68,13 @@ def features_at_each(cfg: ExperimentConfig, known: pd.DataFrame, rows: pd.DataFr
                             "an init date; this experiment cannot forecast in season")
     frame = rows[KEYS].reset_index(drop=True)
     seasons = frame["season_year"].unique()
-    weather = (weather_features_at_each(cfg, known, seasons, [str(i) for i in inits]) if cfg.features.variables
-               else (None for _ in inits))
-    for init, features in zip(inits, weather):
-        at = frame if features is None else frame.merge(features, on=KEYS, how="left")
+    weather = weather_features_at_each(cfg, known, seasons, [str(i) for i in inits]) if cfg.features.variables else None
+    for init in inits:
+        at = frame.copy() if weather is None else frame.merge(next(weather), on=KEYS, how="left")
         dates = {s: str(ForecastDate(int(s), init)) for s in seasons}
-        yield at.assign(init_date=at["season_year"].map(dates).astype(object))
+        at["init_date"] = at["season_year"].map(dates).astype(object)
+        yield at
+        del at  # not held while the next date's are made (a pass is 200 MB at county scale)
 
 
 def forecast_features(cfg: ExperimentConfig, known: pd.DataFrame, geos: list[str], at: ForecastDate) -> pd.DataFrame:

@@ -47,7 +47,7 @@ def design_frame(cfg: ExperimentConfig, data: ExperimentData, geos: list[str], s
     frame = rows.merge(season_feature_table(data, cfg, geos), on=KEYS, how="left")
     frame.insert(4, "trend", detrender.trend(frame["geo_id"], frame["season_year"]))
     frame.insert(5, "residual", frame["target"] - frame["trend"])
-    return frame.reset_index(drop=True)
+    return frame  # numbered 0..n-1 by the merge (`reset_index` copied every row again)
 
 
 def fit_fill_values(cfg: ExperimentConfig, train: pd.DataFrame) -> pd.DataFrame:

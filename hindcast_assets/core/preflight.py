@@ -84,10 +84,15 @@ def feature_gaps(cfg: ExperimentConfig, data: ExperimentData, geos: list[str]) -
         return pd.DataFrame({"geo_id": [], "season_year": [], "feature": []})
     seasons = modelled_seasons(data.yields, cfg)
     have = data.yields.loc[data.yields["geo_id"].isin(geos) & data.yields["season_year"].isin(seasons), KEYS]
-    table = have.merge(season_feature_table(data, cfg, geos), on=KEYS, how="left")
-    # the missing cells of the wide table: melting it first made a row per cell (23 M rows, GBs, at
-    # 10,000 county geos) to keep the few per cent missing
-    row, column = np.nonzero(table[needed].isna().to_numpy())
+    features = season_feature_table(data, cfg, geos)
+    # each row's position in the wide table (-1: none) and the table's missing cells, a column at a
+    # time: merging the table and melting it held copies of it (GBs at 10,000 county geos) to keep
+    # the few per cent missing
+    table = have.merge(features[KEYS].assign(position=np.arange(len(features))), on=KEYS, how="left")
+    at = table["position"].fillna(-1).to_numpy(np.int64)
+    missing = np.vstack([np.column_stack([features[c].isna().to_numpy() for c in needed]),
+                         np.ones((1, len(needed)), dtype=bool)])  # the last row: a row the table lacks
+    row, column = np.nonzero(missing[at])
     gaps = pd.DataFrame({k: table[k].to_numpy()[row] for k in KEYS} | {"feature": np.array(needed, dtype=object)[column]})
     order = {name: i for i, name in enumerate(needed)}
     return gaps.sort_values(KEYS + ["feature"], key=lambda c: c.map(order) if c.name == "feature" else c,

@@ -3,7 +3,7 @@ only the data known at each init month-day, so the table shows what a forecast o
 the season was worth (the earlier the date, the less it may know)."""
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import groupby
 
@@ -49,24 +49,30 @@ def _features_by_init_date(cfg: ExperimentConfig, data: ExperimentData, geos: li
         known = known.sort_values(["geo_id", "variable", "date"])
     mds = cfg.forecast.init_dates
     passes = features_at_each(cfg, known, present, [MonthDay.parse(md) for md in mds])
-    return _by_season((frame.assign(init_md=md) for md, frame in zip(mds, passes)), len(mds),
-                      present["season_year"].to_numpy())
+    return _by_season(passes, mds, present["season_year"].to_numpy())
 
 
-def _by_season(passes: Iterable[pd.DataFrame], count: int, seasons: np.ndarray) -> dict:
-    """Season -> its rows of each of the `count` passes, pass after pass (a pass's rows are in
-    `seasons` order, sorted), and None -> no rows. Each pass is copied into its seasons' arrays
-    and dropped: at county scale a pass is 200 MB, and holding every pass, their concatenation
-    and its split was a run's highest memory (benchmarks/README.md)."""
+def _by_season(passes: Iterator[pd.DataFrame], mds: Sequence[str], seasons: np.ndarray) -> dict:
+    """Season -> its rows of the pass at each init month-day `mds`, pass after pass (a pass's rows
+    are in `seasons` order, sorted), and None -> no rows.
+
+    Each pass is copied into its seasons' arrays and dropped before the next is made: at county
+    scale a pass is 200 MB, and holding every pass, their concatenation and its split was a run's
+    highest memory (benchmarks/README.md). So passes are taken with `next`, not a `for` loop over
+    an `enumerate` or `zip`, which would hold the last pass while the next is made."""
     starts = np.flatnonzero(np.r_[True, seasons[1:] != seasons[:-1]])
     spans = {int(seasons[a]): (a, b) for a, b in zip(starts, np.r_[starts[1:], len(seasons)])}
     parts: dict[int, _Columns] = {}
-    for i, frame in enumerate(passes):
-        parts = parts or {s: _Columns.like(frame, count * (b - a)) for s, (a, b) in spans.items()}
-        floats = frame[parts[next(iter(spans))].floats].to_numpy().T  # the float block: a column per row
+    for i, md in enumerate(mds):
+        frame = next(passes)
+        frame["init_md"] = md
+        parts = parts or {s: _Columns.like(frame, len(mds) * (b - a)) for s, (a, b) in spans.items()}
+        columns = {name: frame[name].to_numpy() for name in frame.columns}
         for season, (a, b) in spans.items():
-            parts[season].put(slice(i * (b - a), (i + 1) * (b - a)), frame, floats, a, b)
-    return {s: parts.pop(s).frame() for s in list(parts)} | {None: frame.iloc[:0]}
+            parts[season].put(slice(i * (b - a), (i + 1) * (b - a)), columns, a, b)
+        empty = frame.iloc[:0].copy()  # a slice would keep the whole pass
+        del frame, columns
+    return {s: parts.pop(s).frame() for s in list(parts)} | {None: empty}
 
 
 @dataclass(frozen=True)
@@ -84,11 +90,12 @@ class _Columns:
         others = {c: np.empty(rows, frame[c].dtype) for c in frame.columns if c not in floats}
         return cls(list(frame.columns), floats, np.empty((len(floats), rows)), others)
 
-    def put(self, rows: slice, frame: pd.DataFrame, floats: np.ndarray, a: int, b: int) -> None:
-        """Rows `a:b` of `frame` (`floats`: its float block) into `rows`."""
-        self.block[:, rows] = floats[:, a:b]
+    def put(self, rows: slice, columns: dict[str, np.ndarray], a: int, b: int) -> None:
+        """Rows `a:b` of a frame's `columns` into `rows`."""
+        for j, name in enumerate(self.floats):
+            self.block[j, rows] = columns[name][a:b]
         for name, column in self.others.items():
-            column[rows] = frame[name].to_numpy()[a:b]
+            column[rows] = columns[name][a:b]
 
     def frame(self) -> pd.DataFrame:
         """The columns in their order as a frame, the float block wrapped, not copied."""
