@@ -217,8 +217,40 @@ def _known_hash(rd: RunDir, path: UPath) -> str | None:
         return None
 
 
-_OBJECTS: OrderedDict[tuple[str, str | None], bytes] = OrderedDict()  # (object URL, recorded sha256) -> its bytes
-KEEP_OBJECTS = 512
+class KeptBySize:
+    """Values by key, the least recently used dropped once their sizes add up to more than
+    `budget` bytes. A count bound let county-scale artefacts pile up over a run: 21 folds'
+    features at each init date, 24 MB each at 10,000 geos, were 0.5 GB of a hindcast's memory
+    by its last stages (benchmarks/README.md)."""
+
+    def __init__(self, budget: int):
+        self.budget = budget
+        self.kept: OrderedDict[Any, tuple[Any, int]] = OrderedDict()
+        self.total = 0
+
+    def get(self, key: Any) -> Any | None:
+        if key not in self.kept:
+            return None
+        self.kept.move_to_end(key)
+        return self.kept[key][0]
+
+    def put(self, key: Any, size: int, make: Callable[[], Any]) -> None:
+        """Keeps `make()` (of `size` bytes) unless it alone is over budget: then it is not made."""
+        self.drop(key)
+        if size > self.budget:
+            return
+        self.kept[key] = (make(), size)
+        self.total += size
+        while self.total > self.budget:
+            self.total -= self.kept.popitem(last=False)[1][1]
+
+    def drop(self, key: Any) -> None:
+        if key in self.kept:
+            self.total -= self.kept.pop(key)[1]
+
+
+KEEP_BYTES = 128 * 2**20  # each cache's budget: a state-scale hindcast's ~300 artefacts fit in a few MB
+_OBJECTS = KeptBySize(KEEP_BYTES)  # (object URL, recorded sha256) -> its bytes
 
 
 def verified_bytes(rd: RunDir, path: UPath) -> bytes:
@@ -229,16 +261,13 @@ def verified_bytes(rd: RunDir, path: UPath) -> bytes:
     what the manifest records."""
     remote = not isinstance(path, LocalPath)
     key = (str(path), _known_hash(rd, path)) if remote else None
-    if key in _OBJECTS:
-        _OBJECTS.move_to_end(key)
-        return _OBJECTS[key]
+    if remote and (kept := _OBJECTS.get(key)) is not None:
+        return kept
     data = fetch_bytes(path)
     if content_hash(data) != _recorded(rd, path):
         raise _changed(rd, path)
     if remote:
-        _OBJECTS[key] = data
-        while len(_OBJECTS) > KEEP_OBJECTS:
-            _OBJECTS.popitem(last=False)
+        _OBJECTS.put(key, len(data), lambda: data)
     return data
 
 
@@ -249,8 +278,7 @@ def _present_signature(path: UPath) -> tuple:
         raise MissingFileError(str(path)) from None
 
 
-_FRAMES: OrderedDict[str, tuple[tuple, str, pd.DataFrame]] = OrderedDict()  # path -> (signature, sha256, frame)
-KEEP_FRAMES = 1024  # parquet artefacts kept per process (a state-scale hindcast reads about 300 distinct ones)
+_FRAMES = KeptBySize(KEEP_BYTES)  # path -> (signature, sha256, frame)
 
 
 def _verified_frame(rd: RunDir, path: UPath) -> pd.DataFrame:
@@ -264,12 +292,10 @@ def _verified_frame(rd: RunDir, path: UPath) -> pd.DataFrame:
     key, hit = str(path), _FRAMES.get(str(path))
     expected = recorded_hashes(rd.root / MANIFEST_FILE).get(rd.relative(path))
     if hit is not None and expected is not None and hit[:2] == (_present_signature(path), expected):
-        _FRAMES.move_to_end(key)
         return hit[2].copy()
     frame = RunDir.parse_parquet(verified_bytes(rd, path))
-    _FRAMES[key] = (_present_signature(path), expected, frame.copy())
-    while len(_FRAMES) > KEEP_FRAMES:
-        _FRAMES.popitem(last=False)
+    _FRAMES.put(key, int(frame.memory_usage(index=True).sum()),
+                lambda: (_present_signature(path), expected, frame.copy()))
     return frame
 
 

@@ -95,6 +95,24 @@ def test_a_parquet_artefact_is_verified_and_parsed_once_while_it_stays_the_same(
         store.POSTPROCESSED.read(rd, scope="geo")
 
 
+def test_parquet_artefacts_are_kept_to_a_byte_budget_the_least_recently_read_dropped_first(tmp_path, monkeypatch):
+    """Three 8 kB artefacts under a 20 kB budget: reading the third drops the first (read again:
+    fetched and verified again), the second stays; one over the budget alone is never kept."""
+    rd = RunDir(str(tmp_path / "run"))
+    frames = {scope: pd.DataFrame({"prediction": [float(i)] * 1000}) for i, scope in enumerate(["a", "b", "c", "big"])}
+    frames["big"] = pd.DataFrame({"prediction": [1.0] * 3000})
+    _recorded(rd, *[store.POSTPROCESSED.write(rd, frame, scope=scope) for scope, frame in frames.items()])
+    fetched = []
+    monkeypatch.setattr(store, "fetch_bytes", lambda path, real=store.fetch_bytes:
+                        (path.suffix == ".parquet" and fetched.append(path.stem)) or real(path))
+    monkeypatch.setattr(store, "_FRAMES", store.KeptBySize(20_000))
+    for scope in ["a", "b", "c", "b", "a", "big", "big"]:
+        assert store.POSTPROCESSED.read(rd, scope=scope).equals(frames[scope])
+    assert fetched == ["a", "b", "c", "a", "big", "big"]
+    assert store._FRAMES.total <= 20_000 and list(store._FRAMES.kept) == [str(rd.root / "postprocessed" / f"{s}.parquet")
+                                                                          for s in ("b", "a")]
+
+
 def test_an_artefacts_partitions_are_what_the_manifest_records(tmp_path):
     """Forecasts are found from the manifest, not by listing folders: a forecast folder no stage
     recorded is not one (and `ExperimentResult` never reads it)."""
