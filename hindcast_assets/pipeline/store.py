@@ -12,6 +12,7 @@ import json
 import os
 import pickle
 import re
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
@@ -227,26 +228,27 @@ class KeptBySize:
         self.budget = budget
         self.kept: OrderedDict[Any, tuple[Any, int]] = OrderedDict()
         self.total = 0
+        self._lock = threading.Lock()  # a code server's threads read run_dirs too: the total stays true
 
     def get(self, key: Any) -> Any | None:
-        if key not in self.kept:
-            return None
-        self.kept.move_to_end(key)
-        return self.kept[key][0]
+        with self._lock:
+            if key not in self.kept:
+                return None
+            self.kept.move_to_end(key)
+            return self.kept[key][0]
 
     def put(self, key: Any, size: int, make: Callable[[], Any]) -> None:
         """Keeps `make()` (of `size` bytes) unless it alone is over budget: then it is not made."""
-        self.drop(key)
-        if size > self.budget:
-            return
-        self.kept[key] = (make(), size)
-        self.total += size
-        while self.total > self.budget:
-            self.total -= self.kept.popitem(last=False)[1][1]
-
-    def drop(self, key: Any) -> None:
-        if key in self.kept:
-            self.total -= self.kept.pop(key)[1]
+        value = make() if size <= self.budget else None
+        with self._lock:
+            if key in self.kept:
+                self.total -= self.kept.pop(key)[1]
+            if value is None:
+                return
+            self.kept[key] = (value, size)
+            self.total += size
+            while self.total > self.budget:
+                self.total -= self.kept.popitem(last=False)[1][1]
 
 
 KEEP_BYTES = 128 * 2**20  # each cache's budget: a state-scale hindcast's ~300 artefacts fit in a few MB
