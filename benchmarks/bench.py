@@ -104,23 +104,32 @@ def _cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def status_mb(field: str) -> float:
+    """A memory figure of this process from /proc/self/status (`VmRSS:`, `VmHWM:`), in MB."""
+    with open("/proc/self/status") as status:
+        return int(next(line for line in status if line.startswith(field)).split()[1]) / 1024
+
+
 def _max_rss_mb() -> float:
     """Peak RSS of this process image (VmHWM). Not ru_maxrss: Linux carries that across fork and
     exec, so a worker would report its parent's peak if larger."""
-    with open("/proc/self/status") as status:
-        line = next(line for line in status if line.startswith("VmHWM:"))
-    return int(line.split()[1]) / 1024
+    return status_mb("VmHWM:")
 
 
 # ---- driver -------------------------------------------------------------------------------------
 
+def fresh_state(scratch: Path) -> dict[str, str]:
+    """A new Dagster home (the SQLite profile `make demo` runs on) and MLflow store in `scratch`:
+    the variables that point a run at them."""
+    (scratch / "dagster").mkdir(parents=True)
+    shutil.copy(PROFILES["sqlite"], scratch / "dagster" / "dagster.yaml")
+    return {"DAGSTER_HOME": str(scratch / "dagster"), "MLFLOW_TRACKING_URI": f"sqlite:///{scratch / 'mlflow.db'}"}
+
+
 class Bench:
     def __init__(self, scratch: Path):
         self.scratch = scratch
-        self.env = {**os.environ, "DAGSTER_HOME": str(scratch / "dagster"),
-                    "MLFLOW_TRACKING_URI": f"sqlite:///{scratch / 'mlflow.db'}", "PYTHONWARNINGS": "ignore"}
-        (scratch / "dagster").mkdir(parents=True)
-        shutil.copy(PROFILES["sqlite"], scratch / "dagster" / "dagster.yaml")  # the instance make demo runs on
+        self.env = {**os.environ, **fresh_state(scratch), "PYTHONWARNINGS": "ignore"}
 
     def _worker(self, what: str, config: Path | str, runs_dir: str | None = None) -> list[str]:
         """The command line of one measured job in a fresh process (`worker` below)."""

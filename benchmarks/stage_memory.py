@@ -13,18 +13,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+from bench import fresh_state, status_mb
 from synthetic import synthetic_config, write_synthetic
-
-def _status_mb(field: str) -> float:
-    with open("/proc/self/status") as status:
-        return int(next(line for line in status if line.startswith(field)).split()[1]) / 1024
 
 
 @dataclass
@@ -43,7 +39,7 @@ def measured(stages: dict[str, StageMemory]):
     made = runlog._made_or_reused
 
     def wrapped(view, stage, partition, pid):
-        before = _status_mb("VmRSS:")
+        before = status_mb("VmRSS:")
         with open("/proc/self/clear_refs", "w") as refs:
             refs.write("5")  # the peak (VmHWM) from here
         try:
@@ -51,20 +47,10 @@ def measured(stages: dict[str, StageMemory]):
         finally:
             booked = stages.setdefault(stage.name, StageMemory(0, before))
             booked.partitions += 1
-            booked.peak_mb = max(booked.peak_mb, _status_mb("VmHWM:"))
-            booked.after_mb = _status_mb("VmRSS:")
+            booked.peak_mb = max(booked.peak_mb, status_mb("VmHWM:"))
+            booked.after_mb = status_mb("VmRSS:")
 
     runlog._made_or_reused = wrapped
-
-
-def _own_state(scratch: Path) -> None:
-    """A fresh Dagster home (the SQLite profile `make demo` runs on) and MLflow store, as bench.py's jobs."""
-    from hindcast_assets.instance import PROFILES
-
-    (scratch / "dagster").mkdir()
-    shutil.copy(PROFILES["sqlite"], scratch / "dagster" / "dagster.yaml")
-    os.environ["DAGSTER_HOME"] = str(scratch / "dagster")
-    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{scratch / 'mlflow.db'}"
 
 
 def main() -> None:
@@ -80,7 +66,7 @@ def main() -> None:
             write_synthetic(inputs, args.geos, 40)
         config = Path(scratch) / "synthetic.yaml"
         config.write_text(yaml.safe_dump(synthetic_config(str(inputs), args.folds), sort_keys=False))
-        _own_state(Path(scratch))
+        os.environ.update(fresh_state(Path(scratch)))  # bench.py's jobs' own state
         stages: dict[str, StageMemory] = {}
         measured(stages)
         from hindcast_assets.config import load_config

@@ -78,7 +78,7 @@ class MonthlyCells:
         column = _column_of(columns, _rows(indices["variable"].to_numpy(), kept), month, variables)
         sources = None
         if derived:
-            at = np.arange(len(indices)) if kept is None else kept
+            at = _rows(np.arange(len(indices)), kept)
             sources = _Sources(indices, at, season, month, date.to_numpy()[at], tuple(derived))
         mine = None if sources is None else np.flatnonzero(column >= 0)  # without derived, every kept row
         # each row's cell, (geo x seasons + season) x columns + column, keyed by season first
@@ -282,17 +282,9 @@ def fit_fill_values(features: pd.DataFrame, columns: Sequence[str]) -> pd.DataFr
     return pd.concat([overall, per_geo], ignore_index=True).astype({"fill_value": float})
 
 
-def climatology(frame: pd.DataFrame, fill: pd.DataFrame) -> pd.DataFrame:
-    """Each row's geo climatology per feature (the overall value where the geo has none)."""
-    if fill.empty:  # an experiment with no features (e.g. trend only)
-        return pd.DataFrame(index=frame.index)
-    table, rows, features = _climatology_rows(frame, fill)
-    return pd.DataFrame(table[rows], index=frame.index, columns=features)
-
-
 def _climatology_rows(frame: pd.DataFrame, fill: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, pd.Index]:
-    """The fill values as a (geo x feature) table, each row's geo in it (the overall row where
-    the geo has none) and the table's features: `climatology` without a value per row and
+    """Each row's geo climatology: the fill values as a (geo x feature) table, each row's geo in it
+    (the overall row where the geo has none) and the table's features; not a value per row and
     feature, which at county scale is a training frame's size again."""
     wide = fill.pivot(index="geo_id", columns="feature", values="fill_value")
     wide = wide.fillna(wide.loc[ALL_GEOS])
@@ -303,10 +295,10 @@ def _climatology_rows(frame: pd.DataFrame, fill: pd.DataFrame) -> tuple[np.ndarr
 
 def apply_fill_values(features: pd.DataFrame, fill: pd.DataFrame) -> pd.DataFrame:
     """Missing feature values take the geo's climatology, else the overall fill value."""
-    if fill.empty:
+    if fill.empty:  # an experiment with no features (e.g. trend only)
         return features.copy()
     table, rows, named = _climatology_rows(features, fill)
-    columns = [c for c in features.columns if c in set(named)]
+    columns = [c for c in features.columns if c in named]
     values = features[columns].to_numpy(float)  # a copy (a list of columns is taken), filled in place
     row, column = np.nonzero(np.isnan(values))
     values[row, column] = table[rows[row], named.get_indexer(columns)[column]]
