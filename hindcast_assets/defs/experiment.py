@@ -81,13 +81,13 @@ def materialise(cfg: ExperimentConfig, kind: JobKind, rd: RunDir, source: str, l
     """Job `kind` into `rd` as one in-process run (every fold a partition range) as the writer
     holding `lease`; the run's id."""
     key = cfg.experiment_key
-    instance = observed_instance(cfg)
-    if kind is JobKind.FIT_PRODUCTION:
-        job = job_def(cfg, source, fit_production_job_name(key))
-        return execute_in_process(instance, job, cfg, rd, lease, partition_key=PRODUCTION).run_id
-    job = job_def(cfg, source, hindcast_job_name(key))
-    return execute_in_process(instance, job, cfg, rd, lease,
-                              tags={RANGE_START: cfg.folds[0], RANGE_END: cfg.folds[-1]}).run_id
+    with observed_instance(cfg) as instance:
+        if kind is JobKind.FIT_PRODUCTION:
+            job = job_def(cfg, source, fit_production_job_name(key))
+            return execute_in_process(instance, job, cfg, rd, lease, partition_key=PRODUCTION).run_id
+        job = job_def(cfg, source, hindcast_job_name(key))
+        return execute_in_process(instance, job, cfg, rd, lease,
+                                  tags={RANGE_START: cfg.folds[0], RANGE_END: cfg.folds[-1]}).run_id
 
 
 def completed_hindcast(cfg: ExperimentConfig, rd: RunDir) -> ModelVersion:

@@ -122,7 +122,7 @@ def run_fanned_out(cfg: ExperimentConfig, source: str, rd: RunDir, workers: int,
 def _prepared(cfg: ExperimentConfig, rd: RunDir, workers: int, executor: Executor) -> list[list[Phase]]:
     """The launcher's part before the first run: the instance observed, the waves planned, the
     MLflow experiment made (two runs creating it at once would race)."""
-    observed_instance(cfg)
+    observed_instance(cfg).dispose()
     waves = phases(cfg, workers)
     print(f"{rd}: {len(waves[0])} fold-chunk runs ({', '.join(c.name for c in waves[0])}), then "
           f"{' + '.join(str(len(w)) for w in waves[1:])} fan-in runs, executor {executor.value}",

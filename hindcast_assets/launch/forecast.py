@@ -45,8 +45,7 @@ def run_forecasts(run_dir: str, dates: list[ForecastDate], indices_file: str | N
         store.read_fold_models(rd, key, fold)  # one clear error
         if indices is not None:
             require_season_data(indices, read.inputs.indices, geos, at)
-    with launch_lease(rd) as lease:
-        instance = observed_instance(cfg)
+    with launch_lease(rd) as lease, observed_instance(cfg) as instance:
         job = job_def(cfg, str(store.CONFIG.path(rd)), forecast_job_name(key))
         add_partitions(instance, init_date_partitions_name(key), sorted({str(d.init) for d in dates}))
         for at in dates:

@@ -12,14 +12,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-from dagster import DagsterInstance, RunRequest, SensorResult, build_sensor_context
+from dagster import RunRequest, SensorResult, build_sensor_context
 
 from hindcast_assets.config import ExperimentConfig
 from hindcast_assets.core.drift import DriftSummary
 from hindcast_assets.core.errors import PreflightError
 from hindcast_assets.core.parquet import read_parquet, write_parquet
 from hindcast_assets.core.rundir import RunDir, set_current
-from hindcast_assets.defs.execute import QUIET, RunFailed, first_cause, observed_instance
+from hindcast_assets.defs.execute import QUIET, RunFailed, first_cause, launcher_instance, observed_instance
 from hindcast_assets.defs.lifecycle import build_retrain_job, build_retrain_sensor
 from hindcast_assets.defs.partitions import forecast_date
 from hindcast_assets.defs.resources import worker_tags
@@ -68,11 +68,11 @@ def replay(run_dir: str, season_year: int, vintages: str | None = None) -> Itera
     if cfg.inputs.indices is None:
         raise PreflightError(f"{store.CONFIG.path(rd)}: inputs.indices: nothing arrives in season to replay")
     arrivals = _published(vintages, season_year) if vintages else _monthly(cfg.inputs.indices, season_year)
-    with tempfile.TemporaryDirectory(prefix="hindcast_replay_") as scratch:
+    with tempfile.TemporaryDirectory(prefix="hindcast_replay_") as scratch, launcher_instance() as instance:
         arrived = f"{scratch}/indices.parquet"
         set_current(f"{scratch}/runs", cfg.experiment_key, rd)
         sensor = build_forecast_sensor(store.with_indices(cfg, arrived), runs_dir=f"{scratch}/runs")
-        instance, cursor = DagsterInstance.get(), None
+        cursor = None
         for vintage, through, indices in arrivals:
             write_input(indices, Path(arrived))
             result = sensor(build_sensor_context(instance=instance, cursor=cursor))
@@ -91,10 +91,12 @@ def retrain(cfg: ExperimentConfig, source: str, runs_dir: str, force: bool) -> R
     challenger's hindcast is a run of its own, launched from inside it). An unusable champion
     is reported first, before any run exists."""
     load_champion(cfg.experiment_key)
-    instance, job = observed_instance(cfg), build_retrain_job(cfg, source)
+    job = build_retrain_job(cfg, source)
     op = job.graph.node_names()[0]
     run_config = {**QUIET, "ops": {op: {"config": {"force": force, "runs_dir": runs_dir}}}}
-    result = job.execute_in_process(instance=instance, run_config=run_config, tags=worker_tags(), raise_on_error=False)
+    with observed_instance(cfg) as instance:
+        result = job.execute_in_process(instance=instance, run_config=run_config, tags=worker_tags(),
+                                        raise_on_error=False)
     if not result.success:
         raise RunFailed(f"dagster run {result.run_id} failed: {first_cause(result)}")
     out = json.loads(result.output_for_node(op))
@@ -152,10 +154,11 @@ def replay_seasons(cfg: ExperimentConfig, source: str, first: int, last: int, fo
     start = run_experiment(replay, "hindcast", runs_dir, source)
     yield SeasonLanding(first, None, start.registered)
     sensor, cursor = build_retrain_sensor(replay), None
-    for landed in range(first + 1, last + 1):
-        _land(yields[yields[season] <= landed], f"{folder}/yields.parquet")
-        context = build_sensor_context(instance=DagsterInstance.get(), cursor=cursor)
-        request = sensor(context)
-        cursor = context.cursor
-        result = retrain(replay, source, runs_dir, force=False) if isinstance(request, RunRequest) else None
-        yield SeasonLanding(landed, result, registry.alias(replay.experiment_key, CHAMPION))
+    with launcher_instance() as instance:
+        for landed in range(first + 1, last + 1):
+            _land(yields[yields[season] <= landed], f"{folder}/yields.parquet")
+            context = build_sensor_context(instance=instance, cursor=cursor)
+            request = sensor(context)
+            cursor = context.cursor
+            result = retrain(replay, source, runs_dir, force=False) if isinstance(request, RunRequest) else None
+            yield SeasonLanding(landed, result, registry.alias(replay.experiment_key, CHAMPION))
