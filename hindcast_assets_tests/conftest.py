@@ -211,7 +211,7 @@ def service_or_fail(name: str, check) -> None:
 PG_SERVER = "postgresql+psycopg2://postgres@127.0.0.1:5432"
 
 
-def _on_postgres_server(statement: str, *names: str, params: tuple = ()) -> None:
+def _on_postgres_server(statement: str, *names: str) -> None:
     """One statement on the server's maintenance database, `names` quoted into it as identifiers."""
     import psycopg2
     from psycopg2 import sql
@@ -222,14 +222,13 @@ def _on_postgres_server(statement: str, *names: str, params: tuple = ()) -> None
     admin.autocommit = True  # CREATE / DROP DATABASE run outside a transaction
     try:
         with admin.cursor() as cursor:
-            cursor.execute(sql.SQL(statement).format(*map(sql.Identifier, names)), params)
+            cursor.execute(sql.SQL(statement).format(*map(sql.Identifier, names)))
     finally:
         admin.close()
 
 
 def _drop_database(name: str) -> None:
-    _on_postgres_server("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", params=(name,))
-    _on_postgres_server("DROP DATABASE IF EXISTS {}", name)
+    _on_postgres_server("DROP DATABASE IF EXISTS {} WITH (FORCE)", name)  # FORCE: its connections ended first
 
 
 def _postgres_home(home: Path, env: pytest.MonkeyPatch, url: str) -> None:
