@@ -103,7 +103,7 @@ def test_backfill_over_two_seasons_and_two_init_dates(hindcast_dir, instance_pro
             "--init-dates", "07-01", "09-01"]
     sessions = _postgres_sessions() if instance_profile == "postgres" else 0
     assert main(argv) == 0
-    if instance_profile == "postgres":  # the launcher holds its connections (one per query: 2,900 here)
+    if instance_profile == "postgres":  # the launcher holds its connections (one per query: 1,412 here)
         assert _postgres_sessions() - sessions < 40
     out = capsys.readouterr().out.strip().splitlines()
     assert len(out) == 5 and out[-1] == str(hindcast_dir) and out[0].startswith("national forecast 2010 as of 2010-07-01")
