@@ -99,7 +99,7 @@ def test_parquet_artefacts_are_kept_to_a_byte_budget_the_least_recently_read_dro
     """Three 8 kB artefacts under a 20 kB budget: reading the third drops the first (read again:
     fetched and verified again), the second stays; one over the budget alone is never kept."""
     rd = RunDir(str(tmp_path / "run"))
-    frames = {scope: pd.DataFrame({"prediction": [float(i)] * 1000}) for i, scope in enumerate(["a", "b", "c", "big"])}
+    frames = {scope: pd.DataFrame({"prediction": [float(i)] * 1000}) for i, scope in enumerate(["a", "b", "c"])}
     frames["big"] = pd.DataFrame({"prediction": [1.0] * 3000})
     _recorded(rd, *[store.POSTPROCESSED.write(rd, frame, scope=scope) for scope, frame in frames.items()])
     fetched = []
